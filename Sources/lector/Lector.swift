@@ -1,0 +1,1 @@
+@main struct Lector { static func main() {} }
