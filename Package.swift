@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "lector", "ClusterTransport", "Coordinator", "PageWorker", "Gateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             resources: [.copy("Fixtures")]
         ),

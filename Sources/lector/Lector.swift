@@ -1,1 +1,11 @@
-@main struct Lector { static func main() {} }
+import ArgumentParser
+
+@main
+struct Lector: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lector",
+        abstract: "Turns PDF books into spoken audio on a cluster of Swift distributed actors.",
+        subcommands: [
+            DevCommand.self, GatewayCommand.self, CoordinatorCommand.self, WorkerCommand.self, CertsCommand.self,
+        ])
+}

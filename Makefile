@@ -1,0 +1,52 @@
+# Lector: `make run` starts the whole cluster locally, `make test` runs the tests.
+# Both install missing system packages first (apt-get; via sudo when not root).
+
+SWIFT      ?= swift
+HTTP       ?= 127.0.0.1:8000
+WORKERS    ?= 2
+DATA       ?= lector-data
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build release run test clean
+
+# Each entry: "check-command|package". A package is installed only when its check fails.
+DEPS := \
+	"command -v pkg-config|pkg-config" \
+	"pkg-config --exists openssl|libssl-dev" \
+	"pkg-config --exists sqlite3|libsqlite3-dev" \
+	"pkg-config --exists poppler-glib|libpoppler-glib-dev" \
+	"pkg-config --exists espeak-ng|libespeak-ng-dev" \
+	"test -d /usr/lib/x86_64-linux-gnu/espeak-ng-data -o -d /usr/share/espeak-ng-data|espeak-ng-data" \
+	"pkg-config --exists lame|libmp3lame-dev" \
+	"pkg-config --exists libcurl|libcurl4-openssl-dev" \
+	"command -v ffprobe|ffmpeg" \
+	"command -v openssl|openssl"
+
+deps:
+	@missing=""; \
+	for entry in $(DEPS); do \
+		check="$${entry%%|*}"; package="$${entry##*|}"; \
+		sh -c "$$check" >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing system packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	else \
+		echo "System packages: all present"; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product lector
+
+run: release
+	.build/release/lector dev --http $(HTTP) --workers $(WORKERS) --data $(DATA)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build $(DATA)

@@ -1,0 +1,39 @@
+import ClusterTransport
+import Hummingbird
+import Logging
+
+/// What a gateway needs to know beyond its cluster connection.
+public struct GatewayConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var clusterName: String
+    public var maxUploadBytes: Int
+    public var apiToken: String?
+
+    public init(host: String, port: Int, clusterName: String, maxUploadBytes: Int = 100 << 20, apiToken: String? = nil) {
+        self.host = host
+        self.port = port
+        self.clusterName = clusterName
+        self.maxUploadBytes = maxUploadBytes
+        self.apiToken = apiToken
+    }
+}
+
+/// The HTTP face of the cluster. It keeps no book state: every answer comes from the coordinator
+/// through the actor system, or from this node's view of membership.
+public enum GatewayServer {
+    public static func application(
+        system: ClusterSystem, configuration: GatewayConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: ErrorEnvelopeMiddleware())
+        HealthRoutes(system: system).add(to: router)
+        ClusterRoutes(system: system, clusterName: configuration.clusterName).add(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Lector"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}
