@@ -2,27 +2,27 @@ import Foundation
 
 /// Where the coordinator keeps its state and how patient it is with workers.
 public struct CoordinatorSettings: Sendable {
-  public var databasePath: String
-  public var audioDirectory: String
-  /// Uploads are spooled here until they become a book (or are abandoned).
-  public var uploadDirectory: String
-  public var maxUploadBytes: Int
-  public var maxAttempts: Int
-  /// The longest a worker may hold a page job before the attempt counts as failed.
-  public var jobLease: Duration
-  /// First retry delay; doubles with each attempt.
-  public var retryBackoff: Duration = .milliseconds(500)
+    public var databasePath: String
+    public var audioDirectory: String
+    /// Uploads are spooled here until they become a book (or are abandoned).
+    public var uploadDirectory: String
+    public var maxUploadBytes: Int
+    public var maxAttempts: Int
+    /// The longest a worker may hold a page job before the attempt counts as failed.
+    public var jobLease: Duration
+    /// First retry delay; doubles with each attempt.
+    public var retryBackoff: Duration = .milliseconds(500)
 
-  public init(
-    databasePath: String, audioDirectory: String, uploadDirectory: String,
-    maxUploadBytes: Int = 100 << 20,
-    maxAttempts: Int = 3, jobLease: Duration = .seconds(120)
-  ) {
-    self.databasePath = databasePath
-    self.audioDirectory = audioDirectory
-    self.uploadDirectory = uploadDirectory
-    self.maxUploadBytes = maxUploadBytes
-    self.maxAttempts = maxAttempts
-    self.jobLease = jobLease
-  }
+    public init(
+        databasePath: String, audioDirectory: String, uploadDirectory: String,
+        maxUploadBytes: Int = 100 << 20,
+        maxAttempts: Int = 3, jobLease: Duration = .seconds(120)
+    ) {
+        self.databasePath = databasePath
+        self.audioDirectory = audioDirectory
+        self.uploadDirectory = uploadDirectory
+        self.maxUploadBytes = maxUploadBytes
+        self.maxAttempts = maxAttempts
+        self.jobLease = jobLease
+    }
 }

@@ -2,11 +2,11 @@ import ArgumentParser
 
 @main
 struct Lector: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "lector",
-    abstract: "Turns PDF books into spoken audio on a cluster of Swift distributed actors.",
-    subcommands: [
-      DevCommand.self, GatewayCommand.self, CoordinatorCommand.self, WorkerCommand.self,
-      CertsCommand.self,
-    ])
+    static let configuration = CommandConfiguration(
+        commandName: "lector",
+        abstract: "Turns PDF books into spoken audio on a cluster of Swift distributed actors.",
+        subcommands: [
+            DevCommand.self, GatewayCommand.self, CoordinatorCommand.self, WorkerCommand.self,
+            CertsCommand.self,
+        ])
 }

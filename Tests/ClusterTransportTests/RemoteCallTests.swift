@@ -6,127 +6,127 @@ import Testing
 
 @Suite("Remote calls over mutual TLS")
 struct RemoteCallTests {
-  @Test func valuesErrorsVoidAndUnknownActors() async throws {
-    let cluster = try TestCluster()
-    let server = try await cluster.start("server")
-    let client = try await cluster.start("client", seeds: [server])
-    defer {
-      Task {
-        await client.shutdown()
+    @Test func valuesErrorsVoidAndUnknownActors() async throws {
+        let cluster = try TestCluster()
+        let server = try await cluster.start("server")
+        let client = try await cluster.start("client", seeds: [server])
+        defer {
+            Task {
+                await client.shutdown()
+                await server.shutdown()
+            }
+        }
+        client.registerErrorType(GreeterFailure.self)
+
+        let greeter = ClusterSystem.$actorPath.withValue("greeter") { Greeter(actorSystem: server) }
+        let remote = try Greeter.resolve(id: greeter.id, using: client)
+
+        #expect(try await remote.greet("Ada") == "Hello, Ada from server!")
+        #expect(try await remote.sum([1, 2, 3], label: nil) == "sum=6")
+        let blob = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        #expect(try await remote.echo(blob) == blob)
+        try await remote.nothing()
+
+        await #expect(throws: GreeterFailure(reason: "bad input")) {
+            try await remote.failCodable("bad input")
+        }
+        do {
+            _ = try await remote.failPlain()
+            Issue.record("expected an error")
+        } catch let error as RemoteCallError {
+            #expect(error.typeName.hasSuffix("PlainFailure"))
+            #expect(error.message == "the plain failure happened")
+            #expect(error.node == "server")
+        }
+
+        var missing = greeter.id
+        missing.path = "nobody-here"
+        let ghost = try Greeter.resolve(id: missing, using: client)
+        do {
+            _ = try await ghost.greet("x")
+            Issue.record("expected an error")
+        } catch let error as ClusterError {
+            guard case .unknownActor(let message) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(message.contains("nobody-here"))
+        }
+        _ = greeter
+    }
+
+    @Test func callTimesOut() async throws {
+        let cluster = try TestCluster()
+        let server = try await cluster.start("server")
+        let client = try await cluster.start("client", seeds: [server])
+        defer {
+            Task {
+                await client.shutdown()
+                await server.shutdown()
+            }
+        }
+        let greeter = Greeter(actorSystem: server)
+        let remote = try Greeter.resolve(id: greeter.id, using: client)
+
+        let started = ContinuousClock.now
+        await #expect(throws: ClusterError.self) {
+            try await ClusterSystem.$callTimeout.withValue(.milliseconds(200)) {
+                _ = try await remote.sleep(milliseconds: 3000)
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        // The connection survives a timed-out call.
+        #expect(try await remote.greet("again").hasPrefix("Hello"))
+    }
+
+    @Test func peerKilledMidCallFailsPromptlyAndReconnects() async throws {
+        let cluster = try TestCluster()
+        var server = try await cluster.start("server")
+        let port = server.node.port
+        let client = try await cluster.start("client", seeds: [server])
+        defer { Task { await client.shutdown() } }
+        var greeter = Greeter(actorSystem: server)
+        server.receptionist.register(greeter, key: "greeter")
+        #expect(try await eventually { client.receptionist.lookup("greeter").count == 1 })
+        let remote = try Greeter.resolve(id: greeter.id, using: client)
+
+        let call = Task { try await remote.sleep(milliseconds: 4000) }
+        try await Task.sleep(for: .milliseconds(200))
+        let killed = ContinuousClock.now
         await server.shutdown()
-      }
-    }
-    client.registerErrorType(GreeterFailure.self)
+        let result = await call.result
+        #expect(ContinuousClock.now - killed < .seconds(1))
+        guard case .failure(let error) = result, let clusterError = error as? ClusterError else {
+            Issue.record("expected a cluster error, got \(result)")
+            return
+        }
+        switch clusterError {
+        case .connectionLost: break
+        default: Issue.record("unexpected \(clusterError)")
+        }
 
-    let greeter = ClusterSystem.$actorPath.withValue("greeter") { Greeter(actorSystem: server) }
-    let remote = try Greeter.resolve(id: greeter.id, using: client)
-
-    #expect(try await remote.greet("Ada") == "Hello, Ada from server!")
-    #expect(try await remote.sum([1, 2, 3], label: nil) == "sum=6")
-    let blob = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-    #expect(try await remote.echo(blob) == blob)
-    try await remote.nothing()
-
-    await #expect(throws: GreeterFailure(reason: "bad input")) {
-      try await remote.failCodable("bad input")
-    }
-    do {
-      _ = try await remote.failPlain()
-      Issue.record("expected an error")
-    } catch let error as RemoteCallError {
-      #expect(error.typeName.hasSuffix("PlainFailure"))
-      #expect(error.message == "the plain failure happened")
-      #expect(error.node == "server")
-    }
-
-    var missing = greeter.id
-    missing.path = "nobody-here"
-    let ghost = try Greeter.resolve(id: missing, using: client)
-    do {
-      _ = try await ghost.greet("x")
-      Issue.record("expected an error")
-    } catch let error as ClusterError {
-      guard case .unknownActor(let message) = error else {
-        Issue.record("unexpected \(error)")
-        return
-      }
-      #expect(message.contains("nobody-here"))
-    }
-    _ = greeter
-  }
-
-  @Test func callTimesOut() async throws {
-    let cluster = try TestCluster()
-    let server = try await cluster.start("server")
-    let client = try await cluster.start("client", seeds: [server])
-    defer {
-      Task {
-        await client.shutdown()
+        // The same node comes back on the same port: the client reconnects by itself and finds the
+        // new incarnation's actor.
+        server = try await cluster.start("server", port: port)
+        greeter = Greeter(actorSystem: server)
+        server.receptionist.register(greeter, key: "greeter")
+        #expect(
+            try await eventually {
+                client.receptionist.lookup("greeter").first?.node.incarnation == server.node.incarnation
+            })
+        let fresh = try Greeter.resolve(id: client.receptionist.lookup("greeter")[0], using: client)
+        #expect(try await fresh.greet("back") == "Hello, back from server!")
+        // A reference to the old incarnation's actor is refused with a clear error, never misdelivered.
+        await #expect(throws: ClusterError.self) { _ = try await remote.greet("old") }
         await server.shutdown()
-      }
-    }
-    let greeter = Greeter(actorSystem: server)
-    let remote = try Greeter.resolve(id: greeter.id, using: client)
-
-    let started = ContinuousClock.now
-    await #expect(throws: ClusterError.self) {
-      try await ClusterSystem.$callTimeout.withValue(.milliseconds(200)) {
-        _ = try await remote.sleep(milliseconds: 3000)
-      }
-    }
-    #expect(ContinuousClock.now - started < .seconds(2))
-    // The connection survives a timed-out call.
-    #expect(try await remote.greet("again").hasPrefix("Hello"))
-  }
-
-  @Test func peerKilledMidCallFailsPromptlyAndReconnects() async throws {
-    let cluster = try TestCluster()
-    var server = try await cluster.start("server")
-    let port = server.node.port
-    let client = try await cluster.start("client", seeds: [server])
-    defer { Task { await client.shutdown() } }
-    var greeter = Greeter(actorSystem: server)
-    server.receptionist.register(greeter, key: "greeter")
-    #expect(try await eventually { client.receptionist.lookup("greeter").count == 1 })
-    let remote = try Greeter.resolve(id: greeter.id, using: client)
-
-    let call = Task { try await remote.sleep(milliseconds: 4000) }
-    try await Task.sleep(for: .milliseconds(200))
-    let killed = ContinuousClock.now
-    await server.shutdown()
-    let result = await call.result
-    #expect(ContinuousClock.now - killed < .seconds(1))
-    guard case .failure(let error) = result, let clusterError = error as? ClusterError else {
-      Issue.record("expected a cluster error, got \(result)")
-      return
-    }
-    switch clusterError {
-    case .connectionLost: break
-    default: Issue.record("unexpected \(clusterError)")
     }
 
-    // The same node comes back on the same port: the client reconnects by itself and finds the
-    // new incarnation's actor.
-    server = try await cluster.start("server", port: port)
-    greeter = Greeter(actorSystem: server)
-    server.receptionist.register(greeter, key: "greeter")
-    #expect(
-      try await eventually {
-        client.receptionist.lookup("greeter").first?.node.incarnation == server.node.incarnation
-      })
-    let fresh = try Greeter.resolve(id: client.receptionist.lookup("greeter")[0], using: client)
-    #expect(try await fresh.greet("back") == "Hello, back from server!")
-    // A reference to the old incarnation's actor is refused with a clear error, never misdelivered.
-    await #expect(throws: ClusterError.self) { _ = try await remote.greet("old") }
-    await server.shutdown()
-  }
-
-  @Test func localProxyRoutesThroughRegistry() async throws {
-    let cluster = try TestCluster()
-    let system = try await cluster.start("solo")
-    defer { Task { await system.shutdown() } }
-    let greeter = Greeter(actorSystem: system)
-    let resolved = try Greeter.resolve(id: greeter.id, using: system)
-    #expect(try await resolved.greet("me") == "Hello, me from solo!")
-  }
+    @Test func localProxyRoutesThroughRegistry() async throws {
+        let cluster = try TestCluster()
+        let system = try await cluster.start("solo")
+        defer { Task { await system.shutdown() } }
+        let greeter = Greeter(actorSystem: system)
+        let resolved = try Greeter.resolve(id: greeter.id, using: system)
+        #expect(try await resolved.greet("me") == "Hello, me from solo!")
+    }
 }

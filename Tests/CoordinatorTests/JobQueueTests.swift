@@ -4,36 +4,36 @@ import Testing
 
 @Suite("Fair job queue")
 struct JobQueueTests {
-  @Test func shortBookAfterLongBookIsServedWithinItsFirstTurns() {
-    var queue = JobQueue()
-    for page in 1...1000 { queue.push(PageKey(book: 1, page: page)) }
-    for page in 1...8 { queue.push(PageKey(book: 2, page: page)) }
-    var order: [PageKey] = []
-    while let key = queue.pop() { order.append(key) }
-    #expect(order.count == 1008)
-    let lastShort = order.lastIndex { $0.book == 2 }!
-    // Alternating turns: the 8-page book's last page goes out 16th, not 1008th.
-    #expect(lastShort == 15)
-    #expect(order.filter { $0.book == 2 }.map(\.page) == Array(1...8))
-    #expect(order.filter { $0.book == 1 }.map(\.page) == Array(1...1000))
-  }
+    @Test func shortBookAfterLongBookIsServedWithinItsFirstTurns() {
+        var queue = JobQueue()
+        for page in 1...1000 { queue.push(PageKey(book: 1, page: page)) }
+        for page in 1...8 { queue.push(PageKey(book: 2, page: page)) }
+        var order: [PageKey] = []
+        while let key = queue.pop() { order.append(key) }
+        #expect(order.count == 1008)
+        let lastShort = order.lastIndex { $0.book == 2 }!
+        // Alternating turns: the 8-page book's last page goes out 16th, not 1008th.
+        #expect(lastShort == 15)
+        #expect(order.filter { $0.book == 2 }.map(\.page) == Array(1...8))
+        #expect(order.filter { $0.book == 1 }.map(\.page) == Array(1...1000))
+    }
 
-  @Test func threeBooksRotate() {
-    var queue = JobQueue()
-    for book in 1...3 { for page in 1...2 { queue.push(PageKey(book: Int64(book), page: page)) } }
-    var books: [Int64] = []
-    while let key = queue.pop() { books.append(key.book) }
-    #expect(books == [1, 2, 3, 1, 2, 3])
-  }
+    @Test func threeBooksRotate() {
+        var queue = JobQueue()
+        for book in 1...3 { for page in 1...2 { queue.push(PageKey(book: Int64(book), page: page)) } }
+        var books: [Int64] = []
+        while let key = queue.pop() { books.append(key.book) }
+        #expect(books == [1, 2, 3, 1, 2, 3])
+    }
 
-  @Test func removingABookDropsOnlyItsJobs() {
-    var queue = JobQueue()
-    for page in 1...3 { queue.push(PageKey(book: 1, page: page)) }
-    queue.push(PageKey(book: 2, page: 1))
-    queue.remove(book: 1)
-    #expect(queue.count == 1)
-    #expect(queue.pop() == PageKey(book: 2, page: 1))
-    #expect(queue.pop() == nil)
-    #expect(queue.isEmpty)
-  }
+    @Test func removingABookDropsOnlyItsJobs() {
+        var queue = JobQueue()
+        for page in 1...3 { queue.push(PageKey(book: 1, page: page)) }
+        queue.push(PageKey(book: 2, page: 1))
+        queue.remove(book: 1)
+        #expect(queue.count == 1)
+        #expect(queue.pop() == PageKey(book: 2, page: 1))
+        #expect(queue.pop() == nil)
+        #expect(queue.isEmpty)
+    }
 }

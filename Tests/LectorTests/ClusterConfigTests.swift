@@ -5,113 +5,113 @@ import Testing
 
 @Suite("cluster.yaml")
 struct ClusterConfigTests {
-  static let valid = """
-    cluster: prod
-    tls:
-      ca: certs/ca.pem
-      ca_key: certs/ca-key.pem
-      dir: certs
-    timings:
-      heartbeat_interval: 250ms
-      failure_timeout: 4s
-      job_lease: 2m
-      max_attempts: 5
-    http:
-      max_upload_bytes: 2048
-    nodes:
-      - name: gateway
-        role: gateway
-        listen: 10.0.0.1:7400
-        http: 0.0.0.0:8000
-      - name: coordinator
-        role: coordinator
-        listen: 10.0.0.2:7401
-        database: /var/lib/lector/db.sqlite
-      - name: worker-1
-        role: worker
-        listen: "[::1]:7402"
-        concurrency: 4
-    """
+    static let valid = """
+        cluster: prod
+        tls:
+          ca: certs/ca.pem
+          ca_key: certs/ca-key.pem
+          dir: certs
+        timings:
+          heartbeat_interval: 250ms
+          failure_timeout: 4s
+          job_lease: 2m
+          max_attempts: 5
+        http:
+          max_upload_bytes: 2048
+        nodes:
+          - name: gateway
+            role: gateway
+            listen: 10.0.0.1:7400
+            http: 0.0.0.0:8000
+          - name: coordinator
+            role: coordinator
+            listen: 10.0.0.2:7401
+            database: /var/lib/lector/db.sqlite
+          - name: worker-1
+            role: worker
+            listen: "[::1]:7402"
+            concurrency: 4
+        """
 
-  func parse(_ yaml: String) throws -> ClusterConfig {
-    try ClusterConfig.parse(yaml: yaml, baseDirectory: URL(fileURLWithPath: "/etc/lector"))
-  }
-
-  @Test func validFileParsesIntoTypedSettings() throws {
-    let config = try parse(Self.valid)
-    #expect(config.cluster == "prod")
-    #expect(config.timings.heartbeatInterval == .milliseconds(250))
-    #expect(config.timings.failureTimeout == .seconds(4))
-    #expect(config.timings.jobLease == .seconds(120))
-    #expect(config.timings.maxAttempts == 5)
-    #expect(config.maxUploadBytes == 2048)
-    #expect(config.nodes.map(\.role) == [.gateway, .coordinator, .worker])
-    #expect(config.nodes[0].http == .init(host: "0.0.0.0", port: 8000))
-    #expect(config.nodes[1].database == "/var/lib/lector/db.sqlite")
-    #expect(config.nodes[1].audioDir == "data/audio")
-    #expect(config.nodes[2].listen == .init(host: "::1", port: 7402))
-    #expect(config.nodes[2].concurrency == 4)
-    #expect(config.path(config.tls.ca) == "/etc/lector/certs/ca.pem")
-    #expect(config.certificatePath(for: "worker-1") == "/etc/lector/certs/worker-1.pem")
-    #expect(config.keyPath(for: "extra-9") == "/etc/lector/certs/extra-9-key.pem")
-  }
-
-  @Test(arguments: [
-    ("    concurency: 4", "cluster.yaml:25: unknown key 'nodes[2].concurency'"),
-    ("    database: x.sqlite", "cluster.yaml:25: nodes[2].database: not a setting of a worker"),
-    (
-      "    concurrency: lots",
-      "cluster.yaml:25: nodes[2].concurrency: expected a whole number, found 'lots'"
-    ),
-    ("    concurrency: 0", "cluster.yaml:25: nodes[2].concurrency: 0 is out of range 1...256"),
-  ])
-  func badNodeSettingsNameTheKeyAndLine(line: String, expected: String) throws {
-    let yaml = Self.valid.replacingOccurrences(of: "    concurrency: 4", with: line)
-    do {
-      _ = try parse(yaml)
-      Issue.record("expected an error for \(line)")
-    } catch let error as ConfigError {
-      #expect(error.description.hasPrefix(expected), "\(error.description)")
+    func parse(_ yaml: String) throws -> ClusterConfig {
+        try ClusterConfig.parse(yaml: yaml, baseDirectory: URL(fileURLWithPath: "/etc/lector"))
     }
-  }
 
-  @Test func otherMistakesAreExplained() throws {
-    let cases: [(String, String, String)] = [
-      (
-        "  heartbeat_interval: 250ms", "  heartbeat_interval: soon",
-        "timings.heartbeat_interval: expected a positive duration"
-      ),
-      ("    listen: 10.0.0.1:7400", "    listen: 10.0.0.1", "nodes[0].listen: expected HOST:PORT"),
-      (
-        "    role: gateway", "    role: router",
-        "nodes[0].role: must be one of gateway, coordinator, worker"
-      ),
-      ("cluster: prod", "cluster: prod\ncolour: blue", "unknown key 'colour'"),
-      ("  - name: worker-1", "  - name: gateway", "node name 'gateway' appears twice"),
-    ]
-    for (original, replacement, expected) in cases {
-      let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)
-      #expect(throws: ConfigError.self) { try parse(yaml) }
-      do { _ = try parse(yaml) } catch let error as ConfigError {
-        #expect(error.description.contains(expected), "\(error.description)")
-      }
+    @Test func validFileParsesIntoTypedSettings() throws {
+        let config = try parse(Self.valid)
+        #expect(config.cluster == "prod")
+        #expect(config.timings.heartbeatInterval == .milliseconds(250))
+        #expect(config.timings.failureTimeout == .seconds(4))
+        #expect(config.timings.jobLease == .seconds(120))
+        #expect(config.timings.maxAttempts == 5)
+        #expect(config.maxUploadBytes == 2048)
+        #expect(config.nodes.map(\.role) == [.gateway, .coordinator, .worker])
+        #expect(config.nodes[0].http == .init(host: "0.0.0.0", port: 8000))
+        #expect(config.nodes[1].database == "/var/lib/lector/db.sqlite")
+        #expect(config.nodes[1].audioDir == "data/audio")
+        #expect(config.nodes[2].listen == .init(host: "::1", port: 7402))
+        #expect(config.nodes[2].concurrency == 4)
+        #expect(config.path(config.tls.ca) == "/etc/lector/certs/ca.pem")
+        #expect(config.certificatePath(for: "worker-1") == "/etc/lector/certs/worker-1.pem")
+        #expect(config.keyPath(for: "extra-9") == "/etc/lector/certs/extra-9-key.pem")
     }
-    let noCoordinator = Self.valid.replacingOccurrences(
-      of: "role: coordinator", with: "role: worker"
-    )
-    .replacingOccurrences(of: "    database: /var/lib/lector/db.sqlite\n", with: "")
-    do { _ = try parse(noCoordinator) } catch let error as ConfigError {
-      #expect(error.description.contains("exactly one coordinator"))
-    }
-  }
 
-  @Test func repositoryExampleIsValid() throws {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-      .deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("cluster.yaml")
-    let config = try ClusterConfig.load(path: url.path)
-    #expect(config.nodes(.gateway).count == 1)
-    #expect(config.nodes(.coordinator).count == 1)
-    #expect(config.nodes(.worker).count == 2)
-  }
+    @Test(arguments: [
+        ("    concurency: 4", "cluster.yaml:25: unknown key 'nodes[2].concurency'"),
+        ("    database: x.sqlite", "cluster.yaml:25: nodes[2].database: not a setting of a worker"),
+        (
+            "    concurrency: lots",
+            "cluster.yaml:25: nodes[2].concurrency: expected a whole number, found 'lots'"
+        ),
+        ("    concurrency: 0", "cluster.yaml:25: nodes[2].concurrency: 0 is out of range 1...256"),
+    ])
+    func badNodeSettingsNameTheKeyAndLine(line: String, expected: String) throws {
+        let yaml = Self.valid.replacingOccurrences(of: "    concurrency: 4", with: line)
+        do {
+            _ = try parse(yaml)
+            Issue.record("expected an error for \(line)")
+        } catch let error as ConfigError {
+            #expect(error.description.hasPrefix(expected), "\(error.description)")
+        }
+    }
+
+    @Test func otherMistakesAreExplained() throws {
+        let cases: [(String, String, String)] = [
+            (
+                "  heartbeat_interval: 250ms", "  heartbeat_interval: soon",
+                "timings.heartbeat_interval: expected a positive duration"
+            ),
+            ("    listen: 10.0.0.1:7400", "    listen: 10.0.0.1", "nodes[0].listen: expected HOST:PORT"),
+            (
+                "    role: gateway", "    role: router",
+                "nodes[0].role: must be one of gateway, coordinator, worker"
+            ),
+            ("cluster: prod", "cluster: prod\ncolour: blue", "unknown key 'colour'"),
+            ("  - name: worker-1", "  - name: gateway", "node name 'gateway' appears twice"),
+        ]
+        for (original, replacement, expected) in cases {
+            let yaml = Self.valid.replacingOccurrences(of: original, with: replacement)
+            #expect(throws: ConfigError.self) { try parse(yaml) }
+            do { _ = try parse(yaml) } catch let error as ConfigError {
+                #expect(error.description.contains(expected), "\(error.description)")
+            }
+        }
+        let noCoordinator = Self.valid.replacingOccurrences(
+            of: "role: coordinator", with: "role: worker"
+        )
+        .replacingOccurrences(of: "    database: /var/lib/lector/db.sqlite\n", with: "")
+        do { _ = try parse(noCoordinator) } catch let error as ConfigError {
+            #expect(error.description.contains("exactly one coordinator"))
+        }
+    }
+
+    @Test func repositoryExampleIsValid() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("cluster.yaml")
+        let config = try ClusterConfig.load(path: url.path)
+        #expect(config.nodes(.gateway).count == 1)
+        #expect(config.nodes(.coordinator).count == 1)
+        #expect(config.nodes(.worker).count == 2)
+    }
 }

@@ -6,34 +6,34 @@ import Testing
 
 @Suite("Voice per page")
 struct VoiceChoiceTests {
-  func job(_ text: String, voice: String? = nil, language: String? = nil) -> PageJob {
-    PageJob(
-      bookId: 1, pageNumber: 1, totalPages: 1, attempt: 1, lease: UUID(), text: text, voice: voice,
-      language: language)
-  }
+    func job(_ text: String, voice: String? = nil, language: String? = nil) -> PageJob {
+        PageJob(
+            bookId: 1, pageNumber: 1, totalPages: 1, attempt: 1, lease: UUID(), text: text, voice: voice,
+            language: language)
+    }
 
-  @Test func scriptDecidesByDefault() {
-    #expect(VoiceChoice.voice(for: job("घर जमाई हरिधन")) == "hi")
-    #expect(VoiceChoice.voice(for: job("The quick brown fox")) == "en")
-    #expect(VoiceChoice.voice(for: job("मुझे Swift पसंद है और बहुत अच्छा लगता")) == "hi")
-    #expect(VoiceChoice.voice(for: job("12345")) == "en")
-  }
+    @Test func scriptDecidesByDefault() {
+        #expect(VoiceChoice.voice(for: job("घर जमाई हरिधन")) == "hi")
+        #expect(VoiceChoice.voice(for: job("The quick brown fox")) == "en")
+        #expect(VoiceChoice.voice(for: job("मुझे Swift पसंद है और बहुत अच्छा लगता")) == "hi")
+        #expect(VoiceChoice.voice(for: job("12345")) == "en")
+    }
 
-  @Test func languageAndVoiceOverride() {
-    #expect(VoiceChoice.voice(for: job("The fox", language: "hindi")) == "hi")
-    #expect(VoiceChoice.voice(for: job("घर", language: "english")) == "en")
-    #expect(VoiceChoice.voice(for: job("घर", language: "hinglish")) == "hi")
-    #expect(VoiceChoice.voice(for: job("घर", language: "mr")) == "mr")
-    #expect(VoiceChoice.voice(for: job("घर", voice: "en-us", language: "hindi")) == "en-us")
-  }
+    @Test func languageAndVoiceOverride() {
+        #expect(VoiceChoice.voice(for: job("The fox", language: "hindi")) == "hi")
+        #expect(VoiceChoice.voice(for: job("घर", language: "english")) == "en")
+        #expect(VoiceChoice.voice(for: job("घर", language: "hinglish")) == "hi")
+        #expect(VoiceChoice.voice(for: job("घर", language: "mr")) == "mr")
+        #expect(VoiceChoice.voice(for: job("घर", voice: "en-us", language: "hindi")) == "en-us")
+    }
 
-  @Test func speakableAndPrepared() {
-    #expect(!VoiceChoice.isSpeakable("  \n\u{0C}  "))
-    #expect(!VoiceChoice.isSpeakable("— … ·"))
-    #expect(VoiceChoice.isSpeakable("a"))
-    #expect(VoiceChoice.prepare("one\n\n two\t three ") == "one two three")
-    // A space before a vowel sign is dropped; one after it is kept (it may be a word boundary).
-    #expect(VoiceChoice.prepare("शि \u{093F}खर") == "शि\u{093F}खर")
-    #expect(VoiceChoice.prepare("कि नारे") == "कि नारे")
-  }
+    @Test func speakableAndPrepared() {
+        #expect(!VoiceChoice.isSpeakable("  \n\u{0C}  "))
+        #expect(!VoiceChoice.isSpeakable("— … ·"))
+        #expect(VoiceChoice.isSpeakable("a"))
+        #expect(VoiceChoice.prepare("one\n\n two\t three ") == "one two three")
+        // A space before a vowel sign is dropped; one after it is kept (it may be a word boundary).
+        #expect(VoiceChoice.prepare("शि \u{093F}खर") == "शि\u{093F}खर")
+        #expect(VoiceChoice.prepare("कि नारे") == "कि नारे")
+    }
 }

@@ -8,34 +8,34 @@ import Synchronization
 /// module registered (`ClusterSystem.registerErrorType`) are decoded; anything else arrives as
 /// `RemoteCallError` with its type name and message.
 final class ErrorRegistry: Sendable {
-  typealias Decode = @Sendable (ByteBuffer) throws -> any Error
+    typealias Decode = @Sendable (ByteBuffer) throws -> any Error
 
-  private let decoders = Mutex<[String: Decode]>([:])
+    private let decoders = Mutex<[String: Decode]>([:])
 
-  static func name(of type: any Error.Type) -> String { String(reflecting: type) }
+    static func name(of type: any Error.Type) -> String { String(reflecting: type) }
 
-  func register<E: Error & Codable>(_ type: E.Type) {
-    decoders.withLock {
-      $0[Self.name(of: type)] = { buffer in
-        try JSONDecoder().decode(E.self, from: Data(buffer.readableBytesView))
-      }
+    func register<E: Error & Codable>(_ type: E.Type) {
+        decoders.withLock {
+            $0[Self.name(of: type)] = { buffer in
+                try JSONDecoder().decode(E.self, from: Data(buffer.readableBytesView))
+            }
+        }
     }
-  }
 
-  /// The error a caller should see for a failure reply.
-  func error(for failure: RemoteFailure, target: String, node: ClusterNode) -> any Error {
-    switch failure.kind {
-    case .unknownActor:
-      return ClusterError.unknownActor(failure.message)
-    case .invalidCall:
-      return ClusterError.invalidCall(failure.message)
-    case .thrown:
-      if let payload = failure.payload, let decode = decoders.withLock({ $0[failure.typeName] }),
-        let error = try? decode(payload)
-      {
-        return error
-      }
-      return RemoteCallError(typeName: failure.typeName, message: failure.message, node: node.name)
+    /// The error a caller should see for a failure reply.
+    func error(for failure: RemoteFailure, target: String, node: ClusterNode) -> any Error {
+        switch failure.kind {
+        case .unknownActor:
+            return ClusterError.unknownActor(failure.message)
+        case .invalidCall:
+            return ClusterError.invalidCall(failure.message)
+        case .thrown:
+            if let payload = failure.payload, let decode = decoders.withLock({ $0[failure.typeName] }),
+                let error = try? decode(payload)
+            {
+                return error
+            }
+            return RemoteCallError(typeName: failure.typeName, message: failure.message, node: node.name)
+        }
     }
-  }
 }

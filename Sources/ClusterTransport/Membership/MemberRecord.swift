@@ -3,56 +3,56 @@ import NIOCore
 
 /// This node's bookkeeping for one peer: where to reach it, the link to it, and what it last said.
 struct MemberRecord {
-  enum Link {
-    case idle
-    case connecting(EventLoopFuture<(PeerConnection, Hello)>)
-    case connected(PeerConnection)
-  }
+    enum Link {
+        case idle
+        case connecting(EventLoopFuture<(PeerConnection, Hello)>)
+        case connected(PeerConnection)
+    }
 
-  var name: String
-  var role: String
-  var host: String
-  var port: Int
-  var incarnation: UInt64?
-  /// Listed in the configuration: dialled forever, never forgotten.
-  var isSeed: Bool
-  var status: MemberStatus = .suspect
-  var statusSince: ContinuousClock.Instant
-  var lastHeartbeat: ContinuousClock.Instant?
-  var lastHeartbeatDate: Date?
-  var firstSeen: ContinuousClock.Instant
-  var link: Link = .idle
-  var retryAt: ContinuousClock.Instant
-  var backoff: Duration
-  var lastError: String?
-  var stateVersion: UInt64 = 0
-  var registrations: [String: [String]] = [:]
-  var pingSequence: UInt64 = 0
+    var name: String
+    var role: String
+    var host: String
+    var port: Int
+    var incarnation: UInt64?
+    /// Listed in the configuration: dialled forever, never forgotten.
+    var isSeed: Bool
+    var status: MemberStatus = .suspect
+    var statusSince: ContinuousClock.Instant
+    var lastHeartbeat: ContinuousClock.Instant?
+    var lastHeartbeatDate: Date?
+    var firstSeen: ContinuousClock.Instant
+    var link: Link = .idle
+    var retryAt: ContinuousClock.Instant
+    var backoff: Duration
+    var lastError: String?
+    var stateVersion: UInt64 = 0
+    var registrations: [String: [String]] = [:]
+    var pingSequence: UInt64 = 0
 
-  init(
-    name: String, role: String, host: String, port: Int, incarnation: UInt64?, isSeed: Bool,
-    now: ContinuousClock.Instant, backoff: Duration
-  ) {
-    self.name = name
-    self.role = role
-    self.host = host
-    self.port = port
-    self.incarnation = incarnation
-    self.isSeed = isSeed
-    self.statusSince = now
-    self.firstSeen = now
-    self.retryAt = now
-    self.backoff = backoff
-  }
+    init(
+        name: String, role: String, host: String, port: Int, incarnation: UInt64?, isSeed: Bool,
+        now: ContinuousClock.Instant, backoff: Duration
+    ) {
+        self.name = name
+        self.role = role
+        self.host = host
+        self.port = port
+        self.incarnation = incarnation
+        self.isSeed = isSeed
+        self.statusSince = now
+        self.firstSeen = now
+        self.retryAt = now
+        self.backoff = backoff
+    }
 
-  var connection: PeerConnection? {
-    if case .connected(let connection) = link { return connection }
-    return nil
-  }
+    var connection: PeerConnection? {
+        if case .connected(let connection) = link { return connection }
+        return nil
+    }
 
-  var publicView: Member {
-    Member(
-      name: name, role: role, host: host, port: port, incarnation: incarnation, status: status,
-      lastHeartbeat: lastHeartbeatDate, isLocal: false)
-  }
+    var publicView: Member {
+        Member(
+            name: name, role: role, host: host, port: port, incarnation: incarnation, status: status,
+            lastHeartbeat: lastHeartbeatDate, isLocal: false)
+    }
 }

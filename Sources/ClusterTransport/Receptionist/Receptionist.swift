@@ -7,81 +7,81 @@ import Foundation
 /// next heartbeat. An actor on a node that is `down` disappears from every listing; it reappears if
 /// the node comes back.
 public struct Receptionist: Sendable {
-  let system: ClusterSystem
+    let system: ClusterSystem
 
-  /// Lists a local actor under `key` until it is deregistered or deinitialised.
-  public func register<Act: DistributedActor>(_ actor: Act, key: String)
-  where Act.ID == ClusterActorID {
-    precondition(system.isLocal(actor.id), "only local actors can be registered")
-    system.state.withLock { state in
-      var paths = state.registrations[key, default: []]
-      guard !paths.contains(actor.id.path) else { return }
-      paths.append(actor.id.path)
-      state.registrations[key] = paths
-      state.stateVersion += 1
-      system.notifyListings(&state)
+    /// Lists a local actor under `key` until it is deregistered or deinitialised.
+    public func register<Act: DistributedActor>(_ actor: Act, key: String)
+    where Act.ID == ClusterActorID {
+        precondition(system.isLocal(actor.id), "only local actors can be registered")
+        system.state.withLock { state in
+            var paths = state.registrations[key, default: []]
+            guard !paths.contains(actor.id.path) else { return }
+            paths.append(actor.id.path)
+            state.registrations[key] = paths
+            state.stateVersion += 1
+            system.notifyListings(&state)
+        }
     }
-  }
 
-  public func deregister<Act: DistributedActor>(_ actor: Act, key: String)
-  where Act.ID == ClusterActorID {
-    system.state.withLock { state in
-      guard let paths = state.registrations[key], paths.contains(actor.id.path) else { return }
-      state.registrations[key] = paths.filter { $0 != actor.id.path }
-      state.stateVersion += 1
-      system.notifyListings(&state)
+    public func deregister<Act: DistributedActor>(_ actor: Act, key: String)
+    where Act.ID == ClusterActorID {
+        system.state.withLock { state in
+            guard let paths = state.registrations[key], paths.contains(actor.id.path) else { return }
+            state.registrations[key] = paths.filter { $0 != actor.id.path }
+            state.stateVersion += 1
+            system.notifyListings(&state)
+        }
     }
-  }
 
-  /// The actors registered under `key` on every node not `down`, this one included.
-  public func lookup(_ key: String) -> [ClusterActorID] {
-    system.state.withLock { system.listing(key, in: $0) }
-  }
+    /// The actors registered under `key` on every node not `down`, this one included.
+    public func lookup(_ key: String) -> [ClusterActorID] {
+        system.state.withLock { system.listing(key, in: $0) }
+    }
 
-  /// The listing for `key` now, then again whenever it changes.
-  public func listing(_ key: String) -> AsyncStream<[ClusterActorID]> {
-    let (stream, continuation) = AsyncStream.makeStream(
-      of: [ClusterActorID].self, bufferingPolicy: .bufferingNewest(16))
-    let id = UUID()
-    let system = self.system
-    system.state.withLock { state in
-      let current = system.listing(key, in: state)
-      continuation.yield(current)
-      if state.isShutDown {
-        continuation.finish()
-      } else {
-        state.listingSubscribers[id] = SystemState.ListingSubscription(
-          key: key, continuation: continuation, last: current)
-      }
+    /// The listing for `key` now, then again whenever it changes.
+    public func listing(_ key: String) -> AsyncStream<[ClusterActorID]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [ClusterActorID].self, bufferingPolicy: .bufferingNewest(16))
+        let id = UUID()
+        let system = self.system
+        system.state.withLock { state in
+            let current = system.listing(key, in: state)
+            continuation.yield(current)
+            if state.isShutDown {
+                continuation.finish()
+            } else {
+                state.listingSubscribers[id] = SystemState.ListingSubscription(
+                    key: key, continuation: continuation, last: current)
+            }
+        }
+        continuation.onTermination = { _ in
+            system.state.withLock { _ = $0.listingSubscribers.removeValue(forKey: id) }
+        }
+        return stream
     }
-    continuation.onTermination = { _ in
-      system.state.withLock { _ = $0.listingSubscribers.removeValue(forKey: id) }
-    }
-    return stream
-  }
 }
 
 extension ClusterSystem {
-  func listing(_ key: String, in state: SystemState) -> [ClusterActorID] {
-    var ids = (state.registrations[key] ?? []).map { ClusterActorID(node: node, path: $0) }
-    for record in state.members.values where record.status != .down {
-      guard let incarnation = record.incarnation, let paths = record.registrations[key] else {
-        continue
-      }
-      let remote = ClusterNode(
-        name: record.name, host: record.host, port: record.port, incarnation: incarnation)
-      ids += paths.map { ClusterActorID(node: remote, path: $0) }
+    func listing(_ key: String, in state: SystemState) -> [ClusterActorID] {
+        var ids = (state.registrations[key] ?? []).map { ClusterActorID(node: node, path: $0) }
+        for record in state.members.values where record.status != .down {
+            guard let incarnation = record.incarnation, let paths = record.registrations[key] else {
+                continue
+            }
+            let remote = ClusterNode(
+                name: record.name, host: record.host, port: record.port, incarnation: incarnation)
+            ids += paths.map { ClusterActorID(node: remote, path: $0) }
+        }
+        return ids.sorted { ($0.node.name, $0.path) < ($1.node.name, $1.path) }
     }
-    return ids.sorted { ($0.node.name, $0.path) < ($1.node.name, $1.path) }
-  }
 
-  func notifyListings(_ state: inout SystemState) {
-    for (id, subscription) in state.listingSubscribers {
-      let current = listing(subscription.key, in: state)
-      if current != subscription.last {
-        state.listingSubscribers[id]?.last = current
-        subscription.continuation.yield(current)
-      }
+    func notifyListings(_ state: inout SystemState) {
+        for (id, subscription) in state.listingSubscribers {
+            let current = listing(subscription.key, in: state)
+            if current != subscription.last {
+                state.listingSubscribers[id]?.last = current
+                subscription.continuation.yield(current)
+            }
+        }
     }
-  }
 }

@@ -1,35 +1,35 @@
 /// Failures of the transport itself, as a caller sees them.
 public enum ClusterError: Error, Equatable, CustomStringConvertible {
-  case unknownActor(String)
-  case invalidCall(String)
-  case serialization(String)
-  case timedOut(target: String, node: String, after: Duration)
-  case connectionLost(node: String, reason: String)
-  case unreachable(node: String, reason: String)
-  case handshakeRefused(String)
-  case shutDown
+    case unknownActor(String)
+    case invalidCall(String)
+    case serialization(String)
+    case timedOut(target: String, node: String, after: Duration)
+    case connectionLost(node: String, reason: String)
+    case unreachable(node: String, reason: String)
+    case handshakeRefused(String)
+    case shutDown
 
-  public var description: String {
-    switch self {
-    case .unknownActor(let message): message
-    case .invalidCall(let message): "invalid call: \(message)"
-    case .serialization(let message): "serialization failed: \(message)"
-    case .timedOut(let target, let node, let after):
-      "call \(target) to node \(node) timed out after \(after)"
-    case .connectionLost(let node, let reason): "connection to node \(node) lost: \(reason)"
-    case .unreachable(let node, let reason): "node \(node) is unreachable: \(reason)"
-    case .handshakeRefused(let reason): "handshake refused: \(reason)"
-    case .shutDown: "the actor system has shut down"
+    public var description: String {
+        switch self {
+        case .unknownActor(let message): message
+        case .invalidCall(let message): "invalid call: \(message)"
+        case .serialization(let message): "serialization failed: \(message)"
+        case .timedOut(let target, let node, let after):
+            "call \(target) to node \(node) timed out after \(after)"
+        case .connectionLost(let node, let reason): "connection to node \(node) lost: \(reason)"
+        case .unreachable(let node, let reason): "node \(node) is unreachable: \(reason)"
+        case .handshakeRefused(let reason): "handshake refused: \(reason)"
+        case .shutDown: "the actor system has shut down"
+        }
     }
-  }
 }
 
 /// An error thrown by a remote actor whose type the caller has not registered: its type name and
 /// message, so it still reads clearly in a log or an HTTP answer.
 public struct RemoteCallError: Error, Equatable, CustomStringConvertible {
-  public var typeName: String
-  public var message: String
-  public var node: String
+    public var typeName: String
+    public var message: String
+    public var node: String
 
-  public var description: String { "\(typeName) on node \(node): \(message)" }
+    public var description: String { "\(typeName) on node \(node): \(message)" }
 }

@@ -8,102 +8,101 @@ import X509
 /// A node certificate names its node in the subject's common name and as a DNS subject alternative
 /// name; peers check that name against the node identity claimed in the handshake.
 public struct CertificateAuthority: Sendable {
-  public let certificate: Certificate
-  let key: P256.Signing.PrivateKey
+    public let certificate: Certificate
+    let key: P256.Signing.PrivateKey
 
-  /// A new CA with a fresh P-256 key, valid for ten years.
-  public static func create(clusterName: String, now: Date = Date()) throws -> CertificateAuthority
-  {
-    let key = P256.Signing.PrivateKey()
-    let name = try DistinguishedName {
-      OrganizationName("Lector")
-      CommonName("\(clusterName) cluster CA")
+    /// A new CA with a fresh P-256 key, valid for ten years.
+    public static func create(clusterName: String, now: Date = Date()) throws -> CertificateAuthority {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName {
+            OrganizationName("Lector")
+            CommonName("\(clusterName) cluster CA")
+        }
+        let certificate = try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
+            issuer: name,
+            subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: .init(key.publicKey))
+            },
+            issuerPrivateKey: .init(key)
+        )
+        return CertificateAuthority(certificate: certificate, key: key)
     }
-    let certificate = try Certificate(
-      version: .v3,
-      serialNumber: Certificate.SerialNumber(),
-      publicKey: .init(key.publicKey),
-      notValidBefore: now.addingTimeInterval(-3600),
-      notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
-      issuer: name,
-      subject: name,
-      signatureAlgorithm: .ecdsaWithSHA256,
-      extensions: try Certificate.Extensions {
-        Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-        Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-        SubjectKeyIdentifier(hash: .init(key.publicKey))
-      },
-      issuerPrivateKey: .init(key)
-    )
-    return CertificateAuthority(certificate: certificate, key: key)
-  }
 
-  /// Loads a CA written by `write(certificateTo:keyTo:)`.
-  public init(certificatePEM: String, keyPEM: String) throws {
-    self.certificate = try Certificate(pemEncoded: certificatePEM)
-    self.key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
-  }
-
-  init(certificate: Certificate, key: P256.Signing.PrivateKey) {
-    self.certificate = certificate
-    self.key = key
-  }
-
-  public var certificatePEM: String { get throws { try certificate.serializeAsPEM().pemString } }
-  public var keyPEM: String { key.pemRepresentation }
-
-  /// A certificate for one node, usable both to serve and to dial (mutual TLS).
-  public func issue(nodeName: String, hosts: [String] = [], now: Date = Date()) throws -> (
-    certificatePEM: String, keyPEM: String
-  ) {
-    let key = P256.Signing.PrivateKey()
-    var names: [GeneralName] = [.dnsName(nodeName)]
-    for host in hosts where host != nodeName {
-      if let ip = IPAddressBytes(host) {
-        names.append(.ipAddress(ASN1OctetString(contentBytes: ip.bytes[...])))
-      } else {
-        names.append(.dnsName(host))
-      }
+    /// Loads a CA written by `write(certificateTo:keyTo:)`.
+    public init(certificatePEM: String, keyPEM: String) throws {
+        self.certificate = try Certificate(pemEncoded: certificatePEM)
+        self.key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
     }
-    let certificate = try Certificate(
-      version: .v3,
-      serialNumber: Certificate.SerialNumber(),
-      publicKey: .init(key.publicKey),
-      notValidBefore: now.addingTimeInterval(-3600),
-      notValidAfter: now.addingTimeInterval(2 * 365 * 86400),
-      issuer: self.certificate.subject,
-      subject: try DistinguishedName {
-        OrganizationName("Lector")
-        CommonName(nodeName)
-      },
-      signatureAlgorithm: .ecdsaWithSHA256,
-      extensions: try Certificate.Extensions {
-        Critical(BasicConstraints.notCertificateAuthority)
-        Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
-        try ExtendedKeyUsage([.serverAuth, .clientAuth])
-        SubjectAlternativeNames(names)
-        AuthorityKeyIdentifier(
-          keyIdentifier: try self.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
-      },
-      issuerPrivateKey: .init(self.key)
-    )
-    return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
-  }
+
+    init(certificate: Certificate, key: P256.Signing.PrivateKey) {
+        self.certificate = certificate
+        self.key = key
+    }
+
+    public var certificatePEM: String { get throws { try certificate.serializeAsPEM().pemString } }
+    public var keyPEM: String { key.pemRepresentation }
+
+    /// A certificate for one node, usable both to serve and to dial (mutual TLS).
+    public func issue(nodeName: String, hosts: [String] = [], now: Date = Date()) throws -> (
+        certificatePEM: String, keyPEM: String
+    ) {
+        let key = P256.Signing.PrivateKey()
+        var names: [GeneralName] = [.dnsName(nodeName)]
+        for host in hosts where host != nodeName {
+            if let ip = IPAddressBytes(host) {
+                names.append(.ipAddress(ASN1OctetString(contentBytes: ip.bytes[...])))
+            } else {
+                names.append(.dnsName(host))
+            }
+        }
+        let certificate = try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(2 * 365 * 86400),
+            issuer: self.certificate.subject,
+            subject: try DistinguishedName {
+                OrganizationName("Lector")
+                CommonName(nodeName)
+            },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                SubjectAlternativeNames(names)
+                AuthorityKeyIdentifier(
+                    keyIdentifier: try self.certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            },
+            issuerPrivateKey: .init(self.key)
+        )
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
 }
 
 /// The 4 or 16 bytes of a textual IP address, for an IP subject alternative name.
 struct IPAddressBytes {
-  var bytes: [UInt8]
+    var bytes: [UInt8]
 
-  init?(_ text: String) {
-    var v4 = in_addr()
-    var v6 = in6_addr()
-    if inet_pton(AF_INET, text, &v4) == 1 {
-      bytes = withUnsafeBytes(of: &v4) { Array($0) }
-    } else if inet_pton(AF_INET6, text, &v6) == 1 {
-      bytes = withUnsafeBytes(of: &v6) { Array($0) }
-    } else {
-      return nil
+    init?(_ text: String) {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            bytes = withUnsafeBytes(of: &v4) { Array($0) }
+        } else if inet_pton(AF_INET6, text, &v6) == 1 {
+            bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        } else {
+            return nil
+        }
     }
-  }
 }

@@ -5,74 +5,74 @@ import X509
 /// What a node needs for mutual TLS: the cluster CA to judge peers by, and its own certificate and
 /// key to be judged by.
 public struct ClusterCredentials: Sendable {
-  public var certificateAuthority: Certificate
-  public var certificateChain: [NIOSSLCertificate]
-  public var privateKey: NIOSSLPrivateKey
+    public var certificateAuthority: Certificate
+    public var certificateChain: [NIOSSLCertificate]
+    public var privateKey: NIOSSLPrivateKey
 
-  public init(
-    certificateAuthority: Certificate, certificateChain: [NIOSSLCertificate],
-    privateKey: NIOSSLPrivateKey
-  ) {
-    self.certificateAuthority = certificateAuthority
-    self.certificateChain = certificateChain
-    self.privateKey = privateKey
-  }
-
-  /// Loads PEM files as written by `CertificateAuthority`.
-  public init(caFile: String, certificateFile: String, keyFile: String) throws {
-    func read(_ path: String, _ what: String) throws -> String {
-      do {
-        return try String(contentsOfFile: path, encoding: .utf8)
-      } catch {
-        throw ClusterConfigurationError(
-          "cannot read the \(what) file \(path): \(error.localizedDescription)")
-      }
+    public init(
+        certificateAuthority: Certificate, certificateChain: [NIOSSLCertificate],
+        privateKey: NIOSSLPrivateKey
+    ) {
+        self.certificateAuthority = certificateAuthority
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
     }
-    do {
-      try self.init(
-        caPEM: try read(caFile, "CA certificate"),
-        certificatePEM: try read(certificateFile, "node certificate"),
-        keyPEM: try read(keyFile, "node key"))
-    } catch let error as ClusterConfigurationError {
-      throw error
-    } catch {
-      throw ClusterConfigurationError(
-        "cannot parse the TLS files (\(caFile), \(certificateFile), \(keyFile)): \(error)")
-    }
-  }
 
-  /// Parses PEM text: the CA certificate, the node's certificate (chain) and its private key.
-  public init(caPEM: String, certificatePEM: String, keyPEM: String) throws {
-    self.certificateAuthority = try Certificate(pemEncoded: caPEM)
-    self.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
-    self.privateKey = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
-  }
-
-  /// The node name this node's own certificate carries.
-  public var nodeName: String? {
-    guard let leaf = certificateChain.first,
-      let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
-    else {
-      return nil
+    /// Loads PEM files as written by `CertificateAuthority`.
+    public init(caFile: String, certificateFile: String, keyFile: String) throws {
+        func read(_ path: String, _ what: String) throws -> String {
+            do {
+                return try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw ClusterConfigurationError(
+                    "cannot read the \(what) file \(path): \(error.localizedDescription)")
+            }
+        }
+        do {
+            try self.init(
+                caPEM: try read(caFile, "CA certificate"),
+                certificatePEM: try read(certificateFile, "node certificate"),
+                keyPEM: try read(keyFile, "node key"))
+        } catch let error as ClusterConfigurationError {
+            throw error
+        } catch {
+            throw ClusterConfigurationError(
+                "cannot parse the TLS files (\(caFile), \(certificateFile), \(keyFile)): \(error)")
+        }
     }
-    return certificate.nodeName
-  }
+
+    /// Parses PEM text: the CA certificate, the node's certificate (chain) and its private key.
+    public init(caPEM: String, certificatePEM: String, keyPEM: String) throws {
+        self.certificateAuthority = try Certificate(pemEncoded: caPEM)
+        self.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
+        self.privateKey = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+    }
+
+    /// The node name this node's own certificate carries.
+    public var nodeName: String? {
+        guard let leaf = certificateChain.first,
+            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
+        else {
+            return nil
+        }
+        return certificate.nodeName
+    }
 }
 
 /// A configuration or credential problem found at start-up, worded for the operator.
 public struct ClusterConfigurationError: Error, CustomStringConvertible {
-  public var description: String
-  public init(_ description: String) { self.description = description }
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 extension Certificate {
-  /// The node a certificate speaks for: its subject's common name.
-  public var nodeName: String? {
-    for rdn in subject.reversed() {
-      for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-        return String(attribute.value)
-      }
+    /// The node a certificate speaks for: its subject's common name.
+    public var nodeName: String? {
+        for rdn in subject.reversed() {
+            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                return String(attribute.value)
+            }
+        }
+        return nil
     }
-    return nil
-  }
 }

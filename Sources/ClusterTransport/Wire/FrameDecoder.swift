@@ -5,71 +5,71 @@ import NIOCore
 /// A length above `maximumFrameSize` is an error before any of the payload is buffered, so a peer
 /// cannot make the node allocate what it announces.
 public struct FrameDecoder: ByteToMessageDecoder, Sendable {
-  public typealias InboundOut = ByteBuffer
+    public typealias InboundOut = ByteBuffer
 
-  public let maximumFrameSize: Int
+    public let maximumFrameSize: Int
 
-  public init(maximumFrameSize: Int) {
-    self.maximumFrameSize = maximumFrameSize
-  }
-
-  public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws
-    -> DecodingState
-  {
-    guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
-      return .needMoreData
+    public init(maximumFrameSize: Int) {
+        self.maximumFrameSize = maximumFrameSize
     }
-    guard Int(length) <= maximumFrameSize else {
-      throw FrameError.frameTooLarge(size: Int(length), limit: maximumFrameSize)
-    }
-    guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-    buffer.moveReaderIndex(forwardBy: 4)
-    let frame = buffer.readSlice(length: Int(length))!
-    context.fireChannelRead(Self.wrapInboundOut(frame))
-    return .continue
-  }
 
-  public mutating func decodeLast(
-    context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
-  ) throws -> DecodingState {
-    while try decode(context: context, buffer: &buffer) == .continue {}
-    if buffer.readableBytes > 0 {
-      throw FrameError.truncatedFrame(bufferedBytes: buffer.readableBytes)
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws
+        -> DecodingState
+    {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
+            return .needMoreData
+        }
+        guard Int(length) <= maximumFrameSize else {
+            throw FrameError.frameTooLarge(size: Int(length), limit: maximumFrameSize)
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let frame = buffer.readSlice(length: Int(length))!
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
     }
-    return .needMoreData
-  }
+
+    public mutating func decodeLast(
+        context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+    ) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0 {
+            throw FrameError.truncatedFrame(bufferedBytes: buffer.readableBytes)
+        }
+        return .needMoreData
+    }
 }
 
 /// Prefixes each outgoing frame with its length.
 public struct FrameEncoder: MessageToByteEncoder, Sendable {
-  public typealias OutboundIn = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
 
-  public let maximumFrameSize: Int
+    public let maximumFrameSize: Int
 
-  public init(maximumFrameSize: Int) {
-    self.maximumFrameSize = maximumFrameSize
-  }
-
-  public func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
-    guard data.readableBytes <= maximumFrameSize else {
-      throw FrameError.frameTooLarge(size: data.readableBytes, limit: maximumFrameSize)
+    public init(maximumFrameSize: Int) {
+        self.maximumFrameSize = maximumFrameSize
     }
-    out.reserveCapacity(4 + data.readableBytes)
-    out.writeInteger(UInt32(data.readableBytes))
-    out.writeImmutableBuffer(data)
-  }
+
+    public func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
+        guard data.readableBytes <= maximumFrameSize else {
+            throw FrameError.frameTooLarge(size: data.readableBytes, limit: maximumFrameSize)
+        }
+        out.reserveCapacity(4 + data.readableBytes)
+        out.writeInteger(UInt32(data.readableBytes))
+        out.writeImmutableBuffer(data)
+    }
 }
 
 public enum FrameError: Error, Equatable, CustomStringConvertible {
-  case frameTooLarge(size: Int, limit: Int)
-  case truncatedFrame(bufferedBytes: Int)
+    case frameTooLarge(size: Int, limit: Int)
+    case truncatedFrame(bufferedBytes: Int)
 
-  public var description: String {
-    switch self {
-    case .frameTooLarge(let size, let limit):
-      "frame of \(size) bytes exceeds the limit of \(limit) bytes"
-    case .truncatedFrame(let bytes):
-      "connection closed in the middle of a frame (\(bytes) bytes buffered)"
+    public var description: String {
+        switch self {
+        case .frameTooLarge(let size, let limit):
+            "frame of \(size) bytes exceeds the limit of \(limit) bytes"
+        case .truncatedFrame(let bytes):
+            "connection closed in the middle of a frame (\(bytes) bytes buffered)"
+        }
     }
-  }
 }

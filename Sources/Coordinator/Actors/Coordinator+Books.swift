@@ -3,61 +3,61 @@ import Distributed
 import Foundation
 
 extension Coordinator {
-  public distributed func listBooks() throws -> [BookSummary] {
-    try store.summaries()
-  }
-
-  public distributed func status(book: Int64) throws -> BookStatus {
-    try store.status(book: book)
-  }
-
-  public distributed func pages(book: Int64, offset: Int, limit: Int?) throws -> BookPages {
-    guard offset >= 0, (limit ?? 1) > 0 else {
-      throw LectorError.badRequest("offset must be ≥ 0 and limit ≥ 1.")
+    public distributed func listBooks() throws -> [BookSummary] {
+        try store.summaries()
     }
-    return try store.pages(book: book, offset: offset, limit: limit)
-  }
 
-  public distributed func retry(book: Int64) throws -> RetryOutcome {
-    let keys = try store.requeueFailed(book: book)
-    for key in keys { queue.push(key) }
-    if !keys.isEmpty {
-      logger.info("[RETRY] Book \(book) - \(keys.count) failed pages queued again")
+    public distributed func status(book: Int64) throws -> BookStatus {
+        try store.status(book: book)
     }
-    pump()
-    return RetryOutcome(bookId: book, requeuedPages: keys.count)
-  }
 
-  public distributed func delete(book: Int64) throws {
-    try store.deleteBook(book)
-    queue.remove(book: book)
-    audioStore.removeBook(book)
-    logger.info("[DELETE] Book \(book) and its audio removed")
-  }
-
-  public distributed func audio(book: Int64, page: Int, offset: Int, length: Int) throws
-    -> AudioSlice
-  {
-    guard let path = try store.audioPath(PageKey(book: book, page: page)) else {
-      throw LectorError(
-        status: 404, code: "audio_not_found", message: "Book \(book) has no audio for page \(page)."
-      )
+    public distributed func pages(book: Int64, offset: Int, limit: Int?) throws -> BookPages {
+        guard offset >= 0, (limit ?? 1) > 0 else {
+            throw LectorError.badRequest("offset must be ≥ 0 and limit ≥ 1.")
+        }
+        return try store.pages(book: book, offset: offset, limit: limit)
     }
-    do {
-      return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
-    } catch {
-      throw LectorError(
-        status: 404, code: "audio_not_found",
-        message: "The audio of book \(book) page \(page) is missing.")
-    }
-  }
 
-  public distributed func workerActivity() -> [WorkerActivity] {
-    workers.values.map { slot in
-      WorkerActivity(
-        node: slot.node, jobsDone: slot.jobsDone,
-        currentJobs: slot.inFlight.map(\.description).sorted(),
-        concurrency: slot.capacity)
-    }.sorted { $0.node < $1.node }
-  }
+    public distributed func retry(book: Int64) throws -> RetryOutcome {
+        let keys = try store.requeueFailed(book: book)
+        for key in keys { queue.push(key) }
+        if !keys.isEmpty {
+            logger.info("[RETRY] Book \(book) - \(keys.count) failed pages queued again")
+        }
+        pump()
+        return RetryOutcome(bookId: book, requeuedPages: keys.count)
+    }
+
+    public distributed func delete(book: Int64) throws {
+        try store.deleteBook(book)
+        queue.remove(book: book)
+        audioStore.removeBook(book)
+        logger.info("[DELETE] Book \(book) and its audio removed")
+    }
+
+    public distributed func audio(book: Int64, page: Int, offset: Int, length: Int) throws
+        -> AudioSlice
+    {
+        guard let path = try store.audioPath(PageKey(book: book, page: page)) else {
+            throw LectorError(
+                status: 404, code: "audio_not_found", message: "Book \(book) has no audio for page \(page)."
+            )
+        }
+        do {
+            return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
+        } catch {
+            throw LectorError(
+                status: 404, code: "audio_not_found",
+                message: "The audio of book \(book) page \(page) is missing.")
+        }
+    }
+
+    public distributed func workerActivity() -> [WorkerActivity] {
+        workers.values.map { slot in
+            WorkerActivity(
+                node: slot.node, jobsDone: slot.jobsDone,
+                currentJobs: slot.inFlight.map(\.description).sorted(),
+                concurrency: slot.capacity)
+        }.sorted { $0.node < $1.node }
+    }
 }

@@ -3,151 +3,150 @@ import Distributed
 import Foundation
 
 extension Coordinator {
-  public distributed func beginUpload() throws -> String {
-    let spool = try UploadSpool(
-      directory: URL(fileURLWithPath: settings.uploadDirectory, isDirectory: true))
-    uploads[spool.id] = spool
-    pruneAbandonedUploads()
-    return spool.id
-  }
+    public distributed func beginUpload() throws -> String {
+        let spool = try UploadSpool(
+            directory: URL(fileURLWithPath: settings.uploadDirectory, isDirectory: true))
+        uploads[spool.id] = spool
+        pruneAbandonedUploads()
+        return spool.id
+    }
 
-  public distributed func appendUpload(_ uploadId: String, chunk: Data) throws {
-    let spool = try spool(uploadId)
-    guard spool.bytes + chunk.count <= settings.maxUploadBytes else {
-      discard(uploadId)
-      throw LectorError(
-        status: 413, code: "file_too_large",
-        message: "The upload is larger than the limit of \(settings.maxUploadBytes) bytes.")
+    public distributed func appendUpload(_ uploadId: String, chunk: Data) throws {
+        let spool = try spool(uploadId)
+        guard spool.bytes + chunk.count <= settings.maxUploadBytes else {
+            discard(uploadId)
+            throw LectorError(
+                status: 413, code: "file_too_large",
+                message: "The upload is larger than the limit of \(settings.maxUploadBytes) bytes.")
+        }
+        try spool.append(chunk)
     }
-    try spool.append(chunk)
-  }
 
-  public distributed func abortUpload(_ uploadId: String) {
-    discard(uploadId)
-  }
+    public distributed func abortUpload(_ uploadId: String) {
+        discard(uploadId)
+    }
 
-  /// Checks the spooled file is a readable PDF, creating nothing. On any problem the upload is gone.
-  public distributed func inspectUpload(_ uploadId: String) throws -> UploadInspection {
-    let spool = try spool(uploadId)
-    spool.closeForReading()
-    do {
-      let document = try PDFTextDocument.open(contentsOf: spool.url)
-      guard document.pageCount > 0 else { throw PDFError.noPages }
-      spool.document = document
-      return UploadInspection(totalPages: document.pageCount, bytes: spool.bytes)
-    } catch {
-      discard(uploadId)
-      throw Self.lectorError(for: error)
+    /// Checks the spooled file is a readable PDF, creating nothing. On any problem the upload is gone.
+    public distributed func inspectUpload(_ uploadId: String) throws -> UploadInspection {
+        let spool = try spool(uploadId)
+        spool.closeForReading()
+        do {
+            let document = try PDFTextDocument.open(contentsOf: spool.url)
+            guard document.pageCount > 0 else { throw PDFError.noPages }
+            spool.document = document
+            return UploadInspection(totalPages: document.pageCount, bytes: spool.bytes)
+        } catch {
+            discard(uploadId)
+            throw Self.lectorError(for: error)
+        }
     }
-  }
 
-  /// Extracts each page's text (reporting every page to `progress`), then creates the book and its
-  /// pages in one transaction and queues a job per page.
-  public distributed func finishUpload(
-    _ uploadId: String, metadata: UploadMetadata, progress: ClusterActorID?
-  ) async throws -> BookCreated {
-    let spool = try spool(uploadId)
-    if spool.document == nil { _ = try inspectUpload(uploadId) }
-    guard let document = spool.document else {
-      throw LectorError.badRequest("The upload was not inspected.")
-    }
-    uploads[uploadId] = nil
-    defer { spool.discard() }
+    /// Extracts each page's text (reporting every page to `progress`), then creates the book and its
+    /// pages in one transaction and queues a job per page.
+    public distributed func finishUpload(
+        _ uploadId: String, metadata: UploadMetadata, progress: ClusterActorID?
+    ) async throws -> BookCreated {
+        let spool = try spool(uploadId)
+        if spool.document == nil { _ = try inspectUpload(uploadId) }
+        guard let document = spool.document else {
+            throw LectorError.badRequest("The upload was not inspected.")
+        }
+        uploads[uploadId] = nil
+        defer { spool.discard() }
 
-    let receiver = progress.flatMap {
-      try? $UploadProgressReceiving.resolve(id: $0, using: actorSystem)
+        let receiver = progress.flatMap {
+            try? $UploadProgressReceiving.resolve(id: $0, using: actorSystem)
+        }
+        let pages = await Self.extractText(of: document, reportingTo: receiver)
+        let title = Self.title(from: metadata)
+        let book = try store.createBook(title: title, metadata: metadata, pages: pages)
+        let bookID = book.id!
+        let readable = pages.filter { $0.unreadable == nil }
+        logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
+        logger.info("[AUDIO GENERATION] Book ID: \(bookID)")
+        for page in readable {
+            queue.push(PageKey(book: bookID, page: page.number))
+            logger.info(
+                "[AUDIO TASK] Page \(page.number)/\(pages.count) - Task ID: \(UUID().uuidString.lowercased()) - Status: QUEUED"
+            )
+        }
+        for page in pages where page.unreadable != nil {
+            logger.warning(
+                "[AUDIO TASK] Page \(page.number)/\(pages.count) - Status: FAILED - \(page.unreadable!)")
+        }
+        pump()
+        return BookCreated(bookId: bookID, title: title, totalPages: pages.count)
     }
-    let pages = await Self.extractText(of: document, reportingTo: receiver)
-    let title = Self.title(from: metadata)
-    let book = try store.createBook(title: title, metadata: metadata, pages: pages)
-    let bookID = book.id!
-    let readable = pages.filter { $0.unreadable == nil }
-    logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
-    logger.info("[AUDIO GENERATION] Book ID: \(bookID)")
-    for page in readable {
-      queue.push(PageKey(book: bookID, page: page.number))
-      logger.info(
-        "[AUDIO TASK] Page \(page.number)/\(pages.count) - Task ID: \(UUID().uuidString.lowercased()) - Status: QUEUED"
-      )
-    }
-    for page in pages where page.unreadable != nil {
-      logger.warning(
-        "[AUDIO TASK] Page \(page.number)/\(pages.count) - Status: FAILED - \(page.unreadable!)")
-    }
-    pump()
-    return BookCreated(bookId: bookID, title: title, totalPages: pages.count)
-  }
 
-  /// Runs off the actor: poppler takes milliseconds a page, and status calls must not wait on it.
-  nonisolated static func extractText(
-    of document: PDFTextDocument, reportingTo receiver: (any UploadProgressReceiving)?
-  ) async -> [BookStore.NewPage] {
-    var pages: [BookStore.NewPage] = []
-    pages.reserveCapacity(document.pageCount)
-    for number in 1...document.pageCount {
-      var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
-      do {
-        page.text = try document.text(ofPage: number)
-      } catch {
-        page.unreadable = "Page \(number) could not be read from the PDF: \(error)"
-      }
-      pages.append(page)
-      if let receiver {
-        // A gateway that went away must not stop the book from being created.
-        try? await receiver.textExtracted(
-          TextProgress(
-            currentPage: number, totalPages: document.pageCount,
-            chars: page.text.unicodeScalars.count,
-            readable: page.unreadable == nil))
-      }
+    /// Runs off the actor: poppler takes milliseconds a page, and status calls must not wait on it.
+    nonisolated static func extractText(
+        of document: PDFTextDocument, reportingTo receiver: (any UploadProgressReceiving)?
+    ) async -> [BookStore.NewPage] {
+        var pages: [BookStore.NewPage] = []
+        pages.reserveCapacity(document.pageCount)
+        for number in 1...document.pageCount {
+            var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
+            do {
+                page.text = try document.text(ofPage: number)
+            } catch {
+                page.unreadable = "Page \(number) could not be read from the PDF: \(error)"
+            }
+            pages.append(page)
+            if let receiver {
+                // A gateway that went away must not stop the book from being created.
+                try? await receiver.textExtracted(
+                    TextProgress(
+                        currentPage: number, totalPages: document.pageCount,
+                        chars: page.text.unicodeScalars.count,
+                        readable: page.unreadable == nil))
+            }
+        }
+        return pages
     }
-    return pages
-  }
 
-  static func title(from metadata: UploadMetadata) -> String {
-    if let title = metadata.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty {
-      return title
+    static func title(from metadata: UploadMetadata) -> String {
+        if let title = metadata.title?.trimmingCharacters(in: .whitespacesAndNewlines), !title.isEmpty {
+            return title
+        }
+        if let name = metadata.filename?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty {
+            return name.lowercased().hasSuffix(".pdf") ? String(name.dropLast(4)) : name
+        }
+        return "Untitled"
     }
-    if let name = metadata.filename?.trimmingCharacters(in: .whitespacesAndNewlines), !name.isEmpty
-    {
-      return name.lowercased().hasSuffix(".pdf") ? String(name.dropLast(4)) : name
-    }
-    return "Untitled"
-  }
 
-  static func lectorError(for error: any Error) -> LectorError {
-    if let error = error as? LectorError { return error }
-    guard let error = error as? PDFError else {
-      return LectorError(status: 500, code: "internal_error", message: "\(error)")
+    static func lectorError(for error: any Error) -> LectorError {
+        if let error = error as? LectorError { return error }
+        guard let error = error as? PDFError else {
+            return LectorError(status: 500, code: "internal_error", message: "\(error)")
+        }
+        switch error {
+        case .empty: return .badRequest("The uploaded file is empty.", code: "empty_file")
+        case .notPDF: return LectorError(status: 415, code: "not_a_pdf", message: error.description)
+        case .encrypted: return .unprocessable(error.description, code: "pdf_encrypted")
+        case .noPages: return .unprocessable(error.description, code: "pdf_no_pages")
+        case .damaged, .pageUnreadable: return .unprocessable(error.description, code: "pdf_damaged")
+        }
     }
-    switch error {
-    case .empty: return .badRequest("The uploaded file is empty.", code: "empty_file")
-    case .notPDF: return LectorError(status: 415, code: "not_a_pdf", message: error.description)
-    case .encrypted: return .unprocessable(error.description, code: "pdf_encrypted")
-    case .noPages: return .unprocessable(error.description, code: "pdf_no_pages")
-    case .damaged, .pageUnreadable: return .unprocessable(error.description, code: "pdf_damaged")
-    }
-  }
 
-  func spool(_ id: String) throws -> UploadSpool {
-    guard let spool = uploads[id] else {
-      throw LectorError(
-        status: 410, code: "upload_gone",
-        message: "This upload is no longer open; send the file again.")
+    func spool(_ id: String) throws -> UploadSpool {
+        guard let spool = uploads[id] else {
+            throw LectorError(
+                status: 410, code: "upload_gone",
+                message: "This upload is no longer open; send the file again.")
+        }
+        return spool
     }
-    return spool
-  }
 
-  func discard(_ id: String) {
-    uploads.removeValue(forKey: id)?.discard()
-  }
-
-  /// Uploads whose gateway vanished mid-way are dropped after ten minutes of silence.
-  func pruneAbandonedUploads() {
-    let cutoff = ContinuousClock.now - .seconds(600)
-    for (id, spool) in uploads where spool.lastActivity < cutoff {
-      logger.warning("dropping upload \(id): no data for ten minutes")
-      discard(id)
+    func discard(_ id: String) {
+        uploads.removeValue(forKey: id)?.discard()
     }
-  }
+
+    /// Uploads whose gateway vanished mid-way are dropped after ten minutes of silence.
+    func pruneAbandonedUploads() {
+        let cutoff = ContinuousClock.now - .seconds(600)
+        for (id, spool) in uploads where spool.lastActivity < cutoff {
+            logger.warning("dropping upload \(id): no data for ten minutes")
+            discard(id)
+        }
+    }
 }

@@ -5,51 +5,51 @@ import Foundation
 /// One page to voice. `attempt` and `lease` fence the answer: the coordinator accepts a result only
 /// for the current attempt of a page still in `processing`.
 public struct PageJob: Codable, Sendable, Equatable {
-  public var bookId: Int64
-  public var pageNumber: Int
-  public var totalPages: Int
-  public var attempt: Int
-  public var lease: UUID
-  public var text: String
-  public var voice: String?
-  public var language: String?
+    public var bookId: Int64
+    public var pageNumber: Int
+    public var totalPages: Int
+    public var attempt: Int
+    public var lease: UUID
+    public var text: String
+    public var voice: String?
+    public var language: String?
 
-  public init(
-    bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,
-    voice: String?, language: String?
-  ) {
-    self.bookId = bookId
-    self.pageNumber = pageNumber
-    self.totalPages = totalPages
-    self.attempt = attempt
-    self.lease = lease
-    self.text = text
-    self.voice = voice
-    self.language = language
-  }
+    public init(
+        bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,
+        voice: String?, language: String?
+    ) {
+        self.bookId = bookId
+        self.pageNumber = pageNumber
+        self.totalPages = totalPages
+        self.attempt = attempt
+        self.lease = lease
+        self.text = text
+        self.voice = voice
+        self.language = language
+    }
 }
 
 /// A voiced page: the MP3 (nil when the page has nothing to say), its length and the voice used.
 public struct PageAudio: Codable, Sendable, Equatable {
-  public var mp3: Data?
-  public var durationSeconds: Double
-  public var voice: String?
-  public var textSource: String
+    public var mp3: Data?
+    public var durationSeconds: Double
+    public var voice: String?
+    public var textSource: String
 
-  public init(mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf") {
-    self.mp3 = mp3
-    self.durationSeconds = durationSeconds
-    self.voice = voice
-    self.textSource = textSource
-  }
+    public init(mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf") {
+        self.mp3 = mp3
+        self.durationSeconds = durationSeconds
+        self.voice = voice
+        self.textSource = textSource
+    }
 }
 
 /// Implemented by PageWorkers; the coordinator finds them under `pageWorkerKey`.
 @Resolvable
 public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterSystem {
-  /// How many pages it takes at once.
-  distributed func capacity() async throws -> Int
-  distributed func synthesize(_ job: PageJob) async throws -> PageAudio
+    /// How many pages it takes at once.
+    distributed func capacity() async throws -> Int
+    distributed func synthesize(_ job: PageJob) async throws -> PageAudio
 }
 
 /// The receptionist key page workers register under.

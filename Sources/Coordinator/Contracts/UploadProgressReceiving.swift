@@ -5,5 +5,5 @@ import Distributed
 /// them as SSE). A distributed call cannot return a stream, so the coordinator calls back instead.
 @Resolvable
 public protocol UploadProgressReceiving: DistributedActor where ActorSystem == ClusterSystem {
-  distributed func textExtracted(_ progress: TextProgress) async
+    distributed func textExtracted(_ progress: TextProgress) async
 }

@@ -2,98 +2,98 @@ import Foundation
 
 /// A page's or a book's processing state, as clients see it.
 public enum ProcessingStatus: String, Codable, Sendable, CaseIterable {
-  case pending, processing, completed, failed
+    case pending, processing, completed, failed
 }
 
 /// One row of `GET /api/books/`.
 public struct BookSummary: Codable, Sendable, Equatable {
-  public var id: Int64
-  public var title: String
-  public var totalPages: Int
-  public var processingStatus: ProcessingStatus
-  public var processingProgress: Int
-  public var createdAt: Date
-}
-
-/// `GET /api/books/{id}/status/`.
-public struct BookStatus: Codable, Sendable, Equatable {
-  public struct PagesStatus: Codable, Sendable, Equatable {
-    public var pending: Int
-    public var processing: Int
-    public var completed: Int
-    public var failed: Int
-  }
-
-  public var bookId: Int64
-  public var title: String
-  public var processingStatus: ProcessingStatus
-  public var processingProgress: Int
-  public var totalPages: Int
-  public var pagesStatus: PagesStatus
-  public var audioReady: Bool
-  public var pagesWithAudio: Int
-  public var estimatedTimeRemaining: String
-  public var createdAt: Date
-  public var lastUpdated: Date
-}
-
-/// `GET /api/books/{id}/pages/`.
-public struct BookPages: Codable, Sendable, Equatable {
-  public struct Book: Codable, Sendable, Equatable {
     public var id: Int64
     public var title: String
     public var totalPages: Int
     public var processingStatus: ProcessingStatus
-  }
+    public var processingProgress: Int
+    public var createdAt: Date
+}
 
-  public struct Page: Codable, Sendable, Equatable {
-    public var id: Int64
-    public var pageNumber: Int
-    public var textContent: String
-    /// Relative to the gateway: `/media/books/{id}/page_0001.mp3`; nil until the audio is stored,
-    /// and for pages with nothing to say.
-    public var audioUrl: String?
-    public var audioDuration: Int?
+/// `GET /api/books/{id}/status/`.
+public struct BookStatus: Codable, Sendable, Equatable {
+    public struct PagesStatus: Codable, Sendable, Equatable {
+        public var pending: Int
+        public var processing: Int
+        public var completed: Int
+        public var failed: Int
+    }
+
+    public var bookId: Int64
+    public var title: String
     public var processingStatus: ProcessingStatus
-    /// The espeak-ng voice the page was spoken with.
-    public var voice: String?
-    public var textSource: String
-    /// Why the page failed (only when it did).
-    public var error: String?
-  }
+    public var processingProgress: Int
+    public var totalPages: Int
+    public var pagesStatus: PagesStatus
+    public var audioReady: Bool
+    public var pagesWithAudio: Int
+    public var estimatedTimeRemaining: String
+    public var createdAt: Date
+    public var lastUpdated: Date
+}
 
-  public var book: Book
-  public var pages: [Page]
+/// `GET /api/books/{id}/pages/`.
+public struct BookPages: Codable, Sendable, Equatable {
+    public struct Book: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var title: String
+        public var totalPages: Int
+        public var processingStatus: ProcessingStatus
+    }
+
+    public struct Page: Codable, Sendable, Equatable {
+        public var id: Int64
+        public var pageNumber: Int
+        public var textContent: String
+        /// Relative to the gateway: `/media/books/{id}/page_0001.mp3`; nil until the audio is stored,
+        /// and for pages with nothing to say.
+        public var audioUrl: String?
+        public var audioDuration: Int?
+        public var processingStatus: ProcessingStatus
+        /// The espeak-ng voice the page was spoken with.
+        public var voice: String?
+        public var textSource: String
+        /// Why the page failed (only when it did).
+        public var error: String?
+    }
+
+    public var book: Book
+    public var pages: [Page]
 }
 
 /// A piece of one page's MP3, for HTTP range requests.
 public struct AudioSlice: Codable, Sendable, Equatable {
-  public var totalBytes: Int
-  public var offset: Int
-  public var data: Data
+    public var totalBytes: Int
+    public var offset: Int
+    public var data: Data
 }
 
 /// The answer to a retry.
 public struct RetryOutcome: Codable, Sendable, Equatable {
-  public var bookId: Int64
-  public var requeuedPages: Int
+    public var bookId: Int64
+    public var requeuedPages: Int
 }
 
 /// What one worker is doing, for `GET /api/cluster/`.
 public struct WorkerActivity: Codable, Sendable, Equatable {
-  public var node: String
-  public var jobsDone: Int
-  public var currentJobs: [String]
-  public var concurrency: Int
+    public var node: String
+    public var jobsDone: Int
+    public var currentJobs: [String]
+    public var concurrency: Int
 }
 
 extension BookPages.Page {
-  /// The media path of a page's audio; the only shape the gateway serves.
-  public static func audioPath(book: Int64, page: Int) -> String {
-    "/media/books/\(book)/" + audioFileName(page: page)
-  }
+    /// The media path of a page's audio; the only shape the gateway serves.
+    public static func audioPath(book: Int64, page: Int) -> String {
+        "/media/books/\(book)/" + audioFileName(page: page)
+    }
 
-  public static func audioFileName(page: Int) -> String {
-    "page_" + String(format: "%04d", page) + ".mp3"
-  }
+    public static func audioFileName(page: Int) -> String {
+        "page_" + String(format: "%04d", page) + ".mp3"
+    }
 }

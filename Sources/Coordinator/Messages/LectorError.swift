@@ -1,27 +1,27 @@
 /// An error the coordinator reports to a client, carrying the HTTP status and machine code the
 /// gateway answers with. Codable and registered with the actor system, so it crosses nodes intact.
 public struct LectorError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
-  public var status: Int
-  public var code: String
-  public var message: String
+    public var status: Int
+    public var code: String
+    public var message: String
 
-  public init(status: Int, code: String, message: String) {
-    self.status = status
-    self.code = code
-    self.message = message
-  }
+    public init(status: Int, code: String, message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
 
-  public var description: String { message }
+    public var description: String { message }
 
-  public static func notFound(book id: Int64) -> LectorError {
-    LectorError(status: 404, code: "book_not_found", message: "No book with id \(id).")
-  }
+    public static func notFound(book id: Int64) -> LectorError {
+        LectorError(status: 404, code: "book_not_found", message: "No book with id \(id).")
+    }
 
-  public static func badRequest(_ message: String, code: String = "bad_request") -> LectorError {
-    LectorError(status: 400, code: code, message: message)
-  }
+    public static func badRequest(_ message: String, code: String = "bad_request") -> LectorError {
+        LectorError(status: 400, code: code, message: message)
+    }
 
-  public static func unprocessable(_ message: String, code: String) -> LectorError {
-    LectorError(status: 422, code: code, message: message)
-  }
+    public static func unprocessable(_ message: String, code: String) -> LectorError {
+        LectorError(status: 422, code: code, message: message)
+    }
 }

@@ -4,324 +4,324 @@ import GRDB
 /// Books and pages in SQLite (WAL, through GRDB). Every change that touches a page also refreshes
 /// its book's status and progress in the same transaction, so readers never see them disagree.
 final class BookStore: Sendable {
-  struct JobInput: Sendable {
-    var text: String
-    var voice: String?
-    var language: String?
-    var totalPages: Int
-    var attempts: Int
-  }
-
-  struct NewPage: Sendable {
-    var number: Int
-    var text: String
-    /// Why poppler could not return the page; such a page starts out failed.
-    var unreadable: String?
-  }
-
-  let pool: DatabasePool
-
-  init(path: String) throws {
-    try FileManager.default.createDirectory(
-      at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-    var configuration = Configuration()
-    configuration.busyMode = .timeout(5)
-    pool = try DatabasePool(path: path, configuration: configuration)
-    try Self.migrator.migrate(pool)
-  }
-
-  static var migrator: DatabaseMigrator {
-    var migrator = DatabaseMigrator()
-    migrator.registerMigration("v1: books and pages") { db in
-      try db.create(table: "book") { t in
-        t.autoIncrementedPrimaryKey("id")
-        t.column("title", .text).notNull()
-        t.column("author", .text)
-        t.column("language", .text)
-        t.column("voice", .text)
-        t.column("total_pages", .integer).notNull()
-        t.column("processing_status", .text).notNull()
-        t.column("processing_progress", .integer).notNull().defaults(to: 0)
-        t.column("created_at", .datetime).notNull()
-        t.column("updated_at", .datetime).notNull()
-        t.column("processing_started_at", .datetime)
-        t.column("completed_at", .datetime)
-      }
-      try db.create(table: "page") { t in
-        t.autoIncrementedPrimaryKey("id")
-        t.belongsTo("book", onDelete: .cascade).notNull()
-        t.column("page_number", .integer).notNull()
-        t.column("text_content", .text).notNull()
-        t.column("text_source", .text).notNull().defaults(to: "pdf")
-        t.column("processing_status", .text).notNull()
-        t.column("audio_path", .text)
-        t.column("audio_duration", .double)
-        t.column("voice", .text)
-        t.column("error", .text)
-        t.column("attempts", .integer).notNull().defaults(to: 0)
-        t.column("worker", .text)
-        t.column("started_at", .datetime)
-        t.column("completed_at", .datetime)
-        t.uniqueKey(["book_id", "page_number"])
-      }
-      try db.create(
-        index: "page_on_book_status", on: "page", columns: ["book_id", "processing_status"])
+    struct JobInput: Sendable {
+        var text: String
+        var voice: String?
+        var language: String?
+        var totalPages: Int
+        var attempts: Int
     }
-    return migrator
-  }
 
-  // MARK: Writing
-
-  /// The book and all its pages, in one transaction: either the whole book exists or none of it.
-  func createBook(title: String, metadata: UploadMetadata, pages: [NewPage]) throws -> BookRecord {
-    try pool.write { db in
-      let now = Date()
-      var book = BookRecord(
-        id: nil, title: title, author: metadata.author, language: metadata.language,
-        voice: metadata.voice,
-        totalPages: pages.count, processingStatus: ProcessingStatus.pending.rawValue,
-        processingProgress: 0,
-        createdAt: now, updatedAt: now)
-      try book.insert(db)
-      for page in pages {
-        var record = PageRecord(
-          id: nil, bookId: book.id!, pageNumber: page.number, textContent: page.text,
-          textSource: "pdf",
-          processingStatus: (page.unreadable == nil ? ProcessingStatus.pending : .failed).rawValue,
-          error: page.unreadable, attempts: 0)
-        try record.insert(db)
-      }
-      try refresh(book: book.id!, in: db)
-      return try BookRecord.fetchOne(db, key: book.id!)!
+    struct NewPage: Sendable {
+        var number: Int
+        var text: String
+        /// Why poppler could not return the page; such a page starts out failed.
+        var unreadable: String?
     }
-  }
 
-  /// Hands out an attempt: the page becomes `processing` with a new attempt number. Nil when the
-  /// page is no longer pending (deleted, or already done).
-  func startAttempt(_ key: PageKey, worker: String) throws -> JobInput? {
-    try pool.write { db in
-      guard var page = try page(key, in: db),
-        page.processingStatus == ProcessingStatus.pending.rawValue,
-        var book = try BookRecord.fetchOne(db, key: key.book)
-      else { return nil }
-      page.attempts += 1
-      page.processingStatus = ProcessingStatus.processing.rawValue
-      page.worker = worker
-      page.startedAt = Date()
-      try page.update(db)
-      if book.processingStartedAt == nil {
-        book.processingStartedAt = Date()
-        try book.update(db)
-      }
-      try refresh(book: key.book, in: db)
-      return JobInput(
-        text: page.textContent, voice: book.voice, language: book.language,
-        totalPages: book.totalPages,
-        attempts: page.attempts)
+    let pool: DatabasePool
+
+    init(path: String) throws {
+        try FileManager.default.createDirectory(
+            at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
     }
-  }
 
-  /// Records a stored audio file. Only a page still `processing` in `attempt` is changed: anything
-  /// else is a late or duplicate answer.
-  func complete(
-    _ key: PageKey, attempt: Int, audioPath: String?, duration: Double, voice: String?,
-    textSource: String
-  ) throws -> Bool {
-    try pool.write { db in
-      guard var page = try page(key, in: db),
-        page.processingStatus == ProcessingStatus.processing.rawValue,
-        page.attempts == attempt
-      else { return false }
-      page.processingStatus = ProcessingStatus.completed.rawValue
-      page.audioPath = audioPath
-      page.audioDuration = audioPath == nil ? nil : duration
-      page.voice = voice
-      page.textSource = textSource
-      page.error = nil
-      page.completedAt = Date()
-      try page.update(db)
-      try refresh(book: key.book, in: db)
-      return true
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: books and pages") { db in
+            try db.create(table: "book") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("title", .text).notNull()
+                t.column("author", .text)
+                t.column("language", .text)
+                t.column("voice", .text)
+                t.column("total_pages", .integer).notNull()
+                t.column("processing_status", .text).notNull()
+                t.column("processing_progress", .integer).notNull().defaults(to: 0)
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("processing_started_at", .datetime)
+                t.column("completed_at", .datetime)
+            }
+            try db.create(table: "page") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("book", onDelete: .cascade).notNull()
+                t.column("page_number", .integer).notNull()
+                t.column("text_content", .text).notNull()
+                t.column("text_source", .text).notNull().defaults(to: "pdf")
+                t.column("processing_status", .text).notNull()
+                t.column("audio_path", .text)
+                t.column("audio_duration", .double)
+                t.column("voice", .text)
+                t.column("error", .text)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("worker", .text)
+                t.column("started_at", .datetime)
+                t.column("completed_at", .datetime)
+                t.uniqueKey(["book_id", "page_number"])
+            }
+            try db.create(
+                index: "page_on_book_status", on: "page", columns: ["book_id", "processing_status"])
+        }
+        return migrator
     }
-  }
 
-  /// Ends an attempt that did not produce audio: back to `pending` (to be retried) or `failed`.
-  /// `countAttempt: false` gives the attempt back, for jobs lost with their worker.
-  func endAttempt(
-    _ key: PageKey, attempt: Int, error: String, finalFailure: Bool, countAttempt: Bool
-  ) throws -> Bool {
-    try pool.write { db in
-      guard var page = try page(key, in: db),
-        page.processingStatus == ProcessingStatus.processing.rawValue,
-        page.attempts == attempt
-      else { return false }
-      page.processingStatus = (finalFailure ? ProcessingStatus.failed : .pending).rawValue
-      page.error = error
-      if !countAttempt { page.attempts -= 1 }
-      page.worker = nil
-      try page.update(db)
-      try refresh(book: key.book, in: db)
-      return true
+    // MARK: Writing
+
+    /// The book and all its pages, in one transaction: either the whole book exists or none of it.
+    func createBook(title: String, metadata: UploadMetadata, pages: [NewPage]) throws -> BookRecord {
+        try pool.write { db in
+            let now = Date()
+            var book = BookRecord(
+                id: nil, title: title, author: metadata.author, language: metadata.language,
+                voice: metadata.voice,
+                totalPages: pages.count, processingStatus: ProcessingStatus.pending.rawValue,
+                processingProgress: 0,
+                createdAt: now, updatedAt: now)
+            try book.insert(db)
+            for page in pages {
+                var record = PageRecord(
+                    id: nil, bookId: book.id!, pageNumber: page.number, textContent: page.text,
+                    textSource: "pdf",
+                    processingStatus: (page.unreadable == nil ? ProcessingStatus.pending : .failed).rawValue,
+                    error: page.unreadable, attempts: 0)
+                try record.insert(db)
+            }
+            try refresh(book: book.id!, in: db)
+            return try BookRecord.fetchOne(db, key: book.id!)!
+        }
     }
-  }
 
-  /// Failed pages go back to pending with fresh attempts; returns their keys.
-  func requeueFailed(book: Int64) throws -> [PageKey] {
-    try pool.write { db in
-      guard try BookRecord.exists(db, key: book) else { throw LectorError.notFound(book: book) }
-      let numbers = try Int.fetchAll(
-        db,
-        sql:
-          "SELECT page_number FROM page WHERE book_id = ? AND processing_status = 'failed' ORDER BY page_number",
-        arguments: [book])
-      try db.execute(
-        sql:
-          "UPDATE page SET processing_status = 'pending', attempts = 0, error = NULL WHERE book_id = ? AND processing_status = 'failed'",
-        arguments: [book])
-      try db.execute(sql: "UPDATE book SET completed_at = NULL WHERE id = ?", arguments: [book])
-      try refresh(book: book, in: db)
-      return numbers.map { PageKey(book: book, page: $0) }
+    /// Hands out an attempt: the page becomes `processing` with a new attempt number. Nil when the
+    /// page is no longer pending (deleted, or already done).
+    func startAttempt(_ key: PageKey, worker: String) throws -> JobInput? {
+        try pool.write { db in
+            guard var page = try page(key, in: db),
+                page.processingStatus == ProcessingStatus.pending.rawValue,
+                var book = try BookRecord.fetchOne(db, key: key.book)
+            else { return nil }
+            page.attempts += 1
+            page.processingStatus = ProcessingStatus.processing.rawValue
+            page.worker = worker
+            page.startedAt = Date()
+            try page.update(db)
+            if book.processingStartedAt == nil {
+                book.processingStartedAt = Date()
+                try book.update(db)
+            }
+            try refresh(book: key.book, in: db)
+            return JobInput(
+                text: page.textContent, voice: book.voice, language: book.language,
+                totalPages: book.totalPages,
+                attempts: page.attempts)
+        }
     }
-  }
 
-  func deleteBook(_ book: Int64) throws {
-    try pool.write { db in
-      guard try BookRecord.deleteOne(db, key: book) else { throw LectorError.notFound(book: book) }
+    /// Records a stored audio file. Only a page still `processing` in `attempt` is changed: anything
+    /// else is a late or duplicate answer.
+    func complete(
+        _ key: PageKey, attempt: Int, audioPath: String?, duration: Double, voice: String?,
+        textSource: String
+    ) throws -> Bool {
+        try pool.write { db in
+            guard var page = try page(key, in: db),
+                page.processingStatus == ProcessingStatus.processing.rawValue,
+                page.attempts == attempt
+            else { return false }
+            page.processingStatus = ProcessingStatus.completed.rawValue
+            page.audioPath = audioPath
+            page.audioDuration = audioPath == nil ? nil : duration
+            page.voice = voice
+            page.textSource = textSource
+            page.error = nil
+            page.completedAt = Date()
+            try page.update(db)
+            try refresh(book: key.book, in: db)
+            return true
+        }
     }
-  }
 
-  /// After a restart: jobs that were out with workers are pending again. Returns every pending job,
-  /// oldest book first.
-  func recoverPendingJobs() throws -> [PageKey] {
-    try pool.write { db in
-      let stuck = try Int64.fetchAll(
-        db, sql: "SELECT DISTINCT book_id FROM page WHERE processing_status = 'processing'")
-      try db.execute(
-        sql:
-          "UPDATE page SET processing_status = 'pending', attempts = MAX(attempts - 1, 0), worker = NULL WHERE processing_status = 'processing'"
-      )
-      for book in stuck { try refresh(book: book, in: db) }
-      let rows = try Row.fetchAll(
-        db,
-        sql:
-          "SELECT book_id, page_number FROM page WHERE processing_status = 'pending' ORDER BY book_id, page_number"
-      )
-      return rows.map { PageKey(book: $0["book_id"], page: $0["page_number"]) }
+    /// Ends an attempt that did not produce audio: back to `pending` (to be retried) or `failed`.
+    /// `countAttempt: false` gives the attempt back, for jobs lost with their worker.
+    func endAttempt(
+        _ key: PageKey, attempt: Int, error: String, finalFailure: Bool, countAttempt: Bool
+    ) throws -> Bool {
+        try pool.write { db in
+            guard var page = try page(key, in: db),
+                page.processingStatus == ProcessingStatus.processing.rawValue,
+                page.attempts == attempt
+            else { return false }
+            page.processingStatus = (finalFailure ? ProcessingStatus.failed : .pending).rawValue
+            page.error = error
+            if !countAttempt { page.attempts -= 1 }
+            page.worker = nil
+            try page.update(db)
+            try refresh(book: key.book, in: db)
+            return true
+        }
     }
-  }
 
-  /// Recomputes a book's counts-derived columns; returns the counts.
-  @discardableResult
-  private func refresh(book: Int64, in db: Database) throws -> ProgressMath.Counts {
-    let counts = try Self.counts(book: book, in: db)
-    let status = ProgressMath.status(counts)
-    let completedAt: Date? = status == .completed ? Date() : nil
-    try db.execute(
-      sql: """
-        UPDATE book SET processing_status = ?, processing_progress = ?, updated_at = ?,
-        completed_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(completed_at, ?) END WHERE id = ?
-        """,
-      arguments: [
-        status.rawValue, ProgressMath.progress(counts), Date(), completedAt, completedAt, book,
-      ])
-    return counts
-  }
-
-  // MARK: Reading
-
-  private func page(_ key: PageKey, in db: Database) throws -> PageRecord? {
-    try PageRecord.filter(Column("book_id") == key.book && Column("page_number") == key.page)
-      .fetchOne(db)
-  }
-
-  static func counts(book: Int64, in db: Database) throws -> ProgressMath.Counts {
-    var counts = ProgressMath.Counts()
-    let rows = try Row.fetchAll(
-      db,
-      sql:
-        "SELECT processing_status, COUNT(*) AS n FROM page WHERE book_id = ? GROUP BY processing_status",
-      arguments: [book])
-    for row in rows {
-      let n: Int = row["n"]
-      switch ProcessingStatus(rawValue: row["processing_status"]) {
-      case .pending: counts.pending = n
-      case .processing: counts.processing = n
-      case .completed: counts.completed = n
-      case .failed: counts.failed = n
-      case nil: break
-      }
+    /// Failed pages go back to pending with fresh attempts; returns their keys.
+    func requeueFailed(book: Int64) throws -> [PageKey] {
+        try pool.write { db in
+            guard try BookRecord.exists(db, key: book) else { throw LectorError.notFound(book: book) }
+            let numbers = try Int.fetchAll(
+                db,
+                sql:
+                    "SELECT page_number FROM page WHERE book_id = ? AND processing_status = 'failed' ORDER BY page_number",
+                arguments: [book])
+            try db.execute(
+                sql:
+                    "UPDATE page SET processing_status = 'pending', attempts = 0, error = NULL WHERE book_id = ? AND processing_status = 'failed'",
+                arguments: [book])
+            try db.execute(sql: "UPDATE book SET completed_at = NULL WHERE id = ?", arguments: [book])
+            try refresh(book: book, in: db)
+            return numbers.map { PageKey(book: book, page: $0) }
+        }
     }
-    return counts
-  }
 
-  func summaries() throws -> [BookSummary] {
-    try pool.read { db in
-      try BookRecord.order(Column("id").desc).fetchAll(db).map {
-        BookSummary(
-          id: $0.id!, title: $0.title, totalPages: $0.totalPages,
-          processingStatus: ProcessingStatus(rawValue: $0.processingStatus) ?? .pending,
-          processingProgress: $0.processingProgress, createdAt: $0.createdAt)
-      }
+    func deleteBook(_ book: Int64) throws {
+        try pool.write { db in
+            guard try BookRecord.deleteOne(db, key: book) else { throw LectorError.notFound(book: book) }
+        }
     }
-  }
 
-  func status(book id: Int64, now: Date = Date()) throws -> BookStatus {
-    try pool.read { db in
-      guard let book = try BookRecord.fetchOne(db, key: id) else {
-        throw LectorError.notFound(book: id)
-      }
-      let counts = try Self.counts(book: id, in: db)
-      let withAudio =
-        try Int.fetchOne(
-          db, sql: "SELECT COUNT(*) FROM page WHERE book_id = ? AND audio_path IS NOT NULL",
-          arguments: [id]) ?? 0
-      return BookStatus(
-        bookId: id, title: book.title, processingStatus: ProgressMath.status(counts),
-        processingProgress: ProgressMath.progress(counts), totalPages: book.totalPages,
-        pagesStatus: .init(
-          pending: counts.pending, processing: counts.processing, completed: counts.completed,
-          failed: counts.failed),
-        audioReady: counts.total > 0 && counts.completed == counts.total, pagesWithAudio: withAudio,
-        estimatedTimeRemaining: ProgressMath.estimatedTimeRemaining(
-          counts, startedAt: book.processingStartedAt, now: now),
-        createdAt: book.createdAt, lastUpdated: book.updatedAt)
+    /// After a restart: jobs that were out with workers are pending again. Returns every pending job,
+    /// oldest book first.
+    func recoverPendingJobs() throws -> [PageKey] {
+        try pool.write { db in
+            let stuck = try Int64.fetchAll(
+                db, sql: "SELECT DISTINCT book_id FROM page WHERE processing_status = 'processing'")
+            try db.execute(
+                sql:
+                    "UPDATE page SET processing_status = 'pending', attempts = MAX(attempts - 1, 0), worker = NULL WHERE processing_status = 'processing'"
+            )
+            for book in stuck { try refresh(book: book, in: db) }
+            let rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT book_id, page_number FROM page WHERE processing_status = 'pending' ORDER BY book_id, page_number"
+            )
+            return rows.map { PageKey(book: $0["book_id"], page: $0["page_number"]) }
+        }
     }
-  }
 
-  func pages(book id: Int64, offset: Int, limit: Int?) throws -> BookPages {
-    try pool.read { db in
-      guard let book = try BookRecord.fetchOne(db, key: id) else {
-        throw LectorError.notFound(book: id)
-      }
-      let records = try PageRecord.filter(Column("book_id") == id).order(Column("page_number"))
-        .limit(limit ?? Int(Int32.max), offset: offset).fetchAll(db)
-      return BookPages(
-        book: .init(
-          id: id, title: book.title, totalPages: book.totalPages,
-          processingStatus: ProcessingStatus(rawValue: book.processingStatus) ?? .pending),
-        pages: records.map { record in
-          let status = ProcessingStatus(rawValue: record.processingStatus) ?? .pending
-          return BookPages.Page(
-            id: record.id!, pageNumber: record.pageNumber, textContent: record.textContent,
-            audioUrl: record.audioPath == nil
-              ? nil : BookPages.Page.audioPath(book: id, page: record.pageNumber),
-            audioDuration: record.audioPath == nil
-              ? nil : Int((record.audioDuration ?? 0).rounded()),
-            processingStatus: status, voice: record.voice, textSource: record.textSource,
-            error: status == .failed ? (record.error ?? "failed") : nil)
-        })
+    /// Recomputes a book's counts-derived columns; returns the counts.
+    @discardableResult
+    private func refresh(book: Int64, in db: Database) throws -> ProgressMath.Counts {
+        let counts = try Self.counts(book: book, in: db)
+        let status = ProgressMath.status(counts)
+        let completedAt: Date? = status == .completed ? Date() : nil
+        try db.execute(
+            sql: """
+                UPDATE book SET processing_status = ?, processing_progress = ?, updated_at = ?,
+                completed_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(completed_at, ?) END WHERE id = ?
+                """,
+            arguments: [
+                status.rawValue, ProgressMath.progress(counts), Date(), completedAt, completedAt, book,
+            ])
+        return counts
     }
-  }
 
-  func audioPath(_ key: PageKey) throws -> String? {
-    try pool.read { db in try page(key, in: db)?.audioPath }
-  }
+    // MARK: Reading
 
-  func totalDuration(book: Int64) throws -> Double {
-    try pool.read { db in
-      try Double.fetchOne(
-        db, sql: "SELECT COALESCE(SUM(audio_duration), 0) FROM page WHERE book_id = ?",
-        arguments: [book]) ?? 0
+    private func page(_ key: PageKey, in db: Database) throws -> PageRecord? {
+        try PageRecord.filter(Column("book_id") == key.book && Column("page_number") == key.page)
+            .fetchOne(db)
     }
-  }
+
+    static func counts(book: Int64, in db: Database) throws -> ProgressMath.Counts {
+        var counts = ProgressMath.Counts()
+        let rows = try Row.fetchAll(
+            db,
+            sql:
+                "SELECT processing_status, COUNT(*) AS n FROM page WHERE book_id = ? GROUP BY processing_status",
+            arguments: [book])
+        for row in rows {
+            let n: Int = row["n"]
+            switch ProcessingStatus(rawValue: row["processing_status"]) {
+            case .pending: counts.pending = n
+            case .processing: counts.processing = n
+            case .completed: counts.completed = n
+            case .failed: counts.failed = n
+            case nil: break
+            }
+        }
+        return counts
+    }
+
+    func summaries() throws -> [BookSummary] {
+        try pool.read { db in
+            try BookRecord.order(Column("id").desc).fetchAll(db).map {
+                BookSummary(
+                    id: $0.id!, title: $0.title, totalPages: $0.totalPages,
+                    processingStatus: ProcessingStatus(rawValue: $0.processingStatus) ?? .pending,
+                    processingProgress: $0.processingProgress, createdAt: $0.createdAt)
+            }
+        }
+    }
+
+    func status(book id: Int64, now: Date = Date()) throws -> BookStatus {
+        try pool.read { db in
+            guard let book = try BookRecord.fetchOne(db, key: id) else {
+                throw LectorError.notFound(book: id)
+            }
+            let counts = try Self.counts(book: id, in: db)
+            let withAudio =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM page WHERE book_id = ? AND audio_path IS NOT NULL",
+                    arguments: [id]) ?? 0
+            return BookStatus(
+                bookId: id, title: book.title, processingStatus: ProgressMath.status(counts),
+                processingProgress: ProgressMath.progress(counts), totalPages: book.totalPages,
+                pagesStatus: .init(
+                    pending: counts.pending, processing: counts.processing, completed: counts.completed,
+                    failed: counts.failed),
+                audioReady: counts.total > 0 && counts.completed == counts.total, pagesWithAudio: withAudio,
+                estimatedTimeRemaining: ProgressMath.estimatedTimeRemaining(
+                    counts, startedAt: book.processingStartedAt, now: now),
+                createdAt: book.createdAt, lastUpdated: book.updatedAt)
+        }
+    }
+
+    func pages(book id: Int64, offset: Int, limit: Int?) throws -> BookPages {
+        try pool.read { db in
+            guard let book = try BookRecord.fetchOne(db, key: id) else {
+                throw LectorError.notFound(book: id)
+            }
+            let records = try PageRecord.filter(Column("book_id") == id).order(Column("page_number"))
+                .limit(limit ?? Int(Int32.max), offset: offset).fetchAll(db)
+            return BookPages(
+                book: .init(
+                    id: id, title: book.title, totalPages: book.totalPages,
+                    processingStatus: ProcessingStatus(rawValue: book.processingStatus) ?? .pending),
+                pages: records.map { record in
+                    let status = ProcessingStatus(rawValue: record.processingStatus) ?? .pending
+                    return BookPages.Page(
+                        id: record.id!, pageNumber: record.pageNumber, textContent: record.textContent,
+                        audioUrl: record.audioPath == nil
+                            ? nil : BookPages.Page.audioPath(book: id, page: record.pageNumber),
+                        audioDuration: record.audioPath == nil
+                            ? nil : Int((record.audioDuration ?? 0).rounded()),
+                        processingStatus: status, voice: record.voice, textSource: record.textSource,
+                        error: status == .failed ? (record.error ?? "failed") : nil)
+                })
+        }
+    }
+
+    func audioPath(_ key: PageKey) throws -> String? {
+        try pool.read { db in try page(key, in: db)?.audioPath }
+    }
+
+    func totalDuration(book: Int64) throws -> Double {
+        try pool.read { db in
+            try Double.fetchOne(
+                db, sql: "SELECT COALESCE(SUM(audio_duration), 0) FROM page WHERE book_id = ?",
+                arguments: [book]) ?? 0
+        }
+    }
 }

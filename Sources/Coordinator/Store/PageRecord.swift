@@ -3,28 +3,28 @@ import GRDB
 
 /// A row of `page`: its text, where its job stands, and its audio once stored.
 struct PageRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable {
-  static let databaseTableName = "page"
-  static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-  static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+    static let databaseTableName = "page"
+    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
-  var id: Int64?
-  var bookId: Int64
-  var pageNumber: Int
-  var textContent: String
-  var textSource: String
-  var processingStatus: String
-  /// Relative to the audio folder: `books/3/page_0001.mp3`.
-  var audioPath: String?
-  var audioDuration: Double?
-  var voice: String?
-  var error: String?
-  /// Attempts handed out so far; the current attempt's number while `processing`.
-  var attempts: Int
-  var worker: String?
-  var startedAt: Date?
-  var completedAt: Date?
+    var id: Int64?
+    var bookId: Int64
+    var pageNumber: Int
+    var textContent: String
+    var textSource: String
+    var processingStatus: String
+    /// Relative to the audio folder: `books/3/page_0001.mp3`.
+    var audioPath: String?
+    var audioDuration: Double?
+    var voice: String?
+    var error: String?
+    /// Attempts handed out so far; the current attempt's number while `processing`.
+    var attempts: Int
+    var worker: String?
+    var startedAt: Date?
+    var completedAt: Date?
 
-  mutating func didInsert(_ inserted: InsertionSuccess) {
-    id = inserted.rowID
-  }
+    mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
 }

@@ -9,39 +9,39 @@ import Logging
 /// Up to `concurrency` jobs overlap: synthesis is serialised inside `SpeechSynthesizer`, but the
 /// encoders, which take most of the time, run side by side.
 public distributed actor PageWorker: PageSynthesizing {
-  public typealias ActorSystem = ClusterSystem
+    public typealias ActorSystem = ClusterSystem
 
-  public let concurrency: Int
-  let logger: Logger
+    public let concurrency: Int
+    let logger: Logger
 
-  public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger) {
-    self.actorSystem = actorSystem
-    self.concurrency = concurrency
-    self.logger = logger
-  }
-
-  public distributed func capacity() -> Int { concurrency }
-
-  public distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
-    let page = job.pageNumber
-    logger.info(
-      "[AUDIO TASK] Page \(page) - Status: PENDING → PROCESSING (book \(job.bookId), attempt \(job.attempt))"
-    )
-    logger.info("[AUDIO TASK] Page \(page) - Text length: \(job.text.unicodeScalars.count) chars")
-    let text = VoiceChoice.prepare(job.text)
-    let voice = VoiceChoice.voice(for: job)
-    guard VoiceChoice.isSpeakable(text) else {
-      logger.info("[AUDIO TASK] Page \(page) - nothing to speak; completed without audio")
-      return PageAudio(mp3: nil, durationSeconds: 0, voice: nil)
+    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger) {
+        self.actorSystem = actorSystem
+        self.concurrency = concurrency
+        self.logger = logger
     }
-    logger.info("[AUDIO TASK] Page \(page) - Generating audio with espeak-ng (voice \(voice))...")
-    let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice)
-    guard !pcm.samples.isEmpty else {
-      return PageAudio(mp3: nil, durationSeconds: 0, voice: voice)
+
+    public distributed func capacity() -> Int { concurrency }
+
+    public distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
+        let page = job.pageNumber
+        logger.info(
+            "[AUDIO TASK] Page \(page) - Status: PENDING → PROCESSING (book \(job.bookId), attempt \(job.attempt))"
+        )
+        logger.info("[AUDIO TASK] Page \(page) - Text length: \(job.text.unicodeScalars.count) chars")
+        let text = VoiceChoice.prepare(job.text)
+        let voice = VoiceChoice.voice(for: job)
+        guard VoiceChoice.isSpeakable(text) else {
+            logger.info("[AUDIO TASK] Page \(page) - nothing to speak; completed without audio")
+            return PageAudio(mp3: nil, durationSeconds: 0, voice: nil)
+        }
+        logger.info("[AUDIO TASK] Page \(page) - Generating audio with espeak-ng (voice \(voice))...")
+        let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice)
+        guard !pcm.samples.isEmpty else {
+            return PageAudio(mp3: nil, durationSeconds: 0, voice: voice)
+        }
+        let mp3 = try await MP3Encoder.encode(pcm)
+        logger.info(
+            "[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(pcm.duration.rounded()))s")
+        return PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice)
     }
-    let mp3 = try await MP3Encoder.encode(pcm)
-    logger.info(
-      "[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(pcm.duration.rounded()))s")
-    return PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice)
-  }
 }

@@ -4,97 +4,97 @@ import Logging
 import ServiceLifecycle
 
 struct DevCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "dev",
-    abstract:
-      "Run the whole cluster on this machine: gateway, coordinator and N worker processes over mutual TLS."
-  )
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract:
+            "Run the whole cluster on this machine: gateway, coordinator and N worker processes over mutual TLS."
+    )
 
-  @Option(help: "HOST:PORT of the HTTP API and web page.") var http: String = "127.0.0.1:8000"
-  @Option(help: "Number of worker processes.") var workers: Int = 2
-  @Option(help: "Pages each worker synthesises at once.") var concurrency: Int = 1
-  @Option(help: "Folder for the database, audio, certificates and the generated cluster.yaml.")
-  var data: String = "lector-data"
+    @Option(help: "HOST:PORT of the HTTP API and web page.") var http: String = "127.0.0.1:8000"
+    @Option(help: "Number of worker processes.") var workers: Int = 2
+    @Option(help: "Pages each worker synthesises at once.") var concurrency: Int = 1
+    @Option(help: "Folder for the database, audio, certificates and the generated cluster.yaml.")
+    var data: String = "lector-data"
 
-  func validate() throws {
-    guard (1...64).contains(workers) else {
-      throw ValidationError("--workers must be between 1 and 64")
+    func validate() throws {
+        guard (1...64).contains(workers) else {
+            throw ValidationError("--workers must be between 1 and 64")
+        }
+        guard (1...64).contains(concurrency) else {
+            throw ValidationError("--concurrency must be between 1 and 64")
+        }
     }
-    guard (1...64).contains(concurrency) else {
-      throw ValidationError("--concurrency must be between 1 and 64")
-    }
-  }
 
-  func run() async throws {
-    LogSetup.bootstrap()
-    let logger = Logger(label: "lector.dev")
-    let dataURL = URL(fileURLWithPath: data, isDirectory: true).standardizedFileURL
-    try FileManager.default.createDirectory(at: dataURL, withIntermediateDirectories: true)
-    guard let colon = http.lastIndex(of: ":"), let httpPort = Int(http[http.index(after: colon)...])
-    else {
-      throw ValidationError("--http must be HOST:PORT, got '\(http)'")
+    func run() async throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "lector.dev")
+        let dataURL = URL(fileURLWithPath: data, isDirectory: true).standardizedFileURL
+        try FileManager.default.createDirectory(at: dataURL, withIntermediateDirectories: true)
+        guard let colon = http.lastIndex(of: ":"), let httpPort = Int(http[http.index(after: colon)...])
+        else {
+            throw ValidationError("--http must be HOST:PORT, got '\(http)'")
+        }
+        let httpHost = String(http[..<colon])
+        let configPath = try DevClusterFile.write(
+            to: dataURL, httpHost: httpHost,
+            httpPort: httpPort == 0 ? try FreePort.pick(host: httpHost) : httpPort,
+            workers: workers, concurrency: concurrency)
+        let config = try ClusterConfig.load(path: configPath)
+        let made = try CertificateFiles.ensure(config: config, nodes: config.nodes.map(\.name))
+        if made.createdAuthority || !made.issued.isEmpty {
+            logger.info("dev certificates written to \(config.path(config.tls.dir))")
+        }
+        let supervisor = DevSupervisor(configPath: configPath, config: config, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
     }
-    let httpHost = String(http[..<colon])
-    let configPath = try DevClusterFile.write(
-      to: dataURL, httpHost: httpHost,
-      httpPort: httpPort == 0 ? try FreePort.pick(host: httpHost) : httpPort,
-      workers: workers, concurrency: concurrency)
-    let config = try ClusterConfig.load(path: configPath)
-    let made = try CertificateFiles.ensure(config: config, nodes: config.nodes.map(\.name))
-    if made.createdAuthority || !made.issued.isEmpty {
-      logger.info("dev certificates written to \(config.path(config.tls.dir))")
-    }
-    let supervisor = DevSupervisor(configPath: configPath, config: config, logger: logger)
-    let group = ServiceGroup(
-      configuration: .init(
-        services: [.init(service: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint],
-        logger: logger))
-    try await group.run()
-  }
 }
 
 enum DevClusterFile {
-  /// Writes `cluster.yaml` for a dev cluster with transport ports picked free now, so two dev
-  /// clusters can run side by side.
-  static func write(to folder: URL, httpHost: String, httpPort: Int, workers: Int, concurrency: Int)
-    throws -> String
-  {
-    var yaml = """
-      # Written by `lector dev` at every start: the transport ports are picked anew each time.
-      cluster: lector-dev
-      tls:
-        ca: certs/ca.pem
-        ca_key: certs/ca-key.pem
-        dir: certs
-      timings:
-        heartbeat_interval: 500ms
-        failure_timeout: 5s
-        call_timeout: 10s
-        job_lease: 120s
-        max_attempts: 3
-      nodes:
-        - name: coordinator
-          role: coordinator
-          listen: 127.0.0.1:\(try FreePort.pick())
-          database: lector.sqlite
-          audio_dir: audio
-        - name: gateway
-          role: gateway
-          listen: 127.0.0.1:\(try FreePort.pick())
-          http: \(httpHost):\(httpPort)
+    /// Writes `cluster.yaml` for a dev cluster with transport ports picked free now, so two dev
+    /// clusters can run side by side.
+    static func write(to folder: URL, httpHost: String, httpPort: Int, workers: Int, concurrency: Int)
+        throws -> String
+    {
+        var yaml = """
+            # Written by `lector dev` at every start: the transport ports are picked anew each time.
+            cluster: lector-dev
+            tls:
+              ca: certs/ca.pem
+              ca_key: certs/ca-key.pem
+              dir: certs
+            timings:
+              heartbeat_interval: 500ms
+              failure_timeout: 5s
+              call_timeout: 10s
+              job_lease: 120s
+              max_attempts: 3
+            nodes:
+              - name: coordinator
+                role: coordinator
+                listen: 127.0.0.1:\(try FreePort.pick())
+                database: lector.sqlite
+                audio_dir: audio
+              - name: gateway
+                role: gateway
+                listen: 127.0.0.1:\(try FreePort.pick())
+                http: \(httpHost):\(httpPort)
 
-      """
-    for index in 1...workers {
-      yaml += """
-          - name: worker-\(index)
-            role: worker
-            listen: 127.0.0.1:\(try FreePort.pick())
-            concurrency: \(concurrency)
+            """
+        for index in 1...workers {
+            yaml += """
+                  - name: worker-\(index)
+                    role: worker
+                    listen: 127.0.0.1:\(try FreePort.pick())
+                    concurrency: \(concurrency)
 
-        """
+                """
+        }
+        let path = folder.appendingPathComponent("cluster.yaml").path
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return path
     }
-    let path = folder.appendingPathComponent("cluster.yaml").path
-    try Data(yaml.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    return path
-  }
 }

@@ -2,89 +2,89 @@ import Foundation
 
 /// `cluster.yaml`, typed. Paths in it are relative to the file's folder.
 struct ClusterConfig: Sendable, Equatable {
-  enum Role: String, Sendable, CaseIterable {
-    case gateway, coordinator, worker
-  }
-
-  struct HostPort: Sendable, Equatable, CustomStringConvertible {
-    var host: String
-    var port: Int
-    var description: String { "\(host):\(port)" }
-  }
-
-  struct TLS: Sendable, Equatable {
-    /// The cluster CA's certificate, trusted by every node.
-    var ca: String
-    /// The CA's key: only `lector certs` needs it; keep it off worker machines.
-    var caKey: String
-    /// Where node certificates live: `<dir>/<node>.pem` and `<dir>/<node>-key.pem`.
-    var dir: String
-  }
-
-  struct Timings: Sendable, Equatable {
-    var heartbeatInterval: Duration = .milliseconds(500)
-    var failureTimeout: Duration = .seconds(5)
-    var callTimeout: Duration = .seconds(10)
-    var jobLease: Duration = .seconds(120)
-    var maxAttempts: Int = 3
-  }
-
-  struct Node: Sendable, Equatable {
-    var name: String
-    var role: Role
-    var listen: HostPort
-    /// Gateways: where the HTTP API listens.
-    var http: HostPort?
-    /// Coordinator: the SQLite file and the audio folder.
-    var database: String?
-    var audioDir: String?
-    /// Workers: pages synthesised at once.
-    var concurrency: Int?
-    /// Overrides of the default certificate and key paths.
-    var cert: String?
-    var key: String?
-  }
-
-  var cluster: String
-  var tls: TLS
-  var timings = Timings()
-  var maxFrameBytes: Int = 16 << 20
-  var maxUploadBytes: Int = 100 << 20
-  var apiToken: String?
-  var nodes: [Node]
-  /// The folder relative paths are resolved against.
-  var baseDirectory: URL
-
-  func node(named name: String) throws -> Node {
-    guard let node = nodes.first(where: { $0.name == name }) else {
-      throw ConfigError(
-        "no node named '\(name)' in the configuration (known: \(nodes.map(\.name).joined(separator: ", ")))"
-      )
+    enum Role: String, Sendable, CaseIterable {
+        case gateway, coordinator, worker
     }
-    return node
-  }
 
-  func nodes(_ role: Role) -> [Node] { nodes.filter { $0.role == role } }
-
-  func path(_ relative: String) -> String {
-    relative.hasPrefix("/") ? relative : baseDirectory.appendingPathComponent(relative).path
-  }
-
-  func certificatePath(for name: String) -> String {
-    if let node = nodes.first(where: { $0.name == name }), let cert = node.cert {
-      return path(cert)
+    struct HostPort: Sendable, Equatable, CustomStringConvertible {
+        var host: String
+        var port: Int
+        var description: String { "\(host):\(port)" }
     }
-    return path("\(tls.dir)/\(name).pem")
-  }
 
-  func keyPath(for name: String) -> String {
-    if let node = nodes.first(where: { $0.name == name }), let key = node.key { return path(key) }
-    return path("\(tls.dir)/\(name)-key.pem")
-  }
+    struct TLS: Sendable, Equatable {
+        /// The cluster CA's certificate, trusted by every node.
+        var ca: String
+        /// The CA's key: only `lector certs` needs it; keep it off worker machines.
+        var caKey: String
+        /// Where node certificates live: `<dir>/<node>.pem` and `<dir>/<node>-key.pem`.
+        var dir: String
+    }
+
+    struct Timings: Sendable, Equatable {
+        var heartbeatInterval: Duration = .milliseconds(500)
+        var failureTimeout: Duration = .seconds(5)
+        var callTimeout: Duration = .seconds(10)
+        var jobLease: Duration = .seconds(120)
+        var maxAttempts: Int = 3
+    }
+
+    struct Node: Sendable, Equatable {
+        var name: String
+        var role: Role
+        var listen: HostPort
+        /// Gateways: where the HTTP API listens.
+        var http: HostPort?
+        /// Coordinator: the SQLite file and the audio folder.
+        var database: String?
+        var audioDir: String?
+        /// Workers: pages synthesised at once.
+        var concurrency: Int?
+        /// Overrides of the default certificate and key paths.
+        var cert: String?
+        var key: String?
+    }
+
+    var cluster: String
+    var tls: TLS
+    var timings = Timings()
+    var maxFrameBytes: Int = 16 << 20
+    var maxUploadBytes: Int = 100 << 20
+    var apiToken: String?
+    var nodes: [Node]
+    /// The folder relative paths are resolved against.
+    var baseDirectory: URL
+
+    func node(named name: String) throws -> Node {
+        guard let node = nodes.first(where: { $0.name == name }) else {
+            throw ConfigError(
+                "no node named '\(name)' in the configuration (known: \(nodes.map(\.name).joined(separator: ", ")))"
+            )
+        }
+        return node
+    }
+
+    func nodes(_ role: Role) -> [Node] { nodes.filter { $0.role == role } }
+
+    func path(_ relative: String) -> String {
+        relative.hasPrefix("/") ? relative : baseDirectory.appendingPathComponent(relative).path
+    }
+
+    func certificatePath(for name: String) -> String {
+        if let node = nodes.first(where: { $0.name == name }), let cert = node.cert {
+            return path(cert)
+        }
+        return path("\(tls.dir)/\(name).pem")
+    }
+
+    func keyPath(for name: String) -> String {
+        if let node = nodes.first(where: { $0.name == name }), let key = node.key { return path(key) }
+        return path("\(tls.dir)/\(name)-key.pem")
+    }
 }
 
 /// A configuration mistake, worded to point at the key and line to fix.
 struct ConfigError: Error, CustomStringConvertible, Equatable {
-  var description: String
-  init(_ description: String) { self.description = description }
+    var description: String
+    init(_ description: String) { self.description = description }
 }

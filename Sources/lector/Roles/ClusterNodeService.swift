@@ -4,13 +4,13 @@ import ServiceLifecycle
 /// Keeps a node's actor system (and the role's actors) alive until shutdown is asked for, then
 /// leaves the cluster politely.
 struct ClusterNodeService: Service {
-  let system: ClusterSystem
-  /// Held only so the role's actors live as long as the service.
-  let actors: [any Sendable]
+    let system: ClusterSystem
+    /// Held only so the role's actors live as long as the service.
+    let actors: [any Sendable]
 
-  func run() async throws {
-    try? await gracefulShutdown()
-    await system.shutdown()
-    _ = actors
-  }
+    func run() async throws {
+        try? await gracefulShutdown()
+        await system.shutdown()
+        _ = actors
+    }
 }

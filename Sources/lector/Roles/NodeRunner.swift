@@ -9,119 +9,119 @@ import ServiceLifecycle
 /// Starts one node of a deployment: its actor system, the actors of its role, and (for a gateway)
 /// the HTTP server; runs until SIGTERM or SIGINT.
 struct NodeRunner {
-  /// A worker that is not in cluster.yaml and joins through a running node.
-  struct Joiner {
-    var name: String
-    var join: ClusterConfig.HostPort
-    var listen: ClusterConfig.HostPort
-    var concurrency: Int
-  }
-
-  let config: ClusterConfig
-
-  func settings(
-    name: String, role: ClusterConfig.Role, listen: ClusterConfig.HostPort,
-    seeds: [ClusterSettings.Seed]
-  ) throws -> ClusterSettings {
-    let credentials = try ClusterCredentials(
-      caFile: config.path(config.tls.ca), certificateFile: config.certificatePath(for: name),
-      keyFile: config.keyPath(for: name))
-    var settings = ClusterSettings(
-      name: name, role: role.rawValue, host: listen.host, port: listen.port,
-      credentials: credentials, seeds: seeds)
-    settings.heartbeatInterval = config.timings.heartbeatInterval
-    settings.failureTimeout = config.timings.failureTimeout
-    settings.callTimeout = config.timings.callTimeout
-    settings.maximumFrameSize = config.maxFrameBytes
-    return settings
-  }
-
-  func run(node name: String) async throws {
-    let node = try config.node(named: name)
-    let seeds = config.nodes.filter { $0.name != name }.map {
-      ClusterSettings.Seed(name: $0.name, host: $0.listen.host, port: $0.listen.port)
+    /// A worker that is not in cluster.yaml and joins through a running node.
+    struct Joiner {
+        var name: String
+        var join: ClusterConfig.HostPort
+        var listen: ClusterConfig.HostPort
+        var concurrency: Int
     }
-    try await run(
-      settings: settings(name: name, role: node.role, listen: node.listen, seeds: seeds), node: node
-    )
-  }
 
-  func run(joiner: Joiner) async throws {
-    var node = ClusterConfig.Node(name: joiner.name, role: .worker, listen: joiner.listen)
-    node.concurrency = joiner.concurrency
-    let seed = ClusterSettings.Seed(name: nil, host: joiner.join.host, port: joiner.join.port)
-    try await run(
-      settings: settings(name: joiner.name, role: .worker, listen: joiner.listen, seeds: [seed]),
-      node: node)
-  }
+    let config: ClusterConfig
 
-  private func run(settings: ClusterSettings, node: ClusterConfig.Node) async throws {
-    let logger = Logger(label: "lector.\(node.role.rawValue)")
-    let system = try await ClusterSystem.start(settings: settings, logger: logger)
-    var services: [any Service] = []
-    var actors: [any Sendable] = []
-    switch node.role {
-    case .coordinator:
-      let database = config.path(node.database ?? "data/lector.sqlite")
-      var settings = CoordinatorSettings(
-        databasePath: database, audioDirectory: config.path(node.audioDir ?? "data/audio"),
-        uploadDirectory: URL(fileURLWithPath: database).deletingLastPathComponent()
-          .appendingPathComponent("uploads").path,
-        maxUploadBytes: config.maxUploadBytes, maxAttempts: config.timings.maxAttempts,
-        jobLease: config.timings.jobLease)
-      settings.retryBackoff = min(config.timings.heartbeatInterval, .milliseconds(500))
-      let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
-        try Coordinator(actorSystem: system, settings: settings, logger: logger)
-      }
-      try await coordinator.whenLocal { try $0.start() }
-      system.receptionist.register(coordinator, key: Coordinator.receptionKey)
-      actors.append(coordinator)
-    case .worker:
-      let worker = PageWorker(
-        actorSystem: system, concurrency: node.concurrency ?? 2, logger: logger)
-      system.receptionist.register(worker, key: pageWorkerKey)
-      actors.append(worker)
-    case .gateway:
-      let http = node.http ?? .init(host: "127.0.0.1", port: 8000)
-      let token = ProcessInfo.processInfo.environment["LECTOR_API_TOKEN"] ?? config.apiToken
-      services.append(
-        GatewayServer.application(
-          system: system,
-          configuration: GatewayConfiguration(
-            host: http.host, port: http.port, clusterName: config.cluster,
-            maxUploadBytes: config.maxUploadBytes, apiToken: token),
-          logger: logger,
-          onServerRunning: { port in
-            logger.info("HTTP API listening on http://\(http.host):\(port)")
-          }))
+    func settings(
+        name: String, role: ClusterConfig.Role, listen: ClusterConfig.HostPort,
+        seeds: [ClusterSettings.Seed]
+    ) throws -> ClusterSettings {
+        let credentials = try ClusterCredentials(
+            caFile: config.path(config.tls.ca), certificateFile: config.certificatePath(for: name),
+            keyFile: config.keyPath(for: name))
+        var settings = ClusterSettings(
+            name: name, role: role.rawValue, host: listen.host, port: listen.port,
+            credentials: credentials, seeds: seeds)
+        settings.heartbeatInterval = config.timings.heartbeatInterval
+        settings.failureTimeout = config.timings.failureTimeout
+        settings.callTimeout = config.timings.callTimeout
+        settings.maximumFrameSize = config.maxFrameBytes
+        return settings
     }
-    services.insert(ClusterNodeService(system: system, actors: actors), at: 0)
-    let group = ServiceGroup(
-      configuration: .init(
-        services: services.map { .init(service: $0) },
-        gracefulShutdownSignals: [.sigterm, .sigint],
-        logger: logger))
-    ParentWatch.start(logger: logger)
-    try await group.run()
-  }
+
+    func run(node name: String) async throws {
+        let node = try config.node(named: name)
+        let seeds = config.nodes.filter { $0.name != name }.map {
+            ClusterSettings.Seed(name: $0.name, host: $0.listen.host, port: $0.listen.port)
+        }
+        try await run(
+            settings: settings(name: name, role: node.role, listen: node.listen, seeds: seeds), node: node
+        )
+    }
+
+    func run(joiner: Joiner) async throws {
+        var node = ClusterConfig.Node(name: joiner.name, role: .worker, listen: joiner.listen)
+        node.concurrency = joiner.concurrency
+        let seed = ClusterSettings.Seed(name: nil, host: joiner.join.host, port: joiner.join.port)
+        try await run(
+            settings: settings(name: joiner.name, role: .worker, listen: joiner.listen, seeds: [seed]),
+            node: node)
+    }
+
+    private func run(settings: ClusterSettings, node: ClusterConfig.Node) async throws {
+        let logger = Logger(label: "lector.\(node.role.rawValue)")
+        let system = try await ClusterSystem.start(settings: settings, logger: logger)
+        var services: [any Service] = []
+        var actors: [any Sendable] = []
+        switch node.role {
+        case .coordinator:
+            let database = config.path(node.database ?? "data/lector.sqlite")
+            var settings = CoordinatorSettings(
+                databasePath: database, audioDirectory: config.path(node.audioDir ?? "data/audio"),
+                uploadDirectory: URL(fileURLWithPath: database).deletingLastPathComponent()
+                    .appendingPathComponent("uploads").path,
+                maxUploadBytes: config.maxUploadBytes, maxAttempts: config.timings.maxAttempts,
+                jobLease: config.timings.jobLease)
+            settings.retryBackoff = min(config.timings.heartbeatInterval, .milliseconds(500))
+            let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
+                try Coordinator(actorSystem: system, settings: settings, logger: logger)
+            }
+            try await coordinator.whenLocal { try $0.start() }
+            system.receptionist.register(coordinator, key: Coordinator.receptionKey)
+            actors.append(coordinator)
+        case .worker:
+            let worker = PageWorker(
+                actorSystem: system, concurrency: node.concurrency ?? 2, logger: logger)
+            system.receptionist.register(worker, key: pageWorkerKey)
+            actors.append(worker)
+        case .gateway:
+            let http = node.http ?? .init(host: "127.0.0.1", port: 8000)
+            let token = ProcessInfo.processInfo.environment["LECTOR_API_TOKEN"] ?? config.apiToken
+            services.append(
+                GatewayServer.application(
+                    system: system,
+                    configuration: GatewayConfiguration(
+                        host: http.host, port: http.port, clusterName: config.cluster,
+                        maxUploadBytes: config.maxUploadBytes, apiToken: token),
+                    logger: logger,
+                    onServerRunning: { port in
+                        logger.info("HTTP API listening on http://\(http.host):\(port)")
+                    }))
+        }
+        services.insert(ClusterNodeService(system: system, actors: actors), at: 0)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        ParentWatch.start(logger: logger)
+        try await group.run()
+    }
 }
 
 /// A node started by `lector dev` exits when its supervisor disappears, even by `kill -9`, so no
 /// orphan keeps a port or a database open.
 enum ParentWatch {
-  static func start(logger: Logger) {
-    guard let value = ProcessInfo.processInfo.environment["LECTOR_SUPERVISOR_PID"],
-      let pid = Int32(value)
-    else { return }
-    Task.detached {
-      while true {
-        try? await Task.sleep(for: .milliseconds(500))
-        if getppid() != pid {
-          logger.warning("supervisor \(pid) is gone; stopping")
-          kill(getpid(), SIGTERM)
-          return
+    static func start(logger: Logger) {
+        guard let value = ProcessInfo.processInfo.environment["LECTOR_SUPERVISOR_PID"],
+            let pid = Int32(value)
+        else { return }
+        Task.detached {
+            while true {
+                try? await Task.sleep(for: .milliseconds(500))
+                if getppid() != pid {
+                    logger.warning("supervisor \(pid) is gone; stopping")
+                    kill(getpid(), SIGTERM)
+                    return
+                }
+            }
         }
-      }
     }
-  }
 }

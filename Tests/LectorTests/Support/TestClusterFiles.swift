@@ -3,96 +3,96 @@ import Foundation
 /// A cluster.yaml with free loopback ports in a fresh folder, and its certificates made by
 /// `lector certs`: what an operator would set up, on one machine.
 struct TestClusterFiles {
-  let folder: URL
-  let configPath: String
-  let ports: [String: Int]
-  let httpPort: Int
+    let folder: URL
+    let configPath: String
+    let ports: [String: Int]
+    let httpPort: Int
 
-  static func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+
+    init(workers: Int = 2, extra: String = "", timings: String = "") throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "lector-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var ports: [String: Int] = [:]
+        for name in ["gateway", "coordinator"] + (1...max(workers, 1)).map({ "worker-\($0)" }) {
+            ports[name] = try Self.freePort()
+        }
+        self.ports = ports
+        httpPort = try Self.freePort()
+        var yaml = """
+            cluster: test
+            tls:
+              ca: certs/ca.pem
+              ca_key: certs/ca-key.pem
+              dir: certs
+            timings:
+              heartbeat_interval: 200ms
+              failure_timeout: 2s
+              call_timeout: 5s
+            \(timings)
+            \(extra)
+            nodes:
+              - name: coordinator
+                role: coordinator
+                listen: 127.0.0.1:\(ports["coordinator"]!)
+                database: data/lector.sqlite
+                audio_dir: data/audio
+              - name: gateway
+                role: gateway
+                listen: 127.0.0.1:\(ports["gateway"]!)
+                http: 127.0.0.1:\(httpPort)
+
+            """
+        for index in 0..<workers {
+            yaml += """
+                  - name: worker-\(index + 1)
+                    role: worker
+                    listen: 127.0.0.1:\(ports["worker-\(index + 1)"]!)
+                    concurrency: 1
+
+                """
+        }
+        configPath = folder.appendingPathComponent("cluster.yaml").path
+        try Data(yaml.utf8).write(to: URL(fileURLWithPath: configPath))
     }
-    return Int(UInt16(bigEndian: address.sin_port))
-  }
 
-  init(workers: Int = 2, extra: String = "", timings: String = "") throws {
-    folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "lector-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    var ports: [String: Int] = [:]
-    for name in ["gateway", "coordinator"] + (1...max(workers, 1)).map({ "worker-\($0)" }) {
-      ports[name] = try Self.freePort()
+    var logs: URL { folder.appendingPathComponent("logs") }
+    var baseURL: String { "http://127.0.0.1:\(httpPort)" }
+
+    func makeCertificates() async throws {
+        let result = try await LectorProcess.run(["certs", "--config", configPath])
+        guard result.status == 0 else { throw TestFailure("lector certs failed: \(result.output)") }
     }
-    self.ports = ports
-    httpPort = try Self.freePort()
-    var yaml = """
-      cluster: test
-      tls:
-        ca: certs/ca.pem
-        ca_key: certs/ca-key.pem
-        dir: certs
-      timings:
-        heartbeat_interval: 200ms
-        failure_timeout: 2s
-        call_timeout: 5s
-      \(timings)
-      \(extra)
-      nodes:
-        - name: coordinator
-          role: coordinator
-          listen: 127.0.0.1:\(ports["coordinator"]!)
-          database: data/lector.sqlite
-          audio_dir: data/audio
-        - name: gateway
-          role: gateway
-          listen: 127.0.0.1:\(ports["gateway"]!)
-          http: 127.0.0.1:\(httpPort)
 
-      """
-    for index in 0..<workers {
-      yaml += """
-          - name: worker-\(index + 1)
-            role: worker
-            listen: 127.0.0.1:\(ports["worker-\(index + 1)"]!)
-            concurrency: 1
-
-        """
+    func start(_ role: String, node: String) throws -> LectorProcess {
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        return try LectorProcess(
+            node, arguments: [role, "--config", configPath, "--node", node], logDirectory: logs)
     }
-    configPath = folder.appendingPathComponent("cluster.yaml").path
-    try Data(yaml.utf8).write(to: URL(fileURLWithPath: configPath))
-  }
 
-  var logs: URL { folder.appendingPathComponent("logs") }
-  var baseURL: String { "http://127.0.0.1:\(httpPort)" }
-
-  func makeCertificates() async throws {
-    let result = try await LectorProcess.run(["certs", "--config", configPath])
-    guard result.status == 0 else { throw TestFailure("lector certs failed: \(result.output)") }
-  }
-
-  func start(_ role: String, node: String) throws -> LectorProcess {
-    try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-    return try LectorProcess(
-      node, arguments: [role, "--config", configPath, "--node", node], logDirectory: logs)
-  }
-
-  func remove() {
-    try? FileManager.default.removeItem(at: folder)
-  }
+    func remove() {
+        try? FileManager.default.removeItem(at: folder)
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
+    var description: String
+    init(_ description: String) { self.description = description }
 }
