@@ -88,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "ClusterTransport"],
+            dependencies: ["Coordinator", "ClusterTransport", "PageWorker"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

@@ -106,18 +106,23 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// `announcing: false` skips the goodbye, as a crashed process would; tests use it to watch the
     /// failure detector work.
     func shutdown(announcing: Bool) async {
-        let (connections, listeners) = state.withLock {
-            state -> ([PeerConnection], [AsyncStream<[Member]>.Continuation]) in
-            guard !state.isShutDown else { return ([], []) }
+        // Streams are finished outside the lock: `finish()` runs their `onTermination` at once,
+        // and that takes the lock too.
+        let (connections, listings, listeners) = state.withLock {
+            state -> (
+                [PeerConnection], [AsyncStream<[ClusterActorID]>.Continuation], [AsyncStream<[Member]>.Continuation]
+            ) in
+            guard !state.isShutDown else { return ([], [], []) }
             state.isShutDown = true
             var all = Array(state.inbound.values)
             all += state.members.values.compactMap(\.connection)
-            for subscription in state.listingSubscribers.values { subscription.continuation.finish() }
+            let listings = state.listingSubscribers.values.map(\.continuation)
             state.listingSubscribers = [:]
             let listeners = Array(state.membershipSubscribers.values)
             state.membershipSubscribers = [:]
-            return (all, listeners)
+            return (all, listings, listeners)
         }
+        for listing in listings { listing.finish() }
         for listener in listeners { listener.finish() }
         heartbeatTask.withLock { $0?.cancel() }
         for connection in connections where announcing && connection.direction == .outbound {

@@ -49,7 +49,7 @@ final class BookStore: Sendable {
             }
             try db.create(table: "page") { t in
                 t.autoIncrementedPrimaryKey("id")
-                t.belongsTo("book", onDelete: .cascade).notNull()
+                t.column("book_id", .integer).notNull().references("book", onDelete: .cascade)
                 t.column("page_number", .integer).notNull()
                 t.column("text_content", .text).notNull()
                 t.column("text_source", .text).notNull().defaults(to: "pdf")

@@ -1,0 +1,205 @@
+import ClusterTransport
+import Distributed
+import Foundation
+import Logging
+import PageWorker
+import Synchronization
+import Testing
+
+@testable import Coordinator
+
+/// Collects an upload's progress events, as the gateway's sink does.
+distributed actor ProgressRecorder: UploadProgressReceiving {
+    typealias ActorSystem = ClusterSystem
+    var events: [TextProgress] = []
+
+    distributed func textExtracted(_ progress: TextProgress) { events.append(progress) }
+    distributed func recorded() -> [TextProgress] { events }
+}
+
+/// A worker that always fails, counting its attempts.
+distributed actor FailingWorker: PageSynthesizing {
+    typealias ActorSystem = ClusterSystem
+    var attempts = 0
+
+    distributed func capacity() -> Int { 1 }
+    distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
+        attempts += 1
+        throw SpeechError.unknownVoice("xx-nonexistent")
+    }
+    distributed func attemptCount() -> Int { attempts }
+}
+
+/// A coordinator and worker nodes on loopback with real mutual TLS, in this process.
+struct FlowCluster {
+    let folder: URL
+    let coordinatorSystem: ClusterSystem
+    let workerSystem: ClusterSystem
+    let coordinator: Coordinator
+
+    static func start(maxAttempts: Int = 3) async throws -> FlowCluster {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flow-\(UUID().uuidString)")
+        let authority = try CertificateAuthority.create(clusterName: "flow")
+        func settings(_ name: String, seeds: [ClusterSettings.Seed]) throws -> ClusterSettings {
+            let pair = try authority.issue(nodeName: name, hosts: ["127.0.0.1"])
+            var settings = ClusterSettings(
+                name: name, role: name, host: "127.0.0.1", port: 0,
+                credentials: try ClusterCredentials(
+                    caPEM: authority.certificatePEM, certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM),
+                seeds: seeds)
+            settings.heartbeatInterval = .milliseconds(100)
+            return settings
+        }
+        let coordinatorSystem = try await ClusterSystem.start(settings: settings("coordinator", seeds: []))
+        let workerSystem = try await ClusterSystem.start(
+            settings: settings(
+                "worker", seeds: [.init(name: "coordinator", host: "127.0.0.1", port: coordinatorSystem.node.port)]))
+        var coordinatorSettings = CoordinatorSettings(
+            databasePath: folder.appendingPathComponent("db.sqlite").path,
+            audioDirectory: folder.appendingPathComponent("audio").path,
+            uploadDirectory: folder.appendingPathComponent("uploads").path, maxAttempts: maxAttempts,
+            jobLease: .seconds(30))
+        coordinatorSettings.retryBackoff = .milliseconds(20)
+        let coordinator = try Coordinator(
+            actorSystem: coordinatorSystem, settings: coordinatorSettings, logger: Logger(label: "test.coordinator"))
+        try await coordinator.whenLocal { try $0.start() }
+        return FlowCluster(
+            folder: folder, coordinatorSystem: coordinatorSystem, workerSystem: workerSystem, coordinator: coordinator)
+    }
+
+    func upload(_ name: String, metadata: UploadMetadata = UploadMetadata(), progress: ClusterActorID? = nil)
+        async throws -> BookCreated
+    {
+        let data = try Data(contentsOf: fixture(name))
+        let id = try await coordinator.beginUpload()
+        var offset = 0
+        while offset < data.count {
+            let end = min(offset + 16_384, data.count)
+            try await coordinator.appendUpload(id, chunk: data[offset..<end])
+            offset = end
+        }
+        _ = try await coordinator.inspectUpload(id)
+        return try await coordinator.finishUpload(id, metadata: metadata, progress: progress)
+    }
+
+    func waitUntilSettled(_ book: Int64, timeout: Duration = .seconds(60)) async throws -> BookStatus {
+        let deadline = ContinuousClock.now + timeout
+        var status = try await coordinator.status(book: book)
+        while ContinuousClock.now < deadline,
+            status.processingStatus == .pending || status.processingStatus == .processing
+        {
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await coordinator.status(book: book)
+        }
+        return status
+    }
+
+    func stop() async {
+        await workerSystem.shutdown()
+        await coordinatorSystem.shutdown()
+        try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+@Suite("Coordinator with workers over the actor system", .serialized)
+struct CoordinatorFlowTests {
+    @Test func realWorkerVoicesTheEnglishSample() async throws {
+        let cluster = try await FlowCluster.start()
+        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let recorder = ProgressRecorder(actorSystem: cluster.workerSystem)
+
+        let created = try await cluster.upload(
+            "english-8p", metadata: UploadMetadata(filename: "gpl.pdf"), progress: recorder.id)
+        #expect(created.totalPages == 8)
+        #expect(created.title == "gpl")
+        #expect(created.statusUrl == "/api/books/\(created.bookId)/status/")
+        let events = try await recorder.recorded()
+        #expect(events.map(\.currentPage) == Array(1...8))
+        #expect(events.last?.progress == 100)
+        #expect(events.allSatisfy { $0.chars > 1000 })
+
+        let status = try await cluster.waitUntilSettled(created.bookId)
+        #expect(status.processingStatus == .completed)
+        #expect(status.audioReady)
+        #expect(status.processingProgress == 100)
+        #expect(status.pagesWithAudio == 8)
+        #expect(status.estimatedTimeRemaining == "Complete!")
+        let pages = try await cluster.coordinator.pages(book: created.bookId, offset: 2, limit: 3)
+        #expect(pages.pages.map(\.pageNumber) == [3, 4, 5])
+        for page in pages.pages {
+            #expect(page.voice == "en")
+            #expect(page.audioUrl == "/media/books/\(created.bookId)/page_000\(page.pageNumber).mp3")
+            let file = cluster.folder.appendingPathComponent(
+                "audio/books/\(created.bookId)/page_000\(page.pageNumber).mp3")
+            let slice = try await cluster.coordinator.audio(
+                book: created.bookId, page: page.pageNumber, offset: 0, length: 1 << 22)
+            #expect(slice.data == (try Data(contentsOf: file)))
+            #expect(abs(Double(page.audioDuration ?? 0) - (try probeDuration(slice.data))) <= 1)
+        }
+        let activity = try await cluster.coordinator.workerActivity()
+        #expect(activity.map(\.jobsDone) == [8])
+        _ = worker
+        await cluster.stop()
+    }
+
+    @Test func pageThatAlwaysFailsStopsAfterMaxAttemptsAndRetryRequeuesIt() async throws {
+        let cluster = try await FlowCluster.start(maxAttempts: 3)
+        let worker = FailingWorker(actorSystem: cluster.workerSystem)
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+
+        let created = try await cluster.upload("mixed-3p")
+        let status = try await cluster.waitUntilSettled(created.bookId)
+        #expect(status.processingStatus == .failed)
+        #expect(status.pagesStatus.failed == 3)
+        #expect(try await worker.attemptCount() == 9)
+        let pages = try await cluster.coordinator.pages(book: created.bookId, offset: 0, limit: nil)
+        #expect(pages.pages.allSatisfy { $0.error?.contains("xx-nonexistent") == true })
+
+        let retry = try await cluster.coordinator.retry(book: created.bookId)
+        #expect(retry.requeuedPages == 3)
+        let again = try await cluster.waitUntilSettled(created.bookId)
+        #expect(again.pagesStatus.failed == 3)
+        #expect(try await worker.attemptCount() == 18)
+
+        try await cluster.coordinator.delete(book: created.bookId)
+        await #expect(throws: LectorError.notFound(book: created.bookId)) {
+            _ = try await cluster.coordinator.status(book: created.bookId)
+        }
+        await cluster.stop()
+    }
+
+    @Test func rejectedUploadsLeaveNothingBehind() async throws {
+        let cluster = try await FlowCluster.start()
+        for (name, status) in [("not-a-pdf", 415), ("encrypted", 422), ("truncated", 422)] {
+            do {
+                _ = try await cluster.upload(name)
+                Issue.record("\(name) was accepted")
+            } catch let error as LectorError {
+                #expect(error.status == status, "\(name): \(error)")
+            }
+        }
+        #expect(try await cluster.coordinator.listBooks().isEmpty)
+        let spooled =
+            (try? FileManager.default.contentsOfDirectory(atPath: cluster.folder.appendingPathComponent("uploads").path))
+            ?? []
+        #expect(spooled.isEmpty)
+        await cluster.stop()
+    }
+}
+
+/// Decodes an MP3 with ffprobe and returns its duration in seconds.
+func probeDuration(_ mp3: Data) throws -> Double {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString).mp3")
+    try mp3.write(to: url)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+    process.arguments = ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", url.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    process.waitUntilExit()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+}
