@@ -6,6 +6,9 @@ protocol ConnectionDelegate: AnyObject, Sendable {
     func accepted(_ connection: PeerConnection, hello: Hello)
     /// Runs an incoming call and returns its outcome.
     func execute(_ call: Call) async -> Reply.Outcome
+    /// Brackets an incoming call from its arrival until its reply is written, so shutdown can wait.
+    func incomingCallStarted()
+    func incomingCallEnded()
     func pong(answering ping: Ping, from peer: ClusterNode) -> Pong
     func received(_ pong: Pong, from connection: PeerConnection)
     func peerIsLeaving(_ node: ClusterNode)

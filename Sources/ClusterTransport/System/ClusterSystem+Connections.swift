@@ -246,6 +246,14 @@ extension ClusterSystem: ConnectionDelegate {
         if !accepted { connection.close() }
     }
 
+    func incomingCallStarted() {
+        incomingCalls.add(1, ordering: .relaxed)
+    }
+
+    func incomingCallEnded() {
+        incomingCalls.subtract(1, ordering: .relaxed)
+    }
+
     func pong(answering ping: Ping, from peer: ClusterNode) -> Pong {
         state.withLock { state in
             let upToDate = ping.knownStateVersion == state.stateVersion

@@ -33,6 +33,8 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     let errorRegistry = ErrorRegistry()
     let state = Mutex(SystemState())
     private let server: Mutex<(any Channel)?> = Mutex(nil)
+    /// Calls received and not yet answered on the wire.
+    let incomingCalls = Atomic<Int>(0)
     let heartbeatTask: Mutex<Task<Void, Never>?> = Mutex(nil)
 
     public var receptionist: Receptionist { Receptionist(system: self) }
@@ -106,6 +108,11 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// `announcing: false` skips the goodbye, as a crashed process would; tests use it to watch the
     /// failure detector work.
     func shutdown(announcing: Bool) async {
+        // Answers already being computed get written before the connections close (bounded).
+        let deadline = ContinuousClock.now + settings.callTimeout
+        while announcing, incomingCalls.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         // Streams are finished outside the lock: `finish()` runs their `onTermination` at once,
         // and that takes the lock too.
         let (connections, listings, listeners) = state.withLock {

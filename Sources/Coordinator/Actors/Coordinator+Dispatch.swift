@@ -127,7 +127,9 @@ extension Coordinator {
         // A job lost with its worker's connection is not the page's fault: it goes back without
         // using up an attempt. Everything else (the worker threw, the lease ran out) counts.
         let lost: Bool
-        if let clusterError = error as? ClusterError {
+        if error is PageJobRefused {
+            lost = true
+        } else if let clusterError = error as? ClusterError {
             switch clusterError {
             case .connectionLost, .unreachable, .unknownActor, .shutDown: lost = true
             default: lost = false

@@ -30,6 +30,7 @@ public distributed actor Coordinator {
         self.logger = logger
         self.store = try BookStore(path: settings.databasePath)
         self.audioStore = AudioStore(directory: settings.audioDirectory)
+        actorSystem.registerErrorType(PageJobRefused.self)
         // Spooled uploads of a previous run can never be finished: nobody holds their ids.
         try? FileManager.default.removeItem(atPath: settings.uploadDirectory)
     }

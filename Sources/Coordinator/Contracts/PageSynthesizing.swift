@@ -54,3 +54,17 @@ public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterS
 
 /// The receptionist key page workers register under.
 public let pageWorkerKey = "page-worker"
+
+/// A worker that is shutting down turns new jobs away with this; the coordinator gives the job to
+/// another worker without counting an attempt.
+public struct PageJobRefused: Error, Codable, Sendable, Equatable, CustomStringConvertible {
+    public var worker: String
+    public var reason: String
+
+    public init(worker: String, reason: String) {
+        self.worker = worker
+        self.reason = reason
+    }
+
+    public var description: String { "worker \(worker) refused the job: \(reason)" }
+}

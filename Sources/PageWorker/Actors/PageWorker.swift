@@ -13,6 +13,8 @@ public distributed actor PageWorker: PageSynthesizing {
 
     public let concurrency: Int
     let logger: Logger
+    var draining = false
+    var jobsInHand = 0
 
     public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger) {
         self.actorSystem = actorSystem
@@ -23,6 +25,27 @@ public distributed actor PageWorker: PageSynthesizing {
     public distributed func capacity() -> Int { concurrency }
 
     public distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
+        guard !draining else {
+            throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
+        }
+        jobsInHand += 1
+        defer { jobsInHand -= 1 }
+        return try await voice(job)
+    }
+
+    /// Stops taking jobs and returns once the ones in hand are done; SIGTERM on a worker calls it
+    /// before the node leaves.
+    public func drain() async {
+        draining = true
+        if jobsInHand > 0 {
+            logger.info("[DRAIN] finishing \(jobsInHand) job(s) in hand before leaving")
+        }
+        while jobsInHand > 0 {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func voice(_ job: PageJob) async throws -> PageAudio {
         let page = job.pageNumber
         logger.info(
             "[AUDIO TASK] Page \(page) - Status: PENDING → PROCESSING (book \(job.bookId), attempt \(job.attempt))"

@@ -60,6 +60,7 @@ struct NodeRunner {
         let system = try await ClusterSystem.start(settings: settings, logger: logger)
         var services: [any Service] = []
         var actors: [any Sendable] = []
+        var beforeLeaving: @Sendable () async -> Void = {}
         switch node.role {
         case .coordinator:
             let database = config.path(node.database ?? "data/lector.sqlite")
@@ -81,6 +82,13 @@ struct NodeRunner {
                 actorSystem: system, concurrency: node.concurrency ?? 2, logger: logger)
             system.receptionist.register(worker, key: pageWorkerKey)
             actors.append(worker)
+            beforeLeaving = {
+                // Drain: out of the listing first, so the coordinator stops sending; then finish
+                // what is in hand; the system then flushes the replies before closing.
+                system.receptionist.deregister(worker, key: pageWorkerKey)
+                await worker.whenLocal { await $0.drain() }
+                logger.info("[DRAIN] \(system.node.name) has no job left; leaving the cluster")
+            }
         case .gateway:
             let http = node.http ?? .init(host: "127.0.0.1", port: 8000)
             let token = ProcessInfo.processInfo.environment["LECTOR_API_TOKEN"] ?? config.apiToken
@@ -95,7 +103,7 @@ struct NodeRunner {
                         logger.info("HTTP API listening on http://\(http.host):\(port)")
                     }))
         }
-        services.insert(ClusterNodeService(system: system, actors: actors), at: 0)
+        services.insert(ClusterNodeService(system: system, actors: actors, beforeLeaving: beforeLeaving), at: 0)
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },
