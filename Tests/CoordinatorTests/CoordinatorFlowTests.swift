@@ -30,6 +30,20 @@ distributed actor FailingWorker: PageSynthesizing {
     distributed func attemptCount() -> Int { attempts }
 }
 
+/// A worker whose first attempt at a page outlives its lease; later attempts answer at once.
+distributed actor SlowFirstWorker: PageSynthesizing {
+    typealias ActorSystem = ClusterSystem
+    var calls = 0
+
+    distributed func capacity() -> Int { 1 }
+    distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
+        calls += 1
+        if job.attempt == 1 { try await Task.sleep(for: .seconds(2)) }
+        return PageAudio(mp3: Data("attempt \(job.attempt)".utf8), durationSeconds: 1, voice: "en")
+    }
+    distributed func callCount() -> Int { calls }
+}
+
 /// A coordinator and worker nodes on loopback with real mutual TLS, in this process.
 struct FlowCluster {
     let folder: URL
@@ -37,7 +51,7 @@ struct FlowCluster {
     let workerSystem: ClusterSystem
     let coordinator: Coordinator
 
-    static func start(maxAttempts: Int = 3) async throws -> FlowCluster {
+    static func start(maxAttempts: Int = 3, jobLease: Duration = .seconds(30)) async throws -> FlowCluster {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flow-\(UUID().uuidString)")
         let authority = try CertificateAuthority.create(clusterName: "flow")
         func settings(_ name: String, seeds: [ClusterSettings.Seed]) throws -> ClusterSettings {
@@ -58,7 +72,7 @@ struct FlowCluster {
             databasePath: folder.appendingPathComponent("db.sqlite").path,
             audioDirectory: folder.appendingPathComponent("audio").path,
             uploadDirectory: folder.appendingPathComponent("uploads").path, maxAttempts: maxAttempts,
-            jobLease: .seconds(30))
+            jobLease: jobLease)
         coordinatorSettings.retryBackoff = .milliseconds(20)
         let coordinator = try Coordinator(
             actorSystem: coordinatorSystem, settings: coordinatorSettings, logger: Logger(label: "test.coordinator"))
@@ -166,6 +180,31 @@ struct CoordinatorFlowTests {
         await #expect(throws: LectorError.notFound(book: created.bookId)) {
             _ = try await cluster.coordinator.status(book: created.bookId)
         }
+        await cluster.stop()
+    }
+
+    @Test func answersAfterTheLeaseAreIgnored() async throws {
+        let cluster = try await FlowCluster.start(jobLease: .milliseconds(400))
+        let worker = SlowFirstWorker(actorSystem: cluster.workerSystem)
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let created = try await cluster.upload("mixed-3p")
+        let status = try await cluster.waitUntilSettled(created.bookId)
+        #expect(status.processingStatus == .completed)
+        // Each page: attempt 1 timed out (its late answer is dropped), attempt 2 was accepted.
+        #expect(try await worker.callCount() == 6)
+        let key = PageKey(book: created.bookId, page: 1)
+        let stored = try await cluster.coordinator.audio(book: key.book, page: key.page, offset: 0, length: 100)
+        #expect(String(decoding: stored.data, as: UTF8.self) == "attempt 2")
+
+        // A duplicate or stale answer reaching the coordinator directly is fenced off too.
+        await cluster.coordinator.whenLocal { coordinator in
+            coordinator.finished(
+                key, token: UUID(), with: .success(PageAudio(mp3: Data("stale".utf8), durationSeconds: 9, voice: "hi")))
+        }
+        let after = try await cluster.coordinator.audio(book: key.book, page: key.page, offset: 0, length: 100)
+        #expect(String(decoding: after.data, as: UTF8.self) == "attempt 2")
+        let pages = try await cluster.coordinator.pages(book: key.book, offset: 0, limit: 1)
+        #expect(pages.pages[0].voice == "en")
         await cluster.stop()
     }
 
