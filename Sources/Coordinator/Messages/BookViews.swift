@@ -97,3 +97,24 @@ extension BookPages.Page {
         "page_" + String(format: "%04d", page) + ".mp3"
     }
 }
+
+extension BookPages.Page {
+    private enum CodingKeys: String, CodingKey {
+        case id, pageNumber, textContent, audioUrl, audioDuration, processingStatus, voice, textSource, error
+    }
+
+    /// `audio_url`, `audio_duration` and `voice` are written as null when absent (the original
+    /// service's clients read them that way); `error` appears only on failed pages.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(pageNumber, forKey: .pageNumber)
+        try container.encode(textContent, forKey: .textContent)
+        try container.encode(audioUrl, forKey: .audioUrl)
+        try container.encode(audioDuration, forKey: .audioDuration)
+        try container.encode(processingStatus, forKey: .processingStatus)
+        try container.encode(voice, forKey: .voice)
+        try container.encode(textSource, forKey: .textSource)
+        try container.encodeIfPresent(error, forKey: .error)
+    }
+}

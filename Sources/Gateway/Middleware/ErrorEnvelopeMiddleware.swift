@@ -3,7 +3,9 @@ import Hummingbird
 /// Makes Hummingbird's own errors (unknown route, wrong method, oversized body) and anything
 /// unexpected answer in the JSON envelope too, so clients never have to parse two error shapes.
 struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as APIError {
@@ -17,11 +19,14 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
                 case .unauthorized: "unauthorized"
                 default: "http_\(error.status.code)"
                 }
-            let message = error.body ?? (error.status == .notFound ? "No such endpoint: \(request.uri.path)" : error.status.reasonPhrase)
+            let message =
+                error.body
+                ?? (error.status == .notFound ? "No such endpoint: \(request.uri.path)" : error.status.reasonPhrase)
             return APIResponse.failure(error.status, code: code, message: message)
         } catch {
             context.logger.error("unhandled error for \(request.method) \(request.uri.path): \(error)")
-            return APIResponse.failure(.internalServerError, code: "internal_error", message: "Internal error: \(error)")
+            return APIResponse.failure(
+                .internalServerError, code: "internal_error", message: "Internal error: \(error)")
         }
     }
 }

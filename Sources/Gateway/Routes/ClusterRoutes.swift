@@ -1,8 +1,10 @@
 import ClusterTransport
+import Coordinator
 import Foundation
 import Hummingbird
 
-/// `GET /api/cluster/`: the nodes as this gateway's membership sees them.
+/// `GET /api/cluster/`: the nodes as this gateway's membership sees them, with each worker's
+/// activity from the coordinator when it answers (never failing when it does not).
 struct ClusterRoutes {
     struct NodeView: Encodable {
         var name: String
@@ -20,19 +22,27 @@ struct ClusterRoutes {
     }
 
     let system: ClusterSystem
+    let client: CoordinatorClient
     let clusterName: String
 
     func add(to router: Router<BasicRequestContext>) {
         let system = self.system
+        let client = self.client
         let clusterName = self.clusterName
         router.get("/api/cluster") { _, _ -> Response in
+            let activity = await ClusterSystem.$callTimeout.withValue(.seconds(1)) {
+                (try? await client.call { try await $0.workerActivity() }) ?? []
+            }
+            let byNode = Dictionary(activity.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
             let nodes = system.members.map { member in
                 NodeView(
                     name: member.name, role: member.role.isEmpty ? "unknown" : member.role,
-                    address: "\(member.host):\(member.port)", state: member.status.rawValue, jobsDone: 0,
-                    currentJob: nil, lastHeartbeat: member.lastHeartbeat)
+                    address: "\(member.host):\(member.port)", state: member.status.rawValue,
+                    jobsDone: byNode[member.name]?.jobsDone ?? 0, currentJob: byNode[member.name]?.currentJobs.first,
+                    lastHeartbeat: member.lastHeartbeat)
             }
-            return APIResponse.ok(ClusterView(cluster: clusterName, nodes: nodes), message: "Cluster membership retrieved successfully")
+            return APIResponse.ok(
+                ClusterView(cluster: clusterName, nodes: nodes), message: "Cluster membership retrieved successfully")
         }
     }
 }

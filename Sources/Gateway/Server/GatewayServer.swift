@@ -1,4 +1,5 @@
 import ClusterTransport
+import Coordinator
 import Hummingbird
 import Logging
 
@@ -10,7 +11,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxUploadBytes: Int
     public var apiToken: String?
 
-    public init(host: String, port: Int, clusterName: String, maxUploadBytes: Int = 100 << 20, apiToken: String? = nil) {
+    public init(host: String, port: Int, clusterName: String, maxUploadBytes: Int = 100 << 20, apiToken: String? = nil)
+    {
         self.host = host
         self.port = port
         self.clusterName = clusterName
@@ -26,13 +28,22 @@ public enum GatewayServer {
         system: ClusterSystem, configuration: GatewayConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        system.registerErrorType(LectorError.self)
+        let client = CoordinatorClient(system: system)
         let router = Router()
         router.add(middleware: ErrorEnvelopeMiddleware())
+        if let token = configuration.apiToken, !token.isEmpty {
+            router.add(middleware: BearerTokenMiddleware(token: token))
+        }
         HealthRoutes(system: system).add(to: router)
-        ClusterRoutes(system: system, clusterName: configuration.clusterName).add(to: router)
+        ClusterRoutes(system: system, client: client, clusterName: configuration.clusterName).add(to: router)
+        BookRoutes(client: client).add(to: router)
+        UploadRoutes(client: client, system: system, maxUploadBytes: configuration.maxUploadBytes).add(to: router)
+        MediaRoutes(client: client).add(to: router)
         return Application(
             router: router,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Lector"),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "Lector"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

@@ -1,0 +1,92 @@
+import ClusterTransport
+import Coordinator
+import Foundation
+import Hummingbird
+
+/// `POST /api/books/upload/`, answered as JSON or, with `?stream=true`, as server-sent events while
+/// each page's text is extracted.
+struct UploadRoutes {
+    struct Status: Encodable { var message: String }
+    struct Started: Encodable {
+        var totalPages: Int
+        var message: String
+    }
+
+    let client: CoordinatorClient
+    let system: ClusterSystem
+    let maxUploadBytes: Int
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post("/api/books/upload") { request, context in
+            try await upload(request, context: context)
+        }
+    }
+
+    func upload(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let streaming = request.uri.queryParameters.get("stream")?.lowercased() == "true"
+        var receiver = UploadReceiver(client: client, maxBytes: maxUploadBytes)
+        let received: UploadReceiver.Received
+        let inspection: UploadInspection
+        do {
+            received = try await receiver.receive(request)
+            let id = received.uploadId
+            inspection = try await client.call { try await $0.inspectUpload(id) }
+        } catch let error as APIError {
+            await receiver.abort()
+            if streaming { return ServerSentEvent.rejection(error) }
+            throw error
+        }
+        context.logger.info(
+            "upload \(received.uploadId): \(received.bytes) bytes, \(inspection.totalPages) pages, streaming: \(streaming)"
+        )
+        guard streaming else {
+            let id = received.uploadId
+            let metadata = received.metadata
+            let created = try await client.call { try await $0.finishUpload(id, metadata: metadata, progress: nil) }
+            return APIResponse.ok(created, message: created.message)
+        }
+        return stream(received, inspection: inspection)
+    }
+
+    /// Events are written as they happen: extraction reports each page through a sink actor the
+    /// coordinator calls back.
+    private func stream(_ received: UploadReceiver.Received, inspection: UploadInspection) -> Response {
+        let client = self.client
+        let system = self.system
+        let body = ResponseBody { writer in
+            try await writer.write(
+                ServerSentEvent.encode(
+                    "status", Status(message: "Upload received (\(received.bytes) bytes). Reading the PDF...")))
+            try await writer.write(
+                ServerSentEvent.encode(
+                    "processing_started",
+                    Started(
+                        totalPages: inspection.totalPages,
+                        message: "Extracting text from \(inspection.totalPages) pages...")))
+            let (events, continuation) = AsyncStream.makeStream(of: TextProgress.self)
+            let sink = UploadProgressSink(actorSystem: system, continuation: continuation)
+            let sinkID = sink.id
+            let finishing = Task {
+                defer { continuation.finish() }
+                return try await client.call {
+                    try await $0.finishUpload(received.uploadId, metadata: received.metadata, progress: sinkID)
+                }
+            }
+            for await progress in events {
+                try await writer.write(ServerSentEvent.encode("text_progress", progress))
+            }
+            switch await finishing.result {
+            case .success(let created):
+                try await writer.write(ServerSentEvent.encode("completed", created))
+            case .failure(let error as APIError):
+                try await writer.write(ServerSentEvent.error(error))
+            case .failure(let error):
+                try await writer.write(
+                    ServerSentEvent.error(APIError(.internalServerError, code: "internal_error", "\(error)")))
+            }
+            _ = sink
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: ServerSentEvent.headers, body: body)
+    }
+}

@@ -1,0 +1,225 @@
+import Coordinator
+import Foundation
+import Hummingbird
+import MultipartKit
+
+/// Reads an upload's body as it arrives and passes the PDF on to the coordinator in chunks, so the
+/// gateway never holds more than a chunk of it.
+///
+/// Accepts multipart/form-data (file in `file` or `pdf_file`, with `title`, `author`, `language`,
+/// `voice` fields in any order) or a raw `application/pdf` body with the fields in the query.
+struct UploadReceiver {
+    struct Received {
+        var uploadId: String
+        var bytes: Int
+        var metadata: UploadMetadata
+    }
+
+    static let chunkSize = 1 << 20
+    static let fileFields: Set<String> = ["file", "pdf_file"]
+    static let textFields: Set<String> = ["title", "author", "language", "voice"]
+
+    let client: CoordinatorClient
+    let maxBytes: Int
+
+    private var uploadId: String?
+    private var pending = ByteBuffer()
+    private var bytes = 0
+    private var checkedSignature = false
+
+    init(client: CoordinatorClient, maxBytes: Int) {
+        self.client = client
+        self.maxBytes = maxBytes
+    }
+
+    /// Streams the body to the coordinator. On any error the partial upload is dropped.
+    mutating func receive(_ request: Request) async throws -> Received {
+        do {
+            return try await receiveBody(request)
+        } catch {
+            await abort()
+            throw error
+        }
+    }
+
+    mutating func abort() async {
+        guard let uploadId else { return }
+        self.uploadId = nil
+        _ = try? await client.call { try await $0.abortUpload(uploadId) }
+    }
+
+    private mutating func receiveBody(_ request: Request) async throws -> Received {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes + 64 * 1024 {
+            throw Self.tooLarge(maxBytes)
+        }
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        var metadata = UploadMetadata()
+        let query = request.uri.queryParameters
+        metadata.title = query.get("title")
+        metadata.author = query.get("author")
+        metadata.language = query.get("language")
+        metadata.voice = query.get("voice")
+        metadata.filename = query.get("filename")
+
+        if contentType.hasPrefix("multipart/form-data") {
+            guard let boundary = Self.boundary(in: request.headers[.contentType] ?? "") else {
+                throw APIError.badRequest("The multipart body has no boundary.")
+            }
+            try await receiveMultipart(request.body, boundary: boundary, metadata: &metadata)
+        } else if contentType.isEmpty || contentType.hasPrefix("application/pdf")
+            || contentType.hasPrefix("application/octet-stream") || contentType.hasPrefix("application/x-pdf")
+        {
+            for try await buffer in request.body {
+                try await accept(buffer)
+            }
+        } else {
+            throw APIError(
+                .unsupportedMediaType, code: "not_a_pdf",
+                "Send the PDF as multipart/form-data (field 'file' or 'pdf_file') or as an application/pdf body; got \(contentType)."
+            )
+        }
+        try await flush()
+        guard let uploadId, bytes > 0 else {
+            throw APIError(
+                .badRequest, code: "missing_file",
+                "No PDF in the request: send it as multipart field 'file' (or 'pdf_file') or as an application/pdf body."
+            )
+        }
+        try Self.validate(metadata)
+        return Received(uploadId: uploadId, bytes: bytes, metadata: metadata)
+    }
+
+    private mutating func receiveMultipart(_ body: RequestBody, boundary: String, metadata: inout UploadMetadata)
+        async throws
+    {
+        let parser = MultipartParser(boundary: boundary)
+        let state = MultipartState()
+        parser.onHeader = { name, value in
+            guard name.lowercased() == "content-disposition" else { return }
+            state.field = Self.parameter("name", in: value)
+            state.filename = Self.parameter("filename", in: value)
+        }
+        parser.onBody = { buffer in
+            guard let field = state.field else { return }
+            if Self.fileFields.contains(field) {
+                state.fileSeen = true
+                if state.filename != nil { state.fileName = state.filename }
+                state.file.writeBuffer(&buffer)
+            } else if Self.textFields.contains(field), state.values[field, default: ""].utf8.count < 4096 {
+                state.values[field, default: ""] += buffer.readString(length: buffer.readableBytes) ?? ""
+            }
+        }
+        parser.onPartComplete = {
+            state.field = nil
+            state.filename = nil
+        }
+        for try await buffer in body {
+            do {
+                try parser.execute(buffer)
+            } catch {
+                throw APIError.badRequest("The multipart body is malformed: \(error)")
+            }
+            if state.file.readableBytes > 0 {
+                try await accept(state.file)
+                state.file.clear()
+            }
+        }
+        for (field, value) in state.values {
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty else { continue }
+            switch field {
+            case "title": metadata.title = trimmed
+            case "author": metadata.author = trimmed
+            case "language": metadata.language = trimmed
+            case "voice": metadata.voice = trimmed
+            default: break
+            }
+        }
+        if metadata.filename == nil { metadata.filename = state.fileName }
+    }
+
+    /// Takes bytes of the PDF: checks the signature on the first ones, counts against the limit,
+    /// and sends a chunk whenever one is full.
+    private mutating func accept(_ buffer: ByteBuffer) async throws {
+        bytes += buffer.readableBytes
+        guard bytes <= maxBytes else { throw Self.tooLarge(maxBytes) }
+        var buffer = buffer
+        pending.writeBuffer(&buffer)
+        if !checkedSignature, pending.readableBytes >= 1024 {
+            try Self.checkSignature(pending)
+            checkedSignature = true
+        }
+        if pending.readableBytes >= Self.chunkSize { try await flush() }
+    }
+
+    private mutating func flush() async throws {
+        guard pending.readableBytes > 0 else { return }
+        if !checkedSignature {
+            try Self.checkSignature(pending)
+            checkedSignature = true
+        }
+        if uploadId == nil {
+            uploadId = try await client.call { try await $0.beginUpload() }
+        }
+        let id = uploadId!
+        let chunk = Data(pending.readableBytesView)
+        pending.clear()
+        try await client.call { try await $0.appendUpload(id, chunk: chunk) }
+    }
+
+    static func checkSignature(_ head: ByteBuffer) throws {
+        let prefix = Array(head.readableBytesView.prefix(1024))
+        guard prefix.count >= 5,
+            (0...(prefix.count - 5)).contains(where: { prefix[$0..<$0 + 5].elementsEqual("%PDF-".utf8) })
+        else {
+            throw APIError(
+                .unsupportedMediaType, code: "not_a_pdf", "The file is not a PDF (it does not start with %PDF-).")
+        }
+    }
+
+    static func tooLarge(_ limit: Int) -> APIError {
+        APIError(.contentTooLarge, code: "file_too_large", "The file is larger than the limit of \(limit) bytes.")
+    }
+
+    static func validate(_ metadata: UploadMetadata) throws {
+        if let language = metadata.language?.lowercased(), !["hindi", "english", "hinglish"].contains(language),
+            language.range(of: #"^[a-z]{2,3}(-[a-z0-9]+)?$"#, options: .regularExpression) == nil
+        {
+            throw APIError(
+                .badRequest, code: "invalid_language",
+                "language must be hindi, english, hinglish or an espeak-ng voice code such as 'mr'; got '\(language)'.")
+        }
+        if let voice = metadata.voice, voice.range(of: #"^[A-Za-z0-9_+-]{1,40}$"#, options: .regularExpression) == nil {
+            throw APIError(
+                .badRequest, code: "invalid_voice", "voice must be an espeak-ng voice name such as 'hi' or 'en-us'.")
+        }
+    }
+
+    static func boundary(in contentType: String) -> String? {
+        parameter("boundary", in: contentType)
+    }
+
+    /// A `key=value` or `key="value"` parameter of a header value.
+    static func parameter(_ key: String, in header: String) -> String? {
+        for part in header.split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            guard pair.lowercased().hasPrefix("\(key)=") else { continue }
+            var value = String(pair.dropFirst(key.count + 1))
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
+            return value
+        }
+        return nil
+    }
+}
+
+/// What the multipart callbacks collect between two reads of the body.
+private final class MultipartState {
+    var field: String?
+    var filename: String?
+    var fileName: String?
+    var fileSeen = false
+    var file = ByteBuffer()
+    var values: [String: String] = [:]
+}

@@ -1,0 +1,203 @@
+import AsyncHTTPClient
+import Foundation
+import GRDB
+import NIOCore
+import Testing
+
+/// The SPEC's guarantees, proven by killing real `lector` processes.
+@Suite("Fault tolerance with real processes", .serialized)
+struct FaultToleranceTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    struct Cluster {
+        let files: TestClusterFiles
+        var coordinator: LectorProcess
+        var workers: [String: LectorProcess]
+        let gateway: LectorProcess
+
+        static func start(workers: Int = 2, timings: String = "") async throws -> Cluster {
+            let files = try TestClusterFiles(workers: workers, timings: timings)
+            try await files.makeCertificates()
+            let coordinator = try files.start("coordinator", node: "coordinator")
+            var processes: [String: LectorProcess] = [:]
+            for index in 1...workers {
+                processes["worker-\(index)"] = try files.start("worker", node: "worker-\(index)")
+            }
+            let gateway = try files.start("gateway", node: "gateway")
+            let cluster = Cluster(files: files, coordinator: coordinator, workers: processes, gateway: gateway)
+            _ = try await HTTP.waitFor("\(files.baseURL)/api/cluster/") { json in
+                let nodes = (json["data"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+                return nodes.count == workers + 2 && nodes.allSatisfy { $0["state"] as? String == "up" }
+            }
+            return cluster
+        }
+
+        var base: String { files.baseURL }
+
+        func upload(_ fixture: String, query: String = "") async throws -> Int {
+            var request = HTTPClientRequest(url: "\(base)/api/books/upload/?title=\(fixture)\(query)")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/pdf")
+            let data = try Data(contentsOf: FaultToleranceTests.fixtures.appendingPathComponent("\(fixture).pdf"))
+            request.body = .bytes(ByteBuffer(bytes: data))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+            guard response.status == .ok, let id = (json?["data"] as? [String: Any])?["book_id"] as? Int else {
+                throw TestFailure("upload of \(fixture) failed: \(response.status) \(String(buffer: body))")
+            }
+            return id
+        }
+
+        func status(_ id: Int) async throws -> [String: Any] {
+            (try await HTTP.json("\(base)/api/books/\(id)/status/").json["data"] as? [String: Any]) ?? [:]
+        }
+
+        func completedPages(_ id: Int) async throws -> Int {
+            ((try await status(id))["pages_status"] as? [String: Any])?["completed"] as? Int ?? 0
+        }
+
+        /// Waits until the book has nothing left to run; returns its last status.
+        func settle(_ id: Int, timeout: Duration = .seconds(120)) async throws -> [String: Any] {
+            try await HTTP.waitFor("\(base)/api/books/\(id)/status/", timeout: timeout) { json in
+                let status = (json["data"] as? [String: Any])?["processing_status"] as? String
+                return status == "completed" || status == "failed"
+            }["data"] as? [String: Any] ?? [:]
+        }
+
+        func waitForCompleted(_ id: Int, atLeast count: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await completedPages(id) < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
+        /// The files in the book's audio folder: exactly one MP3 a page, nothing half-written.
+        func audioFiles(_ id: Int) -> [String] {
+            let folder = files.folder.appendingPathComponent("data/audio/books/\(id)")
+            return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        }
+
+        func stop() async {
+            for process in [gateway] + Array(workers.values) + [coordinator] { await process.terminate() }
+            files.remove()
+        }
+    }
+
+    @Test func killedWorkerCostsTimeNotPages() async throws {
+        let cluster = try await Cluster.start(workers: 2)
+        let books = [try await cluster.upload("english-40p"), try await cluster.upload("english-40p")]
+        try await cluster.waitForCompleted(books[0], atLeast: 2)
+        await cluster.workers["worker-1"]!.kill9()
+        for book in books {
+            let status = try await cluster.settle(book)
+            #expect(
+                status["processing_status"] as? String == "completed",
+                "\(status)\n\(cluster.coordinator.output.suffix(3000))")
+            #expect((status["pages_status"] as? [String: Any])?["failed"] as? Int == 0)
+            let files = cluster.audioFiles(book)
+            #expect(files.count == 40)
+            #expect(files == (1...40).map { String(format: "page_%04d.mp3", $0) })
+        }
+        await cluster.stop()
+    }
+
+    @Test func coordinatorKilledMidBookRecoversWithoutDuplicatesOrCorruption() async throws {
+        var cluster = try await Cluster.start(workers: 2)
+        let book = try await cluster.upload("english-40p")
+        try await cluster.waitForCompleted(book, atLeast: 3)
+        await cluster.coordinator.kill9()
+
+        // While it is down the gateway answers 503 in the envelope, promptly.
+        let started = ContinuousClock.now
+        let down = try await HTTP.json("\(cluster.base)/api/books/\(book)/status/")
+        #expect(down.status == 503)
+        #expect(down.json["status"] as? String == "FAIL")
+        #expect((down.json["error"] as? [String: Any])?["code"] as? String == "coordinator_unavailable")
+        #expect(ContinuousClock.now - started < .seconds(6))
+
+        cluster.coordinator = try cluster.files.start("coordinator", node: "coordinator")
+        let status = try await cluster.settle(book)
+        #expect(status["processing_status"] as? String == "completed", "\(status)")
+        #expect(cluster.audioFiles(book) == (1...40).map { String(format: "page_%04d.mp3", $0) })
+
+        let database = try DatabaseQueue(path: cluster.files.folder.appendingPathComponent("data/lector.sqlite").path)
+        let integrity = try await database.read { try String.fetchOne($0, sql: "PRAGMA integrity_check") }
+        #expect(integrity == "ok")
+        let rows = try await database.read {
+            try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM page WHERE book_id = ?", arguments: [book])
+        }
+        #expect(rows == 40)
+        await cluster.stop()
+    }
+
+    @Test func joiningWorkerGetsJobs() async throws {
+        let cluster = try await Cluster.start(workers: 1)
+        let certs = try await LectorProcess.run(["certs", "--config", cluster.files.configPath, "--node", "worker-9"])
+        #expect(certs.status == 0, "\(certs.output)")
+        let books = [try await cluster.upload("english-40p"), try await cluster.upload("english-40p")]
+        try await cluster.waitForCompleted(books[0], atLeast: 1)
+        let joiner = try LectorProcess(
+            "worker-9",
+            arguments: [
+                "worker", "--config", cluster.files.configPath, "--join",
+                "127.0.0.1:\(cluster.files.ports["coordinator"]!)", "--name", "worker-9",
+            ], logDirectory: cluster.files.logs)
+        for book in books {
+            let status = try await cluster.settle(book)
+            #expect(status["processing_status"] as? String == "completed")
+        }
+        #expect(joiner.output.contains("COMPLETED") || joiner.output.contains("Audio generated"), "\(joiner.output)")
+        let nodes = try await HTTP.json("\(cluster.base)/api/cluster/")
+        let names = ((nodes.json["data"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []).compactMap {
+            $0["name"] as? String
+        }
+        #expect(names.contains("worker-9"))
+        await joiner.terminate()
+        await cluster.stop()
+    }
+
+    @Test func sigtermedWorkerFinishesItsJobOnce() async throws {
+        let cluster = try await Cluster.start(workers: 2)
+        let book = try await cluster.upload("english-40p")
+        try await cluster.waitForCompleted(book, atLeast: 1)
+        let worker = cluster.workers["worker-1"]!
+        #expect(await worker.terminate() == 0, "\(worker.output)")
+        let status = try await cluster.settle(book)
+        #expect(status["processing_status"] as? String == "completed")
+        // Every page was handed out once and completed once: nothing redone after the drain.
+        let log = cluster.coordinator.output
+        for page in 1...40 {
+            let started =
+                log.components(separatedBy: "Starting audio generation for Book \(book), Page \(page) (").count - 1
+            #expect(started == 1, "page \(page) started \(started) times")
+        }
+        #expect(log.components(separatedBy: "COMPLETED! Audio URL: /media/books/\(book)/").count - 1 == 40)
+        await cluster.stop()
+    }
+
+    @Test func alwaysFailingJobFailsAfterMaxAttemptsAndRetryRequeues() async throws {
+        let cluster = try await Cluster.start(workers: 1)
+        let book = try await cluster.upload("mixed-3p", query: "&voice=xx-nonexistent")
+        let status = try await cluster.settle(book, timeout: .seconds(60))
+        #expect(status["processing_status"] as? String == "failed")
+        #expect((status["pages_status"] as? [String: Any])?["failed"] as? Int == 3)
+        let pages = try await HTTP.json("\(cluster.base)/api/books/\(book)/pages/")
+        let list = (pages.json["data"] as? [String: Any])?["pages"] as? [[String: Any]] ?? []
+        #expect(list.count == 3)
+        for page in list {
+            #expect((page["error"] as? String)?.contains("xx-nonexistent") == true, "\(page)")
+        }
+        let log = cluster.coordinator.output
+        #expect(log.components(separatedBy: "FAILED after 3 attempts").count - 1 == 3)
+
+        var request = HTTPClientRequest(url: "\(cluster.base)/api/books/\(book)/retry/")
+        request.method = .POST
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        #expect(response.status == .ok)
+        let again = try await cluster.settle(book, timeout: .seconds(60))
+        #expect((again["pages_status"] as? [String: Any])?["failed"] as? Int == 3)
+        #expect(cluster.coordinator.output.components(separatedBy: "FAILED after 3 attempts").count - 1 == 6)
+        await cluster.stop()
+    }
+}
