@@ -21,6 +21,7 @@ public struct Receptionist: Sendable {
             state.stateVersion += 1
             system.notifyListings(&state)
         }
+        system.pushState()
     }
 
     public func deregister<Act: DistributedActor>(_ actor: Act, key: String)
@@ -31,6 +32,7 @@ public struct Receptionist: Sendable {
             state.stateVersion += 1
             system.notifyListings(&state)
         }
+        system.pushState()
     }
 
     /// The actors registered under `key` on every node not `down`, this one included.

@@ -144,6 +144,20 @@ extension ClusterSystem {
         }
     }
 
+    /// Sends this node's state to every peer now instead of at their next ping, so a registration
+    /// or a deregistration (a draining worker) is seen within a round trip.
+    func pushState() {
+        let (connections, pong) = state.withLock { state -> ([PeerConnection], Pong?) in
+            guard !state.isShutDown, let body = try? Serialization.encode(localNodeState(state)) else {
+                return ([], nil)
+            }
+            let connections = Array(state.inbound.values) + state.members.values.compactMap(\.connection)
+            return (connections, Pong(sequence: 0, stateVersion: state.stateVersion, state: body))
+        }
+        guard let pong else { return }
+        for connection in connections { connection.send(.pong(pong)) }
+    }
+
     /// Takes in a peer's `NodeState`: its registrations, and nodes it knows that this node does not.
     func apply(
         _ body: ByteBuffer, from name: String, state: inout SystemState, now: ContinuousClock.Instant

@@ -86,6 +86,9 @@ struct NodeRunner {
                 // Drain: out of the listing first, so the coordinator stops sending; then finish
                 // what is in hand; the system then flushes the replies before closing.
                 system.receptionist.deregister(worker, key: pageWorkerKey)
+                // Jobs already on their way are still taken during one heartbeat; after that the
+                // coordinator has seen the deregistration and sends nothing new.
+                try? await Task.sleep(for: config.timings.heartbeatInterval)
                 await worker.whenLocal { await $0.drain() }
                 logger.info("[DRAIN] \(system.node.name) has no job left; leaving the cluster")
             }
