@@ -15,8 +15,8 @@ struct FaultToleranceTests {
         var workers: [String: LectorProcess]
         let gateway: LectorProcess
 
-        static func start(workers: Int = 2, timings: String = "") async throws -> Cluster {
-            let files = try TestClusterFiles(workers: workers, timings: timings)
+        static func start(workers: Int = 2, timings: String = "", extra: String = "") async throws -> Cluster {
+            let files = try TestClusterFiles(workers: workers, extra: extra, timings: timings)
             try await files.makeCertificates()
             let coordinator = try files.start("coordinator", node: "coordinator")
             var processes: [String: LectorProcess] = [:]
@@ -25,7 +25,8 @@ struct FaultToleranceTests {
             }
             let gateway = try files.start("gateway", node: "gateway")
             let cluster = Cluster(files: files, coordinator: coordinator, workers: processes, gateway: gateway)
-            _ = try await HTTP.waitFor("\(files.baseURL)/api/cluster/") { json in
+            let token = extra.contains("api_token: s3cret") ? [("Authorization", "Bearer s3cret")] : []
+            _ = try await HTTP.waitFor("\(files.baseURL)/api/cluster/", headers: token) { json in
                 let nodes = (json["data"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
                 return nodes.count == workers + 2 && nodes.allSatisfy { $0["state"] as? String == "up" }
             }
