@@ -7,7 +7,7 @@ WORKERS    ?= 2
 DATA       ?= lector-data
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release run test clean
+.PHONY: deps build release run test bench clean
 
 # Each entry: "check-command|package". A package is installed only when its check fails.
 DEPS := \
@@ -50,3 +50,8 @@ test: deps
 
 clean:
 	rm -rf .build $(DATA)
+
+# Remote-call figures over mutual TLS on loopback (release build); more benchmarks to come.
+bench: deps
+	$(SWIFT) build -c release --product lector
+	.build/release/lector bench --output bench-results.json

@@ -74,6 +74,42 @@ struct ClusterProcessTests {
         }
     }
 
+    @Test func devRestartsAWorkerThatDies() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-dev-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = try TestClusterFiles.freePort()
+        let dev = try LectorProcess(
+            "dev-supervised",
+            arguments: [
+                "dev", "--http", "127.0.0.1:\(port)", "--workers", "2", "--data",
+                folder.appendingPathComponent("data").path,
+            ],
+            logDirectory: folder)
+        let url = "http://127.0.0.1:\(port)/api/cluster/"
+        _ = try await HTTP.waitFor(url, timeout: .seconds(40)) { json in
+            let nodes = self.nodes(json)
+            return nodes.count == 4 && nodes.allSatisfy { $0["state"] as? String == "up" }
+        }
+        let pattern = /started worker worker-1 \(pid (\d+)\)/
+        let first = try #require(dev.output.firstMatch(of: pattern).flatMap { Int32($0.1) })
+        kill(first, SIGKILL)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var restarted: Int32?
+        while ContinuousClock.now < deadline {
+            let pids = dev.output.matches(of: pattern).compactMap { Int32($0.1) }
+            if let last = pids.last, last != first { restarted = last; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(restarted != nil, "\(dev.output)")
+        #expect(dev.output.contains("worker worker-1 exited"))
+        let json = try await HTTP.waitFor(url, timeout: .seconds(30)) { json in
+            self.nodes(json).first { $0["name"] as? String == "worker-1" }?["state"] as? String == "up"
+        }
+        #expect(nodes(json).first { $0["name"] as? String == "worker-1" }?["state"] as? String == "up")
+        #expect(await dev.terminate() == 0)
+    }
+
     @Test func twoDevClustersRunSideBySideAndStopOnSigterm() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "lector-dev-\(UUID().uuidString)")

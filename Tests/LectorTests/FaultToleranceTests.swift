@@ -127,6 +127,9 @@ struct FaultToleranceTests {
         #expect(ContinuousClock.now - started < .seconds(6))
 
         cluster.coordinator = try cluster.files.start("coordinator", node: "coordinator")
+        // The gateway finds the new coordinator by itself: no restart, back to 200.
+        let back = try await HTTP.waitFor("\(cluster.base)/api/books/", timeout: .seconds(20)) { _ in true }
+        #expect(back["status"] as? String == "PASS")
         let status = try await cluster.settle(book)
         #expect(status["processing_status"] as? String == "completed", "\(status)")
         #expect(cluster.audioFiles(book) == (1...39).map { String(format: "page_%04d.mp3", $0) })
@@ -140,6 +143,46 @@ struct FaultToleranceTests {
         }
         #expect(rows == 40)
         await cluster.stop()
+    }
+
+    /// SIGSTOP leaves a worker alive but silent, as a network partition would: it must be declared
+    /// down, its job done by another worker, and on SIGCONT it rejoins and takes new jobs.
+    @Test func frozenWorkerIsTreatedAsDeadAndRejoins() async throws {
+        let cluster = try await Cluster.start(workers: 2)
+        let frozen = cluster.workers["worker-1"]!
+        let books = [try await cluster.upload("english-40p"), try await cluster.upload("english-40p")]
+        try await cluster.waitForCompleted(books[0], atLeast: 2)
+        kill(frozen.pid, SIGSTOP)
+        let stoppedAt = ContinuousClock.now
+        let down = try await HTTP.waitFor("\(cluster.base)/api/cluster/", timeout: .seconds(15)) { json in
+            Self.state(of: "worker-1", in: json) == "down"
+        }
+        #expect(Self.state(of: "worker-1", in: down) == "down")
+        #expect(ContinuousClock.now - stoppedAt < .seconds(8))
+        for book in books {
+            let status = try await cluster.settle(book)
+            #expect(status["processing_status"] as? String == "completed")
+            #expect(cluster.audioFiles(book) == (1...39).map { String(format: "page_%04d.mp3", $0) })
+        }
+
+        kill(frozen.pid, SIGCONT)
+        let up = try await HTTP.waitFor("\(cluster.base)/api/cluster/", timeout: .seconds(20)) { json in
+            Self.state(of: "worker-1", in: json) == "up"
+        }
+        #expect(Self.state(of: "worker-1", in: up) == "up")
+        let before = frozen.output.components(separatedBy: "Audio generated!").count
+        // It takes jobs again once the coordinator sees it (fairness spreads a 40-page book over both).
+        let later = try await cluster.upload("english-40p")
+        let status = try await cluster.settle(later)
+        #expect(status["processing_status"] as? String == "completed")
+        #expect(
+            frozen.output.components(separatedBy: "Audio generated!").count > before, "\(frozen.output.suffix(2000))")
+        await cluster.stop()
+    }
+
+    static func state(of node: String, in json: [String: Any]) -> String? {
+        let nodes = (json["data"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+        return nodes.first { $0["name"] as? String == node }?["state"] as? String
     }
 
     @Test func joiningWorkerGetsJobs() async throws {

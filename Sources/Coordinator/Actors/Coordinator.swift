@@ -37,6 +37,10 @@ public distributed actor Coordinator {
 
     /// Requeues unfinished jobs and starts following the workers; call once after init.
     public func start() throws {
+        let interrupted = audioStore.removeInterruptedWrites()
+        if interrupted > 0 {
+            logger.info("[RECOVERY] removed \(interrupted) half-written audio files")
+        }
         let pending = try store.recoverPendingJobs()
         for key in pending { queue.push(key) }
         if !pending.isEmpty {

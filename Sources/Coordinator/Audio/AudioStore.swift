@@ -48,6 +48,18 @@ struct AudioStore: Sendable {
         return AudioSlice(totalBytes: total, offset: start, data: data)
     }
 
+    /// Deletes temporary files of writes a crash interrupted (their pages were never marked
+    /// completed, so they will be voiced again); returns how many.
+    @discardableResult
+    func removeInterruptedWrites() -> Int {
+        guard let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return 0 }
+        var removed = 0
+        for case let url as URL in files where url.lastPathComponent.hasPrefix(".") && url.pathExtension == "tmp" {
+            if (try? FileManager.default.removeItem(at: url)) != nil { removed += 1 }
+        }
+        return removed
+    }
+
     func removeBook(_ book: Int64) {
         try? FileManager.default.removeItem(
             at: root.appendingPathComponent("books/\(book)", isDirectory: true))
