@@ -242,3 +242,46 @@ func probeDuration(_ mp3: Data) throws -> Double {
     let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     return Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
 }
+
+@Suite("Retry and delete edge cases", .serialized)
+struct RetryDeleteEdgeTests {
+    @Test func unreadablePagesAreNotRetriedIntoCompletedPages() async throws {
+        let cluster = try await FlowCluster.start()
+        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        var damaged = try Data(contentsOf: fixture("english-8p"))
+        let middle = damaged.count / 2
+        damaged.replaceSubrange(middle..<middle + 4000, with: Data(count: 4000))
+        let id = try await cluster.coordinator.beginUpload()
+        try await cluster.coordinator.appendUpload(id, chunk: damaged)
+        let created = try await cluster.coordinator.finishUpload(id, metadata: UploadMetadata(), progress: nil)
+        let first = try await cluster.waitUntilSettled(created.bookId)
+        #expect(first.processingStatus == .failed)
+        let failed = first.pagesStatus.failed
+        #expect(failed >= 1)
+        let retry = try await cluster.coordinator.retry(book: created.bookId)
+        #expect(retry.requeuedPages == 0)
+        let after = try await cluster.waitUntilSettled(created.bookId)
+        #expect(after.processingStatus == .failed)
+        #expect(after.pagesStatus.failed == failed)
+        #expect(!after.audioReady)
+        let pages = try await cluster.coordinator.pages(book: created.bookId, offset: 0, limit: nil).pages
+        #expect(pages.filter { $0.processingStatus == .failed }.allSatisfy { $0.textSource == "none" })
+        _ = worker
+        await cluster.stop()
+    }
+
+    @Test func deletingABookWhileAPageIsVoicedLeavesNoFile() async throws {
+        let cluster = try await FlowCluster.start()
+        let worker = SlowFirstWorker(actorSystem: cluster.workerSystem)
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let created = try await cluster.upload("mixed-3p")
+        // Attempt 1 of page 1 is held by the worker for 2 s; delete the book meanwhile.
+        try await Task.sleep(for: .milliseconds(300))
+        try await cluster.coordinator.delete(book: created.bookId)
+        try await Task.sleep(for: .milliseconds(2500))
+        let folder = cluster.folder.appendingPathComponent("audio/books/\(created.bookId)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path))
+        await cluster.stop()
+    }
+}

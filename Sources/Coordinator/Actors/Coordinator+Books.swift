@@ -31,6 +31,11 @@ extension Coordinator {
     public distributed func delete(book: Int64) throws {
         try store.deleteBook(book)
         queue.remove(book: book)
+        // Answers still on their way for this book find no lease and are dropped before any file
+        // is written.
+        for key in leases.keys where key.book == book {
+            if let lease = leases.removeValue(forKey: key) { workers[lease.worker]?.inFlight.remove(key) }
+        }
         audioStore.removeBook(book)
         logger.info("[DELETE] Book \(book) and its audio removed")
     }

@@ -86,7 +86,7 @@ final class BookStore: Sendable {
             for page in pages {
                 var record = PageRecord(
                     id: nil, bookId: book.id!, pageNumber: page.number, textContent: page.text,
-                    textSource: "pdf",
+                    textSource: page.unreadable == nil ? "pdf" : "none",
                     processingStatus: (page.unreadable == nil ? ProcessingStatus.pending : .failed).rawValue,
                     error: page.unreadable, attempts: 0)
                 try record.insert(db)
@@ -165,6 +165,10 @@ final class BookStore: Sendable {
         }
     }
 
+    /// Failed pages worth another attempt. Pages poppler could not read (`text_source` 'none') have
+    /// nothing a worker could voice: retrying them would mark them completed with no audio.
+    static let retryable = "book_id = ? AND processing_status = 'failed' AND text_source != 'none'"
+
     /// Failed pages go back to pending with fresh attempts; returns their keys.
     func requeueFailed(book: Int64) throws -> [PageKey] {
         try pool.write { db in
@@ -172,11 +176,11 @@ final class BookStore: Sendable {
             let numbers = try Int.fetchAll(
                 db,
                 sql:
-                    "SELECT page_number FROM page WHERE book_id = ? AND processing_status = 'failed' ORDER BY page_number",
+                    "SELECT page_number FROM page WHERE \(Self.retryable) ORDER BY page_number",
                 arguments: [book])
             try db.execute(
                 sql:
-                    "UPDATE page SET processing_status = 'pending', attempts = 0, error = NULL WHERE book_id = ? AND processing_status = 'failed'",
+                    "UPDATE page SET processing_status = 'pending', attempts = 0, error = NULL WHERE \(Self.retryable)",
                 arguments: [book])
             try db.execute(sql: "UPDATE book SET completed_at = NULL WHERE id = ?", arguments: [book])
             try refresh(book: book, in: db)
