@@ -1,36 +1,76 @@
-import Coordinator
 import Foundation
-import Logging
 import Testing
 
 @testable import PageWorker
 
-/// Decodes an MP3 with ffprobe and returns its duration in seconds.
-func probeDuration(_ mp3: Data) throws -> Double {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-        "probe-\(UUID().uuidString).mp3")
-    try mp3.write(to: url)
-    defer { try? FileManager.default.removeItem(at: url) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
-    process.arguments = [
-        "-v", "error", "-show_entries", "format=duration:stream=codec_name,channels", "-of",
-        "default=nw=1", url.path,
-    ]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    process.waitUntilExit()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    guard process.terminationStatus == 0, output.contains("codec_name=mp3"),
-        output.contains("channels=1"),
-        let line = output.split(separator: "\n").first(where: { $0.hasPrefix("duration=") }),
-        let seconds = Double(line.dropFirst("duration=".count))
-    else { throw SpeechError.encodingFailed("ffprobe could not decode: \(output)") }
-    return seconds
+/// What ffprobe says about an MP3, or nil when it cannot read it.
+struct ProbedMP3: Equatable {
+    var codec: String
+    var sampleRate: Int
+    var channels: Int
+    var duration: Double
 }
 
-@Suite("espeak-ng and LAME", .serialized)
+/// Runs a tool on `input` (written to a temporary file) and returns its standard output.
+private func run(_ tool: String, _ arguments: [String], on input: Data) throws -> (status: Int32, output: Data) {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("speech-\(UUID().uuidString).mp3")
+    try input.write(to: url)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments.map { $0 == "INPUT" ? url.path : $0 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
+
+func probe(_ mp3: Data) throws -> ProbedMP3? {
+    let (status, output) = try run(
+        "/usr/bin/ffprobe",
+        [
+            "-v", "error", "-show_entries", "stream=codec_name,sample_rate,channels:format=duration", "-of",
+            "default=nw=1", "INPUT",
+        ], on: mp3)
+    let fields = String(decoding: output, as: UTF8.self).split(separator: "\n").reduce(into: [String: String]()) {
+        let pair = $1.split(separator: "=", maxSplits: 1)
+        if pair.count == 2 { $0[String(pair[0])] = String(pair[1]) }
+    }
+    guard status == 0, let codec = fields["codec_name"], let rate = fields["sample_rate"].flatMap({ Int($0) }),
+        let channels = fields["channels"].flatMap({ Int($0) }),
+        let duration = fields["duration"].flatMap({ Double($0) })
+    else { return nil }
+    return ProbedMP3(codec: codec, sampleRate: rate, channels: channels, duration: duration)
+}
+
+/// The MP3 decoded by ffmpeg back to 16-bit mono PCM at its own rate.
+func decode(_ mp3: Data) throws -> [Int16] {
+    let (status, output) = try run(
+        "/usr/bin/ffmpeg", ["-v", "error", "-i", "INPUT", "-f", "s16le", "-ac", "1", "-"], on: mp3)
+    try #require(status == 0)
+    return output.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+}
+
+/// Signal-to-noise ratio in dB of `decoded` against `original`, at the best lag in `lags` (MP3
+/// decoders start late by the encoder's and decoder's delays), over a few seconds from `start`.
+func snr(_ original: [Int16], _ decoded: [Int16], lags: ClosedRange<Int>, start: Int, length: Int) -> Double {
+    lags.map { lag -> Double in
+        var signal = 0.0
+        var noise = 0.0
+        for index in start..<(start + length) {
+            let reference = Double(original[index])
+            let difference = reference - Double(decoded[index + lag])
+            signal += reference * reference
+            noise += difference * difference
+        }
+        return 10 * log10(signal / max(noise, 1))
+    }.max()!
+}
+
+@Suite("espeak-ng and LAME")
 struct SpeechTests {
     let english = String(repeating: "Lector reads books aloud, one page at a time. ", count: 6)
     let hindi = String(repeating: "घर जमाई हरिधन को ससुराल में रहते हुए बहुत दिन हो गए थे। ", count: 4)
@@ -39,51 +79,102 @@ struct SpeechTests {
         for (text, voice) in [(english, "en"), (hindi, "hi")] {
             let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice)
             #expect(pcm.sampleRate == 22050)
-            #expect(pcm.duration > 5 && pcm.duration < 60, "\(voice): \(pcm.duration) s")
-            let mp3 = try await MP3Encoder.encode(pcm)
-            let decoded = try probeDuration(mp3)
+            // espeak-ng speaks at about 175 words a minute: 15 to 100 ms a character.
+            let characters = Double(text.unicodeScalars.count)
             #expect(
-                abs(decoded - pcm.duration) < 0.5,
-                "\(voice): decoded \(decoded) s, synthesised \(pcm.duration) s")
-            // 48 kb/s: about 6 KB a second.
-            #expect(Double(mp3.count) / pcm.duration > 4000 && Double(mp3.count) / pcm.duration < 8000)
+                pcm.duration > characters * 0.015 && pcm.duration < characters * 0.1,
+                "\(voice): \(pcm.duration) s for \(characters) characters")
+            #expect(pcm.samples.contains { abs(Int($0)) > 5000 }, "\(voice): the audio is near silence")
+
+            let mp3 = try await MP3Encoder.encode(pcm)
+            #expect(Array(mp3.prefix(3)) != Array("ID3".utf8), "no ID3 tag")
+            #expect(mp3.first == 0xFF && (mp3[1] & 0xE0) == 0xE0, "starts with an MPEG frame")
+            let probed = try #require(try probe(mp3), "ffprobe cannot read the \(voice) MP3")
+            #expect(probed.codec == "mp3" && probed.channels == 1 && probed.sampleRate == 22050)
+            #expect(
+                abs(probed.duration - pcm.duration) < 0.5, "\(voice): MP3 \(probed.duration) s, PCM \(pcm.duration) s")
+            // 48 kb/s constant: 6000 bytes a second.
+            let bytesPerSecond = Double(mp3.count) / pcm.duration
+            #expect(bytesPerSecond > 5800 && bytesPerSecond < 6300, "\(voice): \(bytesPerSecond) B/s")
         }
     }
 
-    @Test func concurrentSynthesisIsSerialisedAndKeepsEachLength() async throws {
-        let alone = try await SpeechSynthesizer.shared.synthesize(english, voice: "en").duration
-        let short = try await SpeechSynthesizer.shared.synthesize("Hello.", voice: "en").duration
-        let durations = try await withThrowingTaskGroup(of: (Int, Double).self) { group in
-            for index in 0..<6 {
-                group.addTask {
-                    let text = index.isMultiple(of: 2) ? english : "Hello."
-                    return (index, try await SpeechSynthesizer.shared.synthesize(text, voice: "en").duration)
-                }
-            }
-            return try await group.reduce(into: [Int: Double]()) { $0[$1.0] = $1.1 }
-        }
-        for (index, duration) in durations {
-            let expected = index.isMultiple(of: 2) ? alone : short
-            #expect(abs(duration - expected) < 0.3, "task \(index): \(duration) vs \(expected)")
-        }
-    }
-
-    @Test func parallelEncodesAreAllValid() async throws {
+    @Test func theMP3SoundsLikeThePCM() async throws {
         let pcm = try await SpeechSynthesizer.shared.synthesize(english, voice: "en")
-        let files = try await withThrowingTaskGroup(of: Data.self) { group in
-            for _ in 0..<4 { group.addTask { try await MP3Encoder.encode(pcm) } }
-            return try await group.reduce(into: [Data]()) { $0.append($1) }
+        let decoded = try decode(try await MP3Encoder.encode(pcm))
+        #expect(decoded.count >= pcm.samples.count && decoded.count < pcm.samples.count + 2 * 1152)
+        // Measured about 23 dB at quality 7; a broken encode (wrong rate, channels or buffer) is
+        // far below 0 dB.
+        let ratio = snr(pcm.samples, decoded, lags: 1000...1200, start: 22050, length: 3 * 22050)
+        #expect(ratio > 15, "SNR \(ratio) dB")
+    }
+
+    @Test func nothingToSayGivesNoSamples() async throws {
+        for text in ["", "   \n\t  "] {
+            let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: "en")
+            #expect(pcm.samples.isEmpty && pcm.duration == 0 && pcm.sampleRate == 22050)
         }
-        #expect(files.count == 4)
-        #expect(Set(files).count == 1)
-        #expect(abs(try probeDuration(files[0]) - pcm.duration) < 0.5)
     }
 
     @Test func unknownVoiceIsAnError() async throws {
         await #expect(throws: SpeechError.unknownVoice("xx-nonexistent")) {
             _ = try await SpeechSynthesizer.shared.synthesize("hello", voice: "xx-nonexistent")
         }
-        #expect(await SpeechSynthesizer.shared.hasVoice("hi"))
+        await #expect(throws: SpeechError.unknownVoice("xx-nonexistent")) {
+            _ = try await SpeechSynthesizer.shared.synthesize("", voice: "xx-nonexistent")
+        }
+        for voice in ["en", "hi", "mr"] { #expect(await SpeechSynthesizer.shared.hasVoice(voice), "\(voice)") }
         #expect(await !SpeechSynthesizer.shared.hasVoice("xx-nonexistent"))
+    }
+
+    /// espeak-ng has one voice and one callback per process: unserialised, these two calls crash
+    /// or come back with each other's voice or audio.
+    @Test func concurrentSynthesisKeepsEachTextAndVoice() async throws {
+        let englishAlone = try await SpeechSynthesizer.shared.synthesize(english, voice: "en").duration
+        let hindiAlone = try await SpeechSynthesizer.shared.synthesize(hindi, voice: "hi").duration
+        let shortAlone = try await SpeechSynthesizer.shared.synthesize("Hello.", voice: "en").duration
+        #expect(abs(englishAlone - hindiAlone) > 1, "the texts must differ in length for this test")
+        for _ in 0..<3 {
+            async let englishTogether = SpeechSynthesizer.shared.synthesize(english, voice: "en")
+            async let hindiTogether = SpeechSynthesizer.shared.synthesize(hindi, voice: "hi")
+            async let shortTogether = SpeechSynthesizer.shared.synthesize("Hello.", voice: "en")
+            let (e, h, s) = try await (englishTogether.duration, hindiTogether.duration, shortTogether.duration)
+            #expect(abs(e - englishAlone) < englishAlone * 0.03, "English \(e) s, alone \(englishAlone) s")
+            #expect(abs(h - hindiAlone) < hindiAlone * 0.03, "Hindi \(h) s, alone \(hindiAlone) s")
+            #expect(abs(s - shortAlone) < 0.1, "short \(s) s, alone \(shortAlone) s")
+        }
+    }
+
+    @Test func fourConcurrentEncodesAreValidAndEqualToASerialOne() async throws {
+        let pcm = try await SpeechSynthesizer.shared.synthesize(english, voice: "en")
+        let serial = try await MP3Encoder.encode(pcm)
+        let files = try await withThrowingTaskGroup(of: Data.self) { group in
+            for _ in 0..<4 { group.addTask { try await MP3Encoder.encode(pcm) } }
+            return try await group.reduce(into: [Data]()) { $0.append($1) }
+        }
+        #expect(files.count == 4)
+        for file in files {
+            #expect(file == serial)
+            let probed = try #require(try probe(file))
+            #expect(abs(probed.duration - pcm.duration) < 0.5)
+        }
+    }
+
+    @Test func settingsReachLAME() async throws {
+        let pcm = try await SpeechSynthesizer.shared.synthesize(english, voice: "en")
+        let fast = try await MP3Encoder.encode(pcm, settings: MP3Settings(bitrateKbps: 32, quality: 7))
+        let rich = try await MP3Encoder.encode(pcm, settings: MP3Settings(bitrateKbps: 96, quality: 7))
+        #expect(abs(Double(fast.count) / pcm.duration - 4000) < 300)
+        #expect(abs(Double(rich.count) / pcm.duration - 12000) < 400)
+        // At 96 kb/s LAME's frames have room for its tag: decoders then trim its delay and padding.
+        let exact = try decode(rich)
+        #expect(exact.count == pcm.samples.count)
+        await #expect(throws: SpeechError.self) {
+            _ = try await MP3Encoder.encode(PCMAudio(samples: pcm.samples, sampleRate: 0))
+        }
+        // No samples still make a valid file: LAME's flush, two frames of silence.
+        let nothing = try await MP3Encoder.encode(PCMAudio(samples: [], sampleRate: 22050))
+        let probed = try #require(try probe(nothing))
+        #expect(probed.duration < 0.1 && nothing.count < 1000)
     }
 }

@@ -5,72 +5,106 @@ import Synchronization
 /// One open poppler document, for its page count and each page's text.
 ///
 /// Opened from memory with a NULL password: poppler 22.12 crashes on encrypted files opened from
-/// memory with any non-NULL password. Poppler documents are not safe for concurrent use, so every
-/// call goes through `lock`.
+/// memory with any non-NULL password, while a NULL one gives a clean `POPPLER_ERROR_ENCRYPTED`.
+/// Poppler documents are not safe for concurrent use, so every call into one goes through `handles`.
 public final class PDFTextDocument: Sendable {
     /// The document and the bytes it reads from, which must outlive it.
-    private struct Handles: @unchecked Sendable {  // only touched under `lock`
+    private struct Handles {
         var document: OpaquePointer
         var bytes: OpaquePointer
     }
 
-    private let lock: Mutex<Handles>
-    public let pageCount: Int
+    private let handles: Mutex<Handles>
+    /// Poppler's page index for each page number (slot 0 is page 1); nil for a page whose page
+    /// object is broken. Built once at open, see `PDFPageTree`.
+    private let popplerIndex: [Int32?]
 
+    /// The page count the PDF declares, broken pages included, so page numbers keep their meaning.
+    public var pageCount: Int { popplerIndex.count }
+
+    /// Maps the file rather than reading it, so a 100 MB book is not copied onto the heap; the
+    /// GBytes keeps the mapping alive for as long as poppler needs it. Deleting the file meanwhile
+    /// is fine, shrinking it is not (reading past the end of a mapping is SIGBUS): the upload spool
+    /// is complete and closed before it is opened.
     public static func open(contentsOf url: URL) throws(PDFError) -> PDFTextDocument {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw .damaged("cannot read the file: \(error.localizedDescription)")
+        var error: UnsafeMutablePointer<GError>?
+        guard let mapped = g_mapped_file_new(url.path, 0, &error) else {
+            defer { if let error { g_error_free(error) } }
+            throw .damaged("cannot read the file: \(message(of: error))")
         }
-        return try open(data: data)
+        let bytes = g_mapped_file_get_bytes(mapped)!
+        g_mapped_file_unref(mapped)
+        return try open(taking: bytes)
     }
 
+    /// Copies `data` once into a GBytes, which owns it from then on.
     public static func open(data: Data) throws(PDFError) -> PDFTextDocument {
-        guard !data.isEmpty else { throw .empty }
-        let head = data.prefix(1024)
-        guard head.range(of: Data("%PDF-".utf8)) != nil else { throw .notPDF }
         let bytes = data.withUnsafeBytes { raw in g_bytes_new(raw.baseAddress, gsize(raw.count)) }!
+        return try open(taking: bytes)
+    }
+
+    /// Takes over one reference to `bytes`: the document keeps it, or it is released on error.
+    private static func open(taking bytes: sending OpaquePointer) throws(PDFError) -> PDFTextDocument {
+        var size: gsize = 0
+        let start = g_bytes_get_data(bytes, &size)
+        // Checked before poppler: it reports empty input without an error, and a non-PDF as
+        // "damaged", which would hide a wrong file type behind a broken-file message.
+        guard let start, size > 0 else {
+            g_bytes_unref(bytes)
+            throw .empty
+        }
+        let head = UnsafeRawBufferPointer(start: start, count: min(Int(size), 1024))
+        guard head.firstRange(of: Array("%PDF-".utf8)) != nil else {
+            g_bytes_unref(bytes)
+            throw .notPDF
+        }
+
         var error: UnsafeMutablePointer<GError>?
+        // NULL password only: see the type's comment.
         guard let document = poppler_document_new_from_bytes(bytes, nil, &error) else {
             g_bytes_unref(bytes)
-            defer { if error != nil { g_error_free(error) } }
+            defer { if let error { g_error_free(error) } }
             if let error, error.pointee.domain == poppler_error_quark(),
                 error.pointee.code == Int32(POPPLER_ERROR_ENCRYPTED.rawValue)
             {
                 throw .encrypted
             }
-            throw .damaged(error.map { String(cString: $0.pointee.message) } ?? "unknown error")
+            throw .damaged(message(of: error))
         }
-        let count = Int(poppler_document_get_n_pages(document))
-        guard count > 0 else {
+        let declared = Int(poppler_document_get_n_pages(document))
+        guard declared > 0 else {
             g_object_unref(UnsafeMutableRawPointer(document))
             g_bytes_unref(bytes)
             throw .noPages
         }
-        return PDFTextDocument(handles: Handles(document: document, bytes: bytes), pageCount: count)
+        let index = PDFPageTree.indexMap(of: document, declaredPages: declared)
+        return PDFTextDocument(handles: Handles(document: document, bytes: bytes), popplerIndex: index)
     }
 
-    private init(handles: Handles, pageCount: Int) {
-        self.lock = Mutex(handles)
-        self.pageCount = pageCount
+    private static func message(of error: UnsafeMutablePointer<GError>?) -> String {
+        error?.pointee.message.map { String(cString: $0) } ?? "unknown error"
+    }
+
+    private init(handles: sending Handles, popplerIndex: [Int32?]) {
+        self.handles = Mutex(handles)
+        self.popplerIndex = popplerIndex
     }
 
     deinit {
-        lock.withLock { handles in
+        handles.withLock { handles in
             g_object_unref(UnsafeMutableRawPointer(handles.document))
             g_bytes_unref(handles.bytes)
         }
     }
 
-    /// The text of page `number` (1-based), as poppler lays it out.
+    /// The text of page `number` (1-based), as poppler lays it out; "" for a page with no text
+    /// layer (a scan), which callers tell apart from an unreadable page.
     public func text(ofPage number: Int) throws(PDFError) -> String {
-        guard (1...pageCount).contains(number) else { throw .pageUnreadable(number) }
-        let text: String? = lock.withLock { handles in
-            guard let page = poppler_document_get_page(handles.document, Int32(number - 1)) else {
-                return nil
-            }
+        guard (1...pageCount).contains(number), let index = popplerIndex[number - 1] else {
+            throw .pageUnreadable(number)
+        }
+        let text: String? = handles.withLock { handles in
+            guard let page = poppler_document_get_page(handles.document, index) else { return nil }
             defer { g_object_unref(UnsafeMutableRawPointer(page)) }
             guard let raw = poppler_page_get_text(page) else { return "" }
             defer { g_free(raw) }

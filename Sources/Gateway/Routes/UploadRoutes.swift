@@ -31,9 +31,9 @@ struct UploadRoutes {
             received = try await receiver.receive(request)
             let id = received.uploadId
             inspection = try await client.call { try await $0.inspectUpload(id) }
-        } catch let error as APIError {
+        } catch {
             await receiver.abort()
-            if streaming { return ServerSentEvent.rejection(error) }
+            if streaming { return ServerSentEvent.rejection(Self.apiError(error)) }
             throw error
         }
         context.logger.info(
@@ -42,10 +42,27 @@ struct UploadRoutes {
         guard streaming else {
             let id = received.uploadId
             let metadata = received.metadata
-            let created = try await client.call { try await $0.finishUpload(id, metadata: metadata, progress: nil) }
-            return APIResponse.ok(created, message: created.message)
+            do {
+                let created = try await client.call {
+                    try await $0.finishUpload(id, metadata: metadata, progress: nil)
+                }
+                return APIResponse.ok(created, message: created.message)
+            } catch {
+                await Self.discard(id, client: client)
+                throw error
+            }
         }
         return stream(received, inspection: inspection)
+    }
+
+    /// Drops an upload that will not be finished. The coordinator forgets a consumed or unknown
+    /// upload quietly, so this is safe after any failure.
+    static func discard(_ uploadId: String, client: CoordinatorClient) async {
+        _ = try? await client.call { try await $0.abortUpload(uploadId) }
+    }
+
+    static func apiError(_ error: any Error) -> APIError {
+        error as? APIError ?? APIError(.internalServerError, code: "internal_error", "The upload failed: \(error)")
     }
 
     /// Events are written as they happen: extraction reports each page through a sink actor the
@@ -78,11 +95,9 @@ struct UploadRoutes {
             switch await finishing.result {
             case .success(let created):
                 try await writer.write(ServerSentEvent.encode("completed", created))
-            case .failure(let error as APIError):
-                try await writer.write(ServerSentEvent.error(error))
             case .failure(let error):
-                try await writer.write(
-                    ServerSentEvent.error(APIError(.internalServerError, code: "internal_error", "\(error)")))
+                await Self.discard(received.uploadId, client: client)
+                try await writer.write(ServerSentEvent.error(Self.apiError(error)))
             }
             _ = sink
             try await writer.finish(nil)

@@ -30,7 +30,8 @@ public enum GatewayServer {
     ) -> some ApplicationProtocol {
         system.registerErrorType(LectorError.self)
         let client = CoordinatorClient(system: system)
-        let router = Router()
+        // HEAD on every GET route (a media HEAD costs one small coordinator call, no audio bytes).
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorEnvelopeMiddleware())
         if let token = configuration.apiToken, !token.isEmpty {
             router.add(middleware: BearerTokenMiddleware(token: token))

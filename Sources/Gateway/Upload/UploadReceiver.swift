@@ -60,6 +60,8 @@ struct UploadReceiver {
         metadata.language = query.get("language")
         metadata.voice = query.get("voice")
         metadata.filename = query.get("filename")
+        // Parameters in the query are known before the body: refuse bad ones before spooling anything.
+        try Self.validate(metadata)
 
         if contentType.hasPrefix("multipart/form-data") {
             guard let boundary = Self.boundary(in: request.headers[.contentType] ?? "") else {

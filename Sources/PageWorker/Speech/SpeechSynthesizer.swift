@@ -5,18 +5,30 @@ import Synchronization
 
 /// Text to PCM with espeak-ng.
 ///
-/// espeak-ng keeps global state (one voice, one callback per process) and takes no lock: two
-/// threads synthesising at once crash or, worse, silently mix their audio. So every call in the
-/// process goes through this one serial queue, off Swift's cooperative pool.
+/// espeak-ng keeps global state and takes no lock: every call in the process goes through this
+/// one serial queue. Two threads synthesising at once crash or, worse, silently swap or mix their
+/// audio, and the voice and callback are process-wide settings. The queue is a Dispatch queue, not
+/// an actor, because a synthesis blocks its thread for up to a second, which would starve Swift's
+/// cooperative pool (two threads on a two-core machine).
 public final class SpeechSynthesizer: Sendable {
     public static let shared = SpeechSynthesizer()
 
     private let queue = DispatchQueue(label: "lector.espeak-ng")
-    /// 0 until espeak-ng is initialised; only written on `queue`.
-    private let sampleRate = Mutex<Int>(0)
+    /// espeak-ng's initialisation, done once on `queue`; kept in a Mutex only to make the class
+    /// Sendable, as it is only read and written on `queue`.
+    private let engine = Mutex<Engine>(.notStarted)
+
+    private enum Engine {
+        case notStarted
+        case ready(sampleRate: Int)
+        case failed
+    }
 
     private init() {}
 
+    /// Speaks `text` with espeak-ng's voice `voice` ("en", "hi", "mr", …) into 16-bit mono PCM.
+    /// Text with nothing to say (empty or whitespace) gives zero samples, which callers treat as
+    /// "no audio" rather than an error.
     public func synthesize(_ text: String, voice: String) async throws -> PCMAudio {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
@@ -25,6 +37,7 @@ public final class SpeechSynthesizer: Sendable {
         }
     }
 
+    /// Whether espeak-ng has a voice by this name; false also when espeak-ng cannot start.
     public func hasVoice(_ name: String) async -> Bool {
         await withCheckedContinuation { continuation in
             queue.async {
@@ -33,54 +46,65 @@ public final class SpeechSynthesizer: Sendable {
         }
     }
 
-    private func initializeOnQueue() throws -> Int {
-        if let rate = sampleRate.withLock({ $0 == 0 ? nil : $0 }) { return rate }
-        let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nil, 0)
-        guard rate > 0 else { throw SpeechError.initializationFailed }
+    // MARK: On `queue` only
+
+    private func sampleRateOnQueue() throws(SpeechError) -> Int {
+        let state = engine.withLock { $0 }
+        switch state {
+        case .ready(let rate): return rate
+        case .failed: throw .initializationFailed
+        case .notStarted: break
+        }
+        // DONT_EXIT: without it, speak_lib.h says, espeak-ng may exit() when its data is missing,
+        // taking the whole worker down instead of failing the job.
+        let rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, nil, espeakINITIALIZE_DONT_EXIT)
+        guard rate > 0 else {
+            engine.withLock { $0 = .failed }
+            throw .initializationFailed
+        }
         espeak_SetSynthCallback(collectSamples)
-        sampleRate.withLock { $0 = Int(rate) }
+        engine.withLock { $0 = .ready(sampleRate: Int(rate)) }
         return Int(rate)
     }
 
-    private func select(voice: String) throws {
-        _ = try initializeOnQueue()
-        guard espeak_SetVoiceByName(voice) == EE_OK else { throw SpeechError.unknownVoice(voice) }
+    private func select(voice: String) throws(SpeechError) {
+        _ = try sampleRateOnQueue()
+        guard espeak_SetVoiceByName(voice) == EE_OK else { throw .unknownVoice(voice) }
     }
 
-    private func synthesizeOnQueue(_ text: String, voice: String) throws -> PCMAudio {
-        let rate = try initializeOnQueue()
+    private func synthesizeOnQueue(_ text: String, voice: String) throws(SpeechError) -> PCMAudio {
+        let rate = try sampleRateOnQueue()
+        // The voice is checked even for empty text, so a bad voice fails the same way every time.
         try select(voice: voice)
-        let sink = SampleSink()
-        let retained = Unmanaged.passRetained(sink)
-        defer { retained.release() }
+        guard text.contains(where: { !$0.isWhitespace }) else {
+            return PCMAudio(samples: [], sampleRate: rate)
+        }
+        let sink = Unmanaged.passRetained(SampleSink())
+        defer { sink.release() }
         let status = text.withCString { pointer in
             espeak_Synth(
                 pointer, strlen(pointer) + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil,
-                retained.toOpaque())
+                sink.toOpaque())
         }
-        guard status == EE_OK else {
-            throw SpeechError.synthesisFailed("espeak_Synth returned \(status.rawValue)")
-        }
-        guard espeak_Synchronize() == EE_OK else {
-            throw SpeechError.synthesisFailed("espeak_Synchronize failed")
-        }
-        return PCMAudio(samples: sink.samples, sampleRate: rate)
+        guard status == EE_OK else { throw .synthesisFailed("espeak_Synth returned \(status.rawValue)") }
+        // A no-op in synchronous mode, kept so a change of output mode cannot return early.
+        guard espeak_Synchronize() == EE_OK else { throw .synthesisFailed("espeak_Synchronize failed") }
+        return PCMAudio(samples: sink.takeUnretainedValue().samples, sampleRate: rate)
     }
 }
 
-/// Where the callback puts samples; used only on the synthesizer's queue.
+/// Where the callback puts one synthesis' samples; used only on the synthesizer's queue.
 private final class SampleSink {
     var samples: [Int16] = []
 }
 
-/// espeak-ng's synthesis callback: a plain C function, handed the sink through `user_data`.
+/// espeak-ng's synthesis callback: a plain C function (espeak-ng cannot call a closure), handed
+/// the current `SampleSink` through the events' `user_data`.
 private func collectSamples(
     _ wav: UnsafeMutablePointer<Int16>?, _ count: Int32, _ events: UnsafeMutablePointer<espeak_EVENT>?
 ) -> Int32 {
-    guard let events, let user = events.pointee.user_data else { return 0 }
+    guard let wav, count > 0, let user = events?.pointee.user_data else { return 0 }
     let sink = Unmanaged<SampleSink>.fromOpaque(user).takeUnretainedValue()
-    if let wav, count > 0 {
-        sink.samples.append(contentsOf: UnsafeBufferPointer(start: wav, count: Int(count)))
-    }
-    return 0
+    sink.samples.append(contentsOf: UnsafeBufferPointer(start: wav, count: Int(count)))
+    return 0  // 0: go on synthesising
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 
 /// A thin JSON-over-HTTP helper for the end-to-end tests.
 enum HTTP {
@@ -26,9 +27,50 @@ enum HTTP {
         return (status, object)
     }
 
+    /// A response with its body read in full, and the body as a JSON object when it is one.
+    struct Reply {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: Data
+        var json: [String: Any]
+
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        var data: [String: Any]? { json["data"] as? [String: Any] }
+    }
+
+    /// Any method, with an optional body. `chunked` sends the body in 4 KiB pieces with no
+    /// Content-Length, the way a streaming client does, so the server cannot refuse it up front.
+    static func send(
+        _ method: HTTPMethod, _ url: String, headers: [(String, String)] = [], body: Data? = nil,
+        chunked: Bool = false, timeout: Duration = .seconds(30)
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body, chunked {
+            let (pieces, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+            var offset = 0
+            while offset < body.count {
+                let end = min(offset + 4096, body.count)
+                continuation.yield(ByteBuffer(bytes: body[offset..<end]))
+                offset = end
+            }
+            continuation.finish()
+            request.body = .stream(pieces, length: .unknown)
+        } else if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await HTTPClient.shared.execute(
+            request, timeout: .seconds(Int64(timeout.components.seconds)))
+        let bytes = Data(buffer: try await response.body.collect(upTo: 64 << 20))
+        let json = (try? JSONSerialization.jsonObject(with: bytes)) as? [String: Any] ?? [:]
+        return Reply(status: Int(response.status.code), headers: response.headers, body: bytes, json: json)
+    }
+
     /// Polls `url` until `condition` holds on its JSON; returns the last JSON seen.
     static func waitFor(
-        _ url: String, headers: [(String, String)] = [], timeout: Duration = .seconds(30), _ condition: ([String: Any]) -> Bool
+        _ url: String, headers: [(String, String)] = [], timeout: Duration = .seconds(30),
+        _ condition: ([String: Any]) -> Bool
     ) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
         var last: [String: Any] = [:]
