@@ -20,6 +20,10 @@ DEPS := \
 	"pkg-config --exists lame|libmp3lame-dev" \
 	"pkg-config --exists libcurl|libcurl4-openssl-dev" \
 	"command -v ffprobe|ffmpeg" \
+	"pkg-config --exists tesseract lept|libtesseract-dev libleptonica-dev" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata|tesseract-ocr-eng" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/hin.traineddata|tesseract-ocr-hin" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/mar.traineddata|tesseract-ocr-mar" \
 	"command -v openssl|openssl"
 
 deps:

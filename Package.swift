@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CLame", pkgConfig: "lame", providers: [.apt(["libmp3lame-dev"])]),
+        .systemLibrary(
+            name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]),
         .target(
             name: "ClusterTransport",
             dependencies: [
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "PageWorker",
             dependencies: [
-                "ClusterTransport", "Coordinator", "CEspeakNG", "CLame",
+                "ClusterTransport", "Coordinator", "CEspeakNG", "CLame", "CTesseract",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

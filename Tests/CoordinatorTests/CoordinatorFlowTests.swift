@@ -27,6 +27,9 @@ distributed actor FailingWorker: PageSynthesizing {
         attempts += 1
         throw SpeechError.unknownVoice("xx-nonexistent")
     }
+    distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
+        try await synthesize(job)
+    }
     distributed func attemptCount() -> Int { attempts }
 }
 
@@ -40,6 +43,9 @@ distributed actor SlowFirstWorker: PageSynthesizing {
         calls += 1
         if job.attempt == 1 { try await Task.sleep(for: .seconds(2)) }
         return PageAudio(mp3: Data("attempt \(job.attempt)".utf8), durationSeconds: 1, voice: "en")
+    }
+    distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
+        try await synthesize(job)
     }
     distributed func callCount() -> Int { calls }
 }
@@ -164,17 +170,21 @@ struct CoordinatorFlowTests {
 
         let created = try await cluster.upload("mixed-3p")
         let status = try await cluster.waitUntilSettled(created.bookId)
+        // Pages 1 and 2 fail on the worker; page 3 is blank (no text layer, no dark pixel) and
+        // completes on the coordinator without a job.
         #expect(status.processingStatus == .failed)
-        #expect(status.pagesStatus.failed == 3)
-        #expect(try await worker.attemptCount() == 9)
+        #expect(status.pagesStatus.failed == 2)
+        #expect(status.pagesStatus.completed == 1)
+        #expect(try await worker.attemptCount() == 6)
         let pages = try await cluster.coordinator.pages(book: created.bookId, offset: 0, limit: nil)
-        #expect(pages.pages.allSatisfy { $0.error?.contains("xx-nonexistent") == true })
+        #expect(pages.pages.prefix(2).allSatisfy { $0.error?.contains("xx-nonexistent") == true })
+        #expect(pages.pages[2].processingStatus == .completed && pages.pages[2].textSource == "ocr")
 
         let retry = try await cluster.coordinator.retry(book: created.bookId)
-        #expect(retry.requeuedPages == 3)
+        #expect(retry.requeuedPages == 2)
         let again = try await cluster.waitUntilSettled(created.bookId)
-        #expect(again.pagesStatus.failed == 3)
-        #expect(try await worker.attemptCount() == 18)
+        #expect(again.pagesStatus.failed == 2)
+        #expect(try await worker.attemptCount() == 12)
 
         try await cluster.coordinator.delete(book: created.bookId)
         await #expect(throws: LectorError.notFound(book: created.bookId)) {
@@ -190,8 +200,9 @@ struct CoordinatorFlowTests {
         let created = try await cluster.upload("mixed-3p")
         let status = try await cluster.waitUntilSettled(created.bookId)
         #expect(status.processingStatus == .completed)
-        // Each page: attempt 1 timed out (its late answer is dropped), attempt 2 was accepted.
-        #expect(try await worker.callCount() == 6)
+        // Each page with text: attempt 1 timed out (its late answer is dropped), attempt 2 was
+        // accepted. The blank page 3 never reaches a worker.
+        #expect(try await worker.callCount() == 4)
         let key = PageKey(book: created.bookId, page: 1)
         let stored = try await cluster.coordinator.audio(book: key.book, page: key.page, offset: 0, length: 100)
         #expect(String(decoding: stored.data, as: UTF8.self) == "attempt 2")

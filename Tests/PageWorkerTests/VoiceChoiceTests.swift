@@ -17,6 +17,20 @@ struct VoiceChoiceTests {
         #expect(VoiceChoice.voice(for: job("The quick brown fox")) == "en")
         #expect(VoiceChoice.voice(for: job("मुझे Swift पसंद है और बहुत अच्छा लगता")) == "hi")
         #expect(VoiceChoice.voice(for: job("12345")) == "en")
+        #expect(VoiceChoice.voice(for: job("")) == "en")
+    }
+
+    /// Each script espeak-ng reads gets its main language's voice, and every one of them exists.
+    @Test func otherScriptsGetTheirOwnVoice() async {
+        let samples = [
+            ("আমার সোনার বাংলা", "bn"), ("ਸਤਿ ਸ੍ਰੀ ਅਕਾਲ", "pa"), ("કેમ છો", "gu"), ("வணக்கம் உலகம்", "ta"),
+            ("నమస్కారం", "te"), ("ನಮಸ್ಕಾರ", "kn"), ("നമസ്കാരം", "ml"), ("مرحبا بالعالم", "ar"),
+            ("یہ ایک کتاب ہے", "ur"), ("Привет, мир", "ru"), ("Γειά σου κόσμε", "el"), ("你好世界", "cmn"),
+        ]
+        for (text, voice) in samples {
+            #expect(VoiceChoice.voice(for: job(text)) == voice, "\(text)")
+            #expect(await SpeechSynthesizer.shared.hasVoice(voice), "espeak-ng has no voice \(voice)")
+        }
     }
 
     @Test func languageAndVoiceOverride() {

@@ -36,6 +36,7 @@ extension Coordinator {
         for key in leases.keys where key.book == book {
             if let lease = leases.removeValue(forKey: key) { workers[lease.worker]?.inFlight.remove(key) }
         }
+        sources[book] = nil
         audioStore.removeBook(book)
         logger.info("[DELETE] Book \(book) and its audio removed")
     }

@@ -56,13 +56,26 @@ extension Coordinator {
         let job = PageJob(
             bookId: key.book, pageNumber: key.page, totalPages: input.totalPages, attempt: input.attempts,
             lease: token,
-            text: input.text, voice: input.voice, language: input.language)
+            text: input.text, voice: input.voice, language: input.language, textSource: input.textSource)
         let worker = slot.worker
         let lease = settings.jobLease
         Task {
             do {
-                let audio = try await ClusterSystem.$callTimeout.withValue(lease) {
-                    try await worker.synthesize(job)
+                let audio: PageAudio
+                if job.textSource == "ocr" {
+                    let image = try await self.scanImage(key)
+                    if image.isBlank {
+                        // Nothing on the page for OCR to find: done without bothering a worker.
+                        audio = PageAudio(mp3: nil, durationSeconds: 0, voice: nil, textSource: "ocr", text: "")
+                    } else {
+                        audio = try await ClusterSystem.$callTimeout.withValue(lease) {
+                            try await worker.synthesizeScanned(job, image: image.png)
+                        }
+                    }
+                } else {
+                    audio = try await ClusterSystem.$callTimeout.withValue(lease) {
+                        try await worker.synthesize(job)
+                    }
                 }
                 self.finished(key, token: token, with: .success(audio))
             } catch {
@@ -99,7 +112,7 @@ extension Coordinator {
                 try store.complete(
                     key, attempt: lease.attempt, audioPath: path, duration: audio.durationSeconds,
                     voice: audio.voice,
-                    textSource: audio.textSource)
+                    textSource: audio.textSource, text: audio.text)
             else {
                 logger.warning("[AUDIO TASK] Ignoring the result for \(key): the page changed meanwhile")
                 return
@@ -114,6 +127,7 @@ extension Coordinator {
                 "[PROGRESS] Book \(key.book) - \(status.pagesStatus.completed)/\(status.totalPages) pages completed (\(status.processingProgress)%)"
             )
             if status.audioReady {
+                dropSource(book: key.book)
                 let total = Int(try store.totalDuration(book: key.book).rounded())
                 logger.info("[COMPLETE] Book \(key.book) - ALL AUDIO GENERATED! Total duration: \(total)s")
             }

@@ -61,6 +61,18 @@ extension Coordinator {
         let title = Self.title(from: metadata)
         let book = try store.createBook(title: title, metadata: metadata, pages: pages)
         let bookID = book.id!
+        let scanned = pages.filter(\.needsOCR).map(\.number)
+        if !scanned.isEmpty {
+            // The pages to OCR are rendered from the PDF when their jobs go out, so it is kept.
+            do {
+                try audioStore.keepSource(spool.url, book: bookID)
+            } catch {
+                logger.error("[OCR] cannot keep the PDF of book \(bookID): \(error); its scanned pages will fail")
+            }
+            logger.info(
+                "[OCR] Book \(bookID) - pages \(scanned.map(String.init).joined(separator: ", ")) have no usable text layer; they will be read with OCR"
+            )
+        }
         let readable = pages.filter { $0.unreadable == nil }
         logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
         logger.info("[AUDIO GENERATION] Book ID: \(bookID)")
@@ -87,7 +99,8 @@ extension Coordinator {
         for number in 1...document.pageCount {
             var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
             do {
-                page.text = try document.text(ofPage: number)
+                page.text = DevanagariRepair.repair(try document.text(ofPage: number))
+                page.needsOCR = !TextQuality(of: page.text).isUsable
             } catch {
                 page.unreadable = "Page \(number) could not be read from the PDF: \(error)"
             }
@@ -97,8 +110,8 @@ extension Coordinator {
                 try? await receiver.textExtracted(
                     TextProgress(
                         currentPage: number, totalPages: document.pageCount,
-                        chars: page.text.unicodeScalars.count,
-                        readable: page.unreadable == nil))
+                        chars: page.needsOCR ? 0 : page.text.unicodeScalars.count,
+                        textSource: page.textSource))
             }
         }
         return pages

@@ -22,6 +22,10 @@ public distributed actor Coordinator {
     var queue = JobQueue()
     var workers: [ClusterActorID: WorkerSlot] = [:]
     var leases: [PageKey: Lease] = [:]
+    /// Open PDFs of books with pages waiting for OCR.
+    var sources: [Int64: PDFTextDocument] = [:]
+    /// Whole-book MP3s being joined, so two requests build once.
+    var bookAudioBuilds: [Int64: Task<Void, any Error>] = [:]
     var watching: Task<Void, Never>?
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {

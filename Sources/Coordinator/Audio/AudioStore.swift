@@ -60,6 +60,21 @@ struct AudioStore: Sendable {
         return removed
     }
 
+    /// Where a book's PDF is kept while it has pages to OCR: next to its audio, so deleting the
+    /// book removes it too.
+    func sourceURL(book: Int64) -> URL {
+        root.appendingPathComponent("books/\(book)/source.pdf")
+    }
+
+    /// Moves the spooled upload into the book's folder.
+    func keepSource(_ spooled: URL, book: Int64) throws {
+        let destination = sourceURL(book: book)
+        try FileManager.default.createDirectory(
+            at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: destination)
+        try FileManager.default.moveItem(at: spooled, to: destination)
+    }
+
     func removeBook(_ book: Int64) {
         try? FileManager.default.removeItem(
             at: root.appendingPathComponent("books/\(book)", isDirectory: true))

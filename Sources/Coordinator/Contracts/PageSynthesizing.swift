@@ -13,10 +13,13 @@ public struct PageJob: Codable, Sendable, Equatable {
     public var text: String
     public var voice: String?
     public var language: String?
+    /// `pdf` when `text` is the page's text layer; `ocr` when the worker reads the page from the
+    /// image sent along with the job.
+    public var textSource: String
 
     public init(
         bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,
-        voice: String?, language: String?
+        voice: String?, language: String?, textSource: String = "pdf"
     ) {
         self.bookId = bookId
         self.pageNumber = pageNumber
@@ -26,6 +29,7 @@ public struct PageJob: Codable, Sendable, Equatable {
         self.text = text
         self.voice = voice
         self.language = language
+        self.textSource = textSource
     }
 }
 
@@ -35,12 +39,17 @@ public struct PageAudio: Codable, Sendable, Equatable {
     public var durationSeconds: Double
     public var voice: String?
     public var textSource: String
+    /// The text the worker read from the page image (OCR), to be stored as the page's text.
+    public var text: String?
 
-    public init(mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf") {
+    public init(
+        mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil
+    ) {
         self.mp3 = mp3
         self.durationSeconds = durationSeconds
         self.voice = voice
         self.textSource = textSource
+        self.text = text
     }
 }
 
@@ -50,6 +59,9 @@ public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterS
     /// How many pages it takes at once.
     distributed func capacity() async throws -> Int
     distributed func synthesize(_ job: PageJob) async throws -> PageAudio
+    /// A page without a usable text layer: the worker reads `image` (a grey PNG) with OCR first.
+    /// The image is its own argument so it crosses the wire as raw bytes.
+    distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio
 }
 
 /// The receptionist key page workers register under.

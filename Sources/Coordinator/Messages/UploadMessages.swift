@@ -56,15 +56,21 @@ public struct TextProgress: Codable, Sendable, Equatable {
     public var progress: Int
     public var message: String
     public var chars: Int
+    /// `pdf`: the text layer was used; `ocr`: the page has no usable text layer and waits for
+    /// OCR on a worker; `none`: the page could not be read at all.
+    public var textSource: String
 
-    public init(currentPage: Int, totalPages: Int, chars: Int, readable: Bool) {
+    public init(currentPage: Int, totalPages: Int, chars: Int, textSource: String) {
         self.currentPage = currentPage
         self.totalPages = totalPages
         self.progress = totalPages == 0 ? 100 : currentPage * 100 / totalPages
         self.chars = chars
+        self.textSource = textSource
         self.message =
-            readable
-            ? "Extracted text from page \(currentPage)/\(totalPages) (\(chars) characters)"
-            : "Page \(currentPage)/\(totalPages) could not be read from the PDF"
+            switch textSource {
+            case "pdf": "Extracted text from page \(currentPage)/\(totalPages) (\(chars) characters)"
+            case "ocr": "Page \(currentPage)/\(totalPages) has no usable text layer; waiting for OCR"
+            default: "Page \(currentPage)/\(totalPages) could not be read from the PDF"
+            }
     }
 }

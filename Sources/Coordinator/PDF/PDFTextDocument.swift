@@ -9,15 +9,15 @@ import Synchronization
 /// Poppler documents are not safe for concurrent use, so every call into one goes through `handles`.
 public final class PDFTextDocument: Sendable {
     /// The document and the bytes it reads from, which must outlive it.
-    private struct Handles {
+    struct Handles {
         var document: OpaquePointer
         var bytes: OpaquePointer
     }
 
-    private let handles: Mutex<Handles>
+    let handles: Mutex<Handles>
     /// Poppler's page index for each page number (slot 0 is page 1); nil for a page whose page
     /// object is broken. Built once at open, see `PDFPageTree`.
-    private let popplerIndex: [Int32?]
+    let popplerIndex: [Int32?]
 
     /// The page count the PDF declares, broken pages included, so page numbers keep their meaning.
     public var pageCount: Int { popplerIndex.count }

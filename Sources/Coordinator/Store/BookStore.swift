@@ -10,6 +10,8 @@ final class BookStore: Sendable {
         var language: String?
         var totalPages: Int
         var attempts: Int
+        /// `ocr` when the page has to be read from its image first.
+        var textSource: String
     }
 
     struct NewPage: Sendable {
@@ -17,6 +19,12 @@ final class BookStore: Sendable {
         var text: String
         /// Why poppler could not return the page; such a page starts out failed.
         var unreadable: String?
+        /// The text layer is empty or unusable: a worker reads the page's image instead.
+        var needsOCR = false
+
+        /// Where the page's text comes from: `pdf`, `ocr` (waiting for it, then read by it) or
+        /// `none` (the page object itself is broken, so there is no image either).
+        var textSource: String { unreadable != nil ? "none" : needsOCR ? "ocr" : "pdf" }
     }
 
     let pool: DatabasePool
@@ -85,8 +93,8 @@ final class BookStore: Sendable {
             try book.insert(db)
             for page in pages {
                 var record = PageRecord(
-                    id: nil, bookId: book.id!, pageNumber: page.number, textContent: page.text,
-                    textSource: page.unreadable == nil ? "pdf" : "none",
+                    id: nil, bookId: book.id!, pageNumber: page.number, textContent: page.needsOCR ? "" : page.text,
+                    textSource: page.textSource,
                     processingStatus: (page.unreadable == nil ? ProcessingStatus.pending : .failed).rawValue,
                     error: page.unreadable, attempts: 0)
                 try record.insert(db)
@@ -117,7 +125,7 @@ final class BookStore: Sendable {
             return JobInput(
                 text: page.textContent, voice: book.voice, language: book.language,
                 totalPages: book.totalPages,
-                attempts: page.attempts)
+                attempts: page.attempts, textSource: page.textSource)
         }
     }
 
@@ -125,7 +133,7 @@ final class BookStore: Sendable {
     /// else is a late or duplicate answer.
     func complete(
         _ key: PageKey, attempt: Int, audioPath: String?, duration: Double, voice: String?,
-        textSource: String
+        textSource: String, text: String? = nil
     ) throws -> Bool {
         try pool.write { db in
             guard var page = try page(key, in: db),
@@ -137,6 +145,7 @@ final class BookStore: Sendable {
             page.audioDuration = audioPath == nil ? nil : duration
             page.voice = voice
             page.textSource = textSource
+            if let text { page.textContent = text }
             page.error = nil
             page.completedAt = Date()
             try page.update(db)
@@ -319,6 +328,21 @@ final class BookStore: Sendable {
 
     func audioPath(_ key: PageKey) throws -> String? {
         try pool.read { db in try page(key, in: db)?.audioPath }
+    }
+
+    /// Every page's stored audio in page order, once all pages are completed; nil before that.
+    func audioPaths(book: Int64) throws -> [(page: Int, path: String)]? {
+        try pool.read { db in
+            guard try BookRecord.exists(db, key: book) else { throw LectorError.notFound(book: book) }
+            let counts = try Self.counts(book: book, in: db)
+            guard counts.total > 0, counts.completed == counts.total else { return nil }
+            let rows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT page_number, audio_path FROM page WHERE book_id = ? AND audio_path IS NOT NULL ORDER BY page_number",
+                arguments: [book])
+            return rows.map { (page: $0["page_number"], path: $0["audio_path"]) }
+        }
     }
 
     func totalDuration(book: Int64) throws -> Double {

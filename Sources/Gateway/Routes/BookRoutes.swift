@@ -1,8 +1,9 @@
+import ClusterTransport
 import Coordinator
 import Foundation
 import Hummingbird
 
-/// The book resources: list, status, pages, retry, delete.
+/// The book resources: list, status, pages, one page, whole-book audio, retry, delete.
 struct BookRoutes {
     let client: CoordinatorClient
 
@@ -24,6 +25,30 @@ struct BookRoutes {
             let limit = try Self.integer(query.get("limit"), name: "limit", range: 1...1000)
             let pages = try await client.call { try await $0.pages(book: id, offset: offset, limit: limit) }
             return APIResponse.ok(pages, message: "Book pages retrieved successfully")
+        }
+        router.get("/api/books/:id/pages/:number") { _, context -> Response in
+            let id = try Self.bookID(context)
+            guard let number = context.parameters.get("number").flatMap(Int.init), number > 0 else {
+                throw APIError(.notFound, code: "page_not_found", "Page numbers start at 1.")
+            }
+            let pages = try await client.call { try await $0.pages(book: id, offset: number - 1, limit: 1) }
+            guard let page = pages.pages.first else {
+                throw APIError(
+                    .notFound, code: "page_not_found",
+                    "Book \(id) has \(pages.book.totalPages) pages; there is no page \(number).")
+            }
+            return APIResponse.ok(page, message: "Page retrieved successfully")
+        }
+        router.get("/api/books/:id/audio") { request, context -> Response in
+            let id = try Self.bookID(context)
+            var audio = RangedAudio { offset, length in
+                // The first request joins the pages, which takes a while for a long book.
+                try await ClusterSystem.$callTimeout.withValue(.seconds(300)) {
+                    try await client.call { try await $0.bookAudio(book: id, offset: offset, length: length) }
+                }
+            }
+            audio.headers[.contentDisposition] = "inline; filename=\"book-\(id).mp3\""
+            return try await audio.response(to: request)
         }
         router.post("/api/books/:id/retry") { _, context -> Response in
             let id = try Self.bookID(context)

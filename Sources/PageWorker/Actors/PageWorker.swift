@@ -33,6 +33,30 @@ public distributed actor PageWorker: PageSynthesizing {
         return try await voice(job)
     }
 
+    public distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
+        guard !draining else {
+            throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
+        }
+        jobsInHand += 1
+        defer { jobsInHand -= 1 }
+        let languages = TextRecognizer.languages(for: job.language)
+        logger.info(
+            "[OCR] Page \(job.pageNumber) - reading the page image (\(image.count / 1024) KB) with Tesseract (\(languages))"
+        )
+        let started = ContinuousClock.now
+        let raw = try await TextRecognizer.shared.recognize(png: image, languages: languages)
+        let text = DevanagariRepair.repair(raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        logger.info(
+            "[OCR] Page \(job.pageNumber) - \(text.unicodeScalars.count) characters read in \(ContinuousClock.now - started)"
+        )
+        var read = job
+        read.text = text
+        var audio = try await voice(read)
+        audio.textSource = "ocr"
+        audio.text = text
+        return audio
+    }
+
     /// Stops taking jobs and returns once the ones in hand are done; SIGTERM on a worker calls it
     /// before the node leaves.
     public func drain() async {

@@ -10,23 +10,58 @@ public enum VoiceChoice {
         case "hindi": return "hi"
         case "english": return "en"
         case "marathi": return "mr"
+        case "nepali": return "ne"
+        case "urdu": return "ur"
         case nil, "", "hinglish": return voice(forScriptOf: job.text)
         case let code?: return code
         }
     }
 
-    /// Mostly Devanagari → Hindi, otherwise English.
+    /// The voice of the script most of the page's letters are in: Devanagari → Hindi, Latin and
+    /// pages without letters → English, and the other scripts espeak-ng can read → their main
+    /// language. Arabic script is Urdu when it has Urdu's own letters.
     public static func voice(forScriptOf text: String) -> String {
-        var devanagari = 0
-        var latin = 0
+        var counts: [String: Int] = [:]
+        var urduLetters = 0
         for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x0900...0x097F, 0xA8E0...0xA8FF: devanagari += 1
-            case 0x41...0x5A, 0x61...0x7A, 0xC0...0x24F: latin += 1
-            default: break
-            }
+            guard let voice = scriptVoice(scalar) else { continue }
+            counts[voice, default: 0] += 1
+            if [0x0679, 0x0688, 0x0691, 0x06BA, 0x06BE, 0x06C1, 0x06D2].contains(scalar.value) { urduLetters += 1 }
         }
-        return devanagari > latin ? "hi" : "en"
+        // Ties go to the first in this order, so a page of digits and nothing else stays English.
+        let order = [
+            "hi", "en", "bn", "pa", "gu", "or", "ta", "te", "kn", "ml", "ar", "ru", "el", "he", "cmn", "ja", "ko", "th",
+        ]
+        guard let best = order.max(by: { counts[$0, default: 0] < counts[$1, default: 0] }),
+            counts[best, default: 0] > 0
+        else { return "en" }
+        if best == "ar" && urduLetters > 0 { return "ur" }
+        return best
+    }
+
+    /// The espeak-ng voice for a letter's script; nil for digits, punctuation and marks of no script.
+    static func scriptVoice(_ scalar: Unicode.Scalar) -> String? {
+        switch scalar.value {
+        case 0x0900...0x097F, 0xA8E0...0xA8FF: "hi"
+        case 0x41...0x5A, 0x61...0x7A, 0xC0...0x24F, 0x1E00...0x1EFF: "en"
+        case 0x0980...0x09FF: "bn"
+        case 0x0A00...0x0A7F: "pa"
+        case 0x0A80...0x0AFF: "gu"
+        case 0x0B00...0x0B7F: "or"
+        case 0x0B80...0x0BFF: "ta"
+        case 0x0C00...0x0C7F: "te"
+        case 0x0C80...0x0CFF: "kn"
+        case 0x0D00...0x0D7F: "ml"
+        case 0x0600...0x06FF, 0x0750...0x077F: "ar"
+        case 0x0400...0x04FF: "ru"
+        case 0x0370...0x03FF: "el"
+        case 0x0590...0x05FF: "he"
+        case 0x4E00...0x9FFF, 0x3400...0x4DBF: "cmn"
+        case 0x3040...0x30FF: "ja"
+        case 0xAC00...0xD7AF, 0x1100...0x11FF: "ko"
+        case 0x0E00...0x0E7F: "th"
+        default: nil
+        }
     }
 
     /// True when the text has anything to pronounce at all.

@@ -1,0 +1,57 @@
+import ClusterTransport
+import Distributed
+import Foundation
+
+extension Coordinator {
+    /// A piece of the whole book's MP3 (`length` 0 asks only its size). Built on first request
+    /// once every page is ready, then served from disk.
+    public distributed func bookAudio(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
+        let path = try await bookAudioFile(book: book)
+        return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
+    }
+
+    static func bookAudioPath(book: Int64) -> String { "books/\(book)/book.mp3" }
+
+    func bookAudioFile(book: Int64) async throws -> String {
+        let relative = Self.bookAudioPath(book: book)
+        guard let pages = try store.audioPaths(book: book) else {
+            throw LectorError(
+                status: 409, code: "audio_not_ready",
+                message: "Book \(book) is not ready yet: the whole-book audio exists once every page is completed.")
+        }
+        if FileManager.default.fileExists(atPath: audioStore.url(for: relative).path) { return relative }
+        guard !pages.isEmpty else {
+            throw LectorError(status: 404, code: "audio_not_found", message: "Book \(book) has no page with speech.")
+        }
+        if let building = bookAudioBuilds[book] {
+            try await building.value
+            return relative
+        }
+        let title = try store.status(book: book).title
+        let builder = BookAudioBuilder(
+            title: title,
+            chapters: pages.map { .init(title: "Page \($0.page)", file: audioStore.url(for: $0.path)) })
+        let output = audioStore.url(for: relative)
+        let logger = self.logger
+        let build = Task<Void, any Error> {
+            let started = ContinuousClock.now
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try builder.build(to: output) })
+                }
+            }
+            logger.info(
+                "[BOOK AUDIO] Book \(book) - \(pages.count) pages joined with chapters in \(ContinuousClock.now - started)"
+            )
+        }
+        bookAudioBuilds[book] = build
+        defer { bookAudioBuilds[book] = nil }
+        do {
+            try await build.value
+        } catch {
+            logger.error("[BOOK AUDIO] Book \(book) - \(error)")
+            throw LectorError(status: 500, code: "book_audio_failed", message: "\(error)")
+        }
+        return relative
+    }
+}

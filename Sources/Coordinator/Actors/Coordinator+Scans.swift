@@ -1,0 +1,47 @@
+import Dispatch
+import Foundation
+
+extension Coordinator {
+    /// Rendering holds a thread for a fraction of a second per page; it runs here, off the actor
+    /// and off Swift's cooperative pool, one page at a time (the workers' OCR is the slow part).
+    static let renderQueue = DispatchQueue(label: "lector.render")
+
+    /// The image of a page to OCR, from the book's kept PDF.
+    func scanImage(_ key: PageKey) async throws -> PageImage {
+        let document = try sourceDocument(book: key.book)
+        let started = ContinuousClock.now
+        let image: PageImage = try await withCheckedThrowingContinuation { continuation in
+            Self.renderQueue.async {
+                continuation.resume(with: Result { () throws(PDFError) in try document.render(page: key.page) })
+            }
+        }
+        logger.info(
+            "[OCR] Book \(key.book), Page \(key.page) - rendered \(image.width)×\(image.height) (\(image.png.count / 1024) KB) in \(ContinuousClock.now - started)\(image.isBlank ? "; blank" : "")"
+        )
+        return image
+    }
+
+    /// The open PDF of a book with pages to OCR; opened once and kept while its pages run.
+    func sourceDocument(book: Int64) throws -> PDFTextDocument {
+        if let document = sources[book] { return document }
+        let url = audioStore.sourceURL(book: book)
+        do {
+            let document = try PDFTextDocument.open(contentsOf: url)
+            if sources.count >= 8, let any = sources.keys.first { sources[any] = nil }
+            sources[book] = document
+            return document
+        } catch {
+            throw LectorError(
+                status: 500, code: "source_missing",
+                message:
+                    "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR (\(error))."
+            )
+        }
+    }
+
+    /// The book needs its PDF no more (every page done, or the book deleted).
+    func dropSource(book: Int64) {
+        sources[book] = nil
+        try? FileManager.default.removeItem(at: audioStore.sourceURL(book: book))
+    }
+}

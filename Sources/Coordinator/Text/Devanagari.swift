@@ -1,0 +1,42 @@
+/// Character classes of the Devanagari block that the text repair and the quality check need.
+enum Devanagari {
+    static let shortI: Unicode.Scalar = "\u{093F}"
+    static let virama: Unicode.Scalar = "\u{094D}"
+    static let nukta: Unicode.Scalar = "\u{093C}"
+
+    static func isDevanagari(_ scalar: Unicode.Scalar) -> Bool {
+        (0x0900...0x097F).contains(scalar.value) || (0xA8E0...0xA8FF).contains(scalar.value)
+    }
+
+    static func isConsonant(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0915...0x0939, 0x0958...0x095F, 0x0978...0x097F: true
+        default: false
+        }
+    }
+
+    static func isIndependentVowel(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0904...0x0914, 0x0960...0x0961, 0x0972...0x0977: true
+        default: false
+        }
+    }
+
+    /// Dependent vowel signs (matras).
+    static func isVowelSign(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x093A...0x093B, 0x093E...0x094C, 0x094E...0x094F, 0x0955...0x0957, 0x0962...0x0963: true
+        default: false
+        }
+    }
+
+    /// Candrabindu, anusvara, visarga.
+    static func isModifier(_ scalar: Unicode.Scalar) -> Bool {
+        (0x0901...0x0903).contains(scalar.value)
+    }
+
+    /// Anything that attaches to what comes before it and so can never start a word.
+    static func isMark(_ scalar: Unicode.Scalar) -> Bool {
+        isVowelSign(scalar) || isModifier(scalar) || scalar == virama || scalar == nukta
+    }
+}

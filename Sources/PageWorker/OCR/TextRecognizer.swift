@@ -1,0 +1,90 @@
+import CTesseract
+import Foundation
+import Synchronization
+
+/// Page images to text with Tesseract's C API.
+///
+/// Measured on a 300 dpi page: loading a model costs about as much as reading a page, so engines
+/// are kept and reused, one per thread at a time, per language set. Tesseract's OpenMP threads
+/// spin and made a page 5× slower next to other work, so OpenMP gets one thread per engine.
+public final class TextRecognizer: Sendable {
+    public static let shared = TextRecognizer()
+
+    private let queue = DispatchQueue(label: "lector.tesseract", attributes: .concurrent)
+    /// Idle engines by language set; an engine is in here or in the hands of exactly one thread.
+    private let idle = Mutex<[String: [Engine]]>([:])
+
+    /// One TessBaseAPI; moved between threads only through `idle`, never shared.
+    private struct Engine: @unchecked Sendable {  // owned by one thread at a time, handed over under `idle`'s lock
+        let handle: OpaquePointer
+    }
+
+    private init() {
+        setenv("OMP_THREAD_LIMIT", "1", 0)
+    }
+
+    /// Tesseract's language set for a book's `language`: Hindi and Marathi books also read
+    /// English (they quote it), and a book of unknown language reads both Hindi and English,
+    /// which on English pages gives the same words as English alone, 25 % slower.
+    public static func languages(for language: String?) -> String {
+        switch language?.lowercased() {
+        case "english", "en": "eng"
+        case "marathi", "mr": "mar+eng"
+        default: "hin+eng"
+        }
+    }
+
+    /// The text Tesseract reads in `png`, "" when it finds none.
+    public func recognize(png: Data, languages: String, dpi: Int = 300) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try self.recognizeNow(png: png, languages: languages, dpi: dpi) })
+            }
+        }
+    }
+
+    func recognizeNow(png: Data, languages: String, dpi: Int) throws(OCRError) -> String {
+        let engine = try checkOut(languages)
+        defer { checkIn(engine, languages) }
+        var pix: UnsafeMutablePointer<PIX>? = png.withUnsafeBytes {
+            pixReadMem($0.baseAddress?.assumingMemoryBound(to: UInt8.self), $0.count)
+        }
+        guard pix != nil else { throw .unreadableImage }
+        defer { pixDestroy(&pix) }
+        TessBaseAPISetImage2(engine.handle, pix)
+        TessBaseAPISetSourceResolution(engine.handle, Int32(dpi))
+        defer { TessBaseAPIClear(engine.handle) }
+        guard let text = TessBaseAPIGetUTF8Text(engine.handle) else { throw .recognitionFailed }
+        defer { TessDeleteText(text) }
+        return String(cString: text)
+    }
+
+    private func checkOut(_ languages: String) throws(OCRError) -> Engine {
+        if let engine = idle.withLock({ $0[languages]?.popLast() }) { return engine }
+        guard let handle = TessBaseAPICreate() else { throw .engineUnavailable(languages) }
+        guard TessBaseAPIInit3(handle, nil, languages) == 0 else {
+            TessBaseAPIDelete(handle)
+            throw .engineUnavailable(languages)
+        }
+        return Engine(handle: handle)
+    }
+
+    private func checkIn(_ engine: Engine, _ languages: String) {
+        idle.withLock { $0[languages, default: []].append(engine) }
+    }
+}
+
+public enum OCRError: Error, Equatable, CustomStringConvertible {
+    case engineUnavailable(String)
+    case unreadableImage
+    case recognitionFailed
+
+    public var description: String {
+        switch self {
+        case .engineUnavailable(let languages):
+            "Tesseract cannot load the languages \(languages) (install tesseract-ocr-eng, -hin, -mar)"
+        case .unreadableImage: "the page image could not be decoded"
+        case .recognitionFailed: "Tesseract returned no result"
+        }
+    }
+}

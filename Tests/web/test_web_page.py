@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Browser test of Lector's web page, in headless Chromium driven by Selenium.
+
+Environment:
+  LECTOR_URL        the gateway, e.g. http://127.0.0.1:8000 (no trailing slash needed)
+  LECTOR_FIXTURES   a folder with english-8p.pdf and not-a-pdf.pdf
+  LECTOR_ARTIFACTS  where web-page.png is saved (default /tmp)
+  LECTOR_TIMEOUT    seconds to wait for the book's audio (default 120)
+  CHROMIUM, CHROMEDRIVER  override /usr/bin/chromium and /usr/bin/chromedriver
+
+Run: python3 Tests/web/test_web_page.py   (exits non-zero on the first failed check)
+"""
+
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+BASE = os.environ.get("LECTOR_URL", "http://127.0.0.1:8000").rstrip("/")
+FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "LectorTests", "Fixtures"))
+ARTIFACTS = os.environ.get("LECTOR_ARTIFACTS", "/tmp")
+TIMEOUT = float(os.environ.get("LECTOR_TIMEOUT", "120"))
+PHONE_WIDTH = 380
+
+
+def log(message):
+    print(f"[web] {message}", flush=True)
+
+
+def wait_for(description, condition, timeout, interval=0.25):
+    """Polls condition() until it returns something truthy; fails the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if value:
+                return value
+        except (StaleElementReferenceException, WebDriverException) as error:
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {description}"
+                         + (f" (last error: {last_error.msg if hasattr(last_error, 'msg') else last_error})"
+                            if last_error else ""))
+
+
+def make_driver():
+    options = Options()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=500,900", "--autoplay-policy=no-user-gesture-required", "--mute-audio"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    driver = webdriver.Chrome(service=service, options=options)
+    # A phone-sized viewport (headless windows cannot be narrower than 500 px).
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": PHONE_WIDTH, "height": 860, "deviceScaleFactor": 1, "mobile": True})
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    return driver
+
+
+def fixture(name):
+    path = os.path.abspath(os.path.join(FIXTURES, name))
+    assert os.path.isfile(path), f"missing fixture {path} (set LECTOR_FIXTURES)"
+    return path
+
+
+def book_ids(driver):
+    return {element.get_attribute("data-book-id") for element in driver.find_elements(By.CSS_SELECTOR, ".book[data-book-id]")}
+
+
+def progress_of(driver, book_id):
+    """The number 0-100 the book's .book-progress shows (value, data-progress or aria-valuenow)."""
+    return driver.execute_script(
+        """
+        const bar = document.querySelector(`.book[data-book-id="${arguments[0]}"] .book-progress`);
+        if (!bar) return null;
+        const raw = bar.getAttribute('data-progress') ?? bar.getAttribute('aria-valuenow')
+            ?? (bar.tagName === 'PROGRESS' ? String(bar.value) : null);
+        return raw === null ? null : Number(raw);
+        """,
+        book_id,
+    )
+
+
+def audio_duration(driver, book_id):
+    """The first page's audio duration in seconds once its metadata has loaded, else 0."""
+    return driver.execute_script(
+        """
+        const audio = document.querySelector(`.book[data-book-id="${arguments[0]}"] .page[data-page="1"] audio`);
+        if (!audio) return -1;
+        if (audio.error) { const code = audio.error.code; audio.load(); return -100 - code; }
+        if (audio.readyState === 0 && audio.networkState !== 2) audio.load();
+        return Number.isFinite(audio.duration) ? audio.duration : 0;
+        """,
+        book_id,
+    )
+
+
+def main():
+    english = fixture("english-8p.pdf")
+    not_pdf = fixture("not-a-pdf.pdf")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    screenshot = os.path.join(ARTIFACTS, "web-page.png")
+    driver = make_driver()
+    try:
+        # 1. The page loads and has the upload controls.
+        driver.get(BASE + "/")
+        assert "Lector" in driver.title, f"unexpected page title {driver.title!r}"
+        file_input = driver.find_element(By.ID, "file-input")
+        assert file_input.get_attribute("type") == "file", "#file-input is not a file input"
+        for element_id in ("upload-error", "upload-progress", "title", "language"):
+            driver.find_element(By.ID, element_id)
+        log(f"loaded {BASE}/ (title {driver.title!r}); #file-input, #upload-progress, #upload-error present")
+        wait_for("the book list to load", lambda: driver.execute_script(
+            "return document.querySelector('#books-error') !== null"), 10)
+        time.sleep(1.0)  # let GET /api/books/ fill in the existing books
+        before = book_ids(driver)
+
+        # 2. Upload the English sample: a new book card appears.
+        driver.find_element(By.ID, "file-input").send_keys(english)
+        log(f"sent {english} to #file-input")
+        new_ids = wait_for("a new .book[data-book-id] card", lambda: book_ids(driver) - before, 60)
+        assert len(new_ids) == 1, f"expected one new book card, got {sorted(new_ids)}"
+        book_id = new_ids.pop()
+        log(f"book {book_id} appeared")
+        upload_progress = driver.execute_script("return document.querySelector('#upload-progress').value")
+        assert upload_progress == 100, f"#upload-progress shows {upload_progress}, not 100, after the upload completed"
+        log("#upload-progress reached 100 (text extracted)")
+        error_text = driver.find_element(By.ID, "upload-error").text
+        assert not driver.find_element(By.ID, "upload-error").is_displayed(), f"unexpected upload error: {error_text}"
+
+        # 3. The book's progress bar reaches 100 while pages are voiced.
+        seen = set()
+
+        def complete():
+            value = progress_of(driver, book_id)
+            if value is not None and value not in seen:
+                seen.add(value)
+                log(f"book {book_id} .book-progress = {value}")
+            return value == 100
+
+        wait_for(f"book {book_id}'s .book-progress to reach 100", complete, TIMEOUT, interval=0.5)
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+        log(f"book {book_id} card text: {' | '.join(card.text.splitlines()[:4])}")
+        assert "8/8 pages" in card.text, f"the card does not say 8/8 pages: {card.text!r}"
+
+        # 4. Page 1 has an audio player whose media really loads.
+        details = card.find_element(By.CSS_SELECTOR, "details.pages-details")
+        if details.get_attribute("open") is None:
+            details.find_element(By.TAG_NAME, "summary").click()
+        audio = wait_for("page 1's <audio> element", lambda: card.find_elements(
+            By.CSS_SELECTOR, '.page[data-page="1"] audio'), 30)[0]
+        src = audio.get_attribute("src")
+        assert "/media/books/" in src and src.endswith(".mp3"), f"unexpected audio src {src!r}"
+        duration = wait_for("page 1's audio duration > 0", lambda: (lambda d: d if d > 0 else None)(
+            audio_duration(driver, book_id)), 30, interval=0.5)
+        log(f"page 1 <audio src={src}> duration {duration:.2f} s")
+        # The page list is refreshed (debounced) after the last page event: give it a moment.
+        wait_for("8 page rows with 8 audio players", lambda: len(card.find_elements(
+            By.CSS_SELECTOR, ".page[data-page]")) == 8 and len(card.find_elements(By.CSS_SELECTOR, ".page audio")) == 8, 15)
+        log("8 page rows, 8 audio players")
+
+        # 5. A file that is not a PDF is refused with a visible, clear message.
+        driver.find_element(By.ID, "file-input").send_keys(not_pdf)
+        log(f"sent {not_pdf} to #file-input")
+        error = driver.find_element(By.ID, "upload-error")
+        wait_for("#upload-error to be shown", lambda: error.is_displayed() and error.text.strip(), 30)
+        text = error.text.strip()
+        assert "pdf" in text.lower(), f"#upload-error does not mention PDF: {text!r}"
+        log(f"#upload-error shows: {text!r}")
+        assert book_ids(driver) - before == {book_id}, "the refused upload added a book card"
+
+        # 6. The cluster panel lists the nodes.
+        nodes = wait_for("the cluster panel's nodes", lambda: driver.find_elements(By.CSS_SELECTOR, "#nodes .node"), 15)
+        roles = {node.get_attribute("data-role") for node in nodes}
+        assert {"gateway", "coordinator", "worker"} <= roles, f"cluster panel roles: {roles}"
+        log(f"cluster panel lists {len(nodes)} nodes, roles {sorted(roles)}")
+
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        viewport = driver.execute_script("return window.innerWidth")
+        assert width <= viewport + 1, f"the page scrolls sideways at phone width ({width} > {viewport})"
+        log(f"no horizontal scrolling at {viewport} px wide")
+
+        # The whole page in one picture: grow the viewport to the content's height first.
+        height = min(int(driver.execute_script("return document.documentElement.scrollHeight")), 6000)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": PHONE_WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": True})
+        time.sleep(0.3)
+        driver.save_screenshot(screenshot)
+        log(f"screenshot saved to {screenshot} ({PHONE_WIDTH}x{height})")
+        errors = [entry for entry in driver.get_log("browser")
+                  if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")
+                  and "415" not in entry.get("message", "")]
+        assert not errors, f"browser console errors: {errors}"
+        log("no unexpected errors in the browser console")
+        log("PASS")
+    except BaseException:
+        try:
+            driver.save_screenshot(screenshot)
+            log(f"screenshot of the failure saved to {screenshot}")
+            for entry in driver.get_log("browser"):
+                log(f"console: {entry.get('level')} {entry.get('message')}")
+        except Exception:
+            pass
+        raise
+    finally:
+        driver.quit()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as failure:
+        print(f"[web] FAIL: {failure}", file=sys.stderr, flush=True)
+        sys.exit(1)
