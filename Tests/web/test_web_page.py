@@ -178,6 +178,20 @@ def main():
         log(f"#upload-error shows: {text!r}")
         assert book_ids(driver) - before == {book_id}, "the refused upload added a book card"
 
+        # 5b. The same through the drop zone: a dropped file is uploaded at once.
+        driver.execute_script("""
+            const error = document.querySelector('#upload-error');
+            error.hidden = true; error.textContent = '';
+            const data = new DataTransfer();
+            data.items.add(new File(['just some text, no PDF here\\n'.repeat(50)], 'dropped-notes.pdf',
+                                    {type: 'application/pdf'}));
+            const zone = document.querySelector('#drop-zone');
+            zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true, cancelable: true}));
+            zone.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true}));
+        """)
+        wait_for("#upload-error for the dropped file", lambda: error.is_displayed() and "dropped-notes.pdf" in error.text, 30)
+        log(f"drop zone: #upload-error shows: {error.text.strip()!r}")
+
         # 6. The cluster panel lists the nodes.
         nodes = wait_for("the cluster panel's nodes", lambda: driver.find_elements(By.CSS_SELECTOR, "#nodes .node"), 15)
         roles = {node.get_attribute("data-role") for node in nodes}
@@ -196,9 +210,21 @@ def main():
         time.sleep(0.3)
         driver.save_screenshot(screenshot)
         log(f"screenshot saved to {screenshot} ({PHONE_WIDTH}x{height})")
+        # 7. Delete the book from its card (after confirm()): the card goes, the API forgets it.
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+        card.find_element(By.CSS_SELECTOR, "button.delete").click()
+        alert = wait_for("the delete confirmation", lambda: driver.switch_to.alert, 10)
+        log(f"confirm(): {alert.text!r}")
+        alert.accept()
+        wait_for(f"book {book_id}'s card to go", lambda: book_id not in book_ids(driver), 15)
+        status = driver.execute_script(
+            "return fetch(`/api/books/${arguments[0]}/status/`).then(r => r.status)", book_id)
+        assert status == 404, f"GET /api/books/{book_id}/status/ after the delete answered {status}"
+        log(f"deleted book {book_id} from its card; its status now answers 404")
+
         errors = [entry for entry in driver.get_log("browser")
                   if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")
-                  and "415" not in entry.get("message", "")]
+                  and "415" not in entry.get("message", "") and "404" not in entry.get("message", "")]
         assert not errors, f"browser console errors: {errors}"
         log("no unexpected errors in the browser console")
         log("PASS")

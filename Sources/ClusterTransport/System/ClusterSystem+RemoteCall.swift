@@ -1,4 +1,5 @@
 import Distributed
+import Metrics
 import NIOCore
 import Synchronization
 
@@ -48,12 +49,17 @@ extension ClusterSystem {
                     target: target.identifier,
                     genericSubstitutions: invocation.genericSubstitutions, arguments: invocation.arguments))
         }
+        let started = ContinuousClock.now
+        defer { Self.callDuration.record(duration: ContinuousClock.now - started) }
         let connection = try await connection(to: id.node)
         return try await connection.call(
             recipientPath: id.path, target: target.identifier,
             genericSubstitutions: invocation.genericSubstitutions,
             arguments: invocation.arguments, timeout: Self.callTimeout ?? settings.callTimeout)
     }
+
+    /// Every remote call's round trip, as seen by the caller (failures included).
+    static let callDuration = Metrics.Timer(label: "lector_actor_call_duration_seconds")
 
     /// Runs a call addressed to an actor of this node.
     func execute(_ call: Call) async -> Reply.Outcome {

@@ -22,6 +22,7 @@ extension Coordinator {
         let keys = try store.requeueFailed(book: book)
         for key in keys { queue.push(key) }
         if !keys.isEmpty {
+            emitProgress(book)
             logger.info("[RETRY] Book \(book) - \(keys.count) failed pages queued again")
         }
         pump()
@@ -37,6 +38,7 @@ extension Coordinator {
             if let lease = leases.removeValue(forKey: key) { workers[lease.worker]?.inFlight.remove(key) }
         }
         sources[book] = nil
+        closeEvents(book: book)
         audioStore.removeBook(book)
         logger.info("[DELETE] Book \(book) and its audio removed")
     }
@@ -56,6 +58,14 @@ extension Coordinator {
                 status: 404, code: "audio_not_found",
                 message: "The audio of book \(book) page \(page) is missing.")
         }
+    }
+
+    /// This node's metrics, with the scheduler's gauges read now.
+    public distributed func prometheusText() -> String {
+        CoordinatorMetrics.queueDepth.record(queue.count)
+        CoordinatorMetrics.jobsInFlight.record(leases.count)
+        CoordinatorMetrics.workersUp.record(workers.count)
+        return NodeMetrics.text()
     }
 
     public distributed func workerActivity() -> [WorkerActivity] {

@@ -1,6 +1,7 @@
 import ClusterTransport
 import Distributed
 import Foundation
+import Metrics
 
 extension Coordinator {
     /// Follows the receptionist: new workers get asked their capacity, vanished ones are dropped
@@ -48,6 +49,9 @@ extension Coordinator {
             return
         }
         let token = UUID()
+        emit(
+            key.book, "page_processing",
+            PageProcessing(bookId: key.book, pageNumber: key.page, worker: slot.node, attempt: input.attempts))
         leases[key] = Lease(worker: workerID, attempt: input.attempts, token: token)
         workers[workerID]?.inFlight.insert(key)
         logger.info(
@@ -93,6 +97,7 @@ extension Coordinator {
         }
         leases[key] = nil
         workers[lease.worker]?.inFlight.remove(key)
+        CoordinatorMetrics.jobDuration.record(duration: ContinuousClock.now - lease.started)
         defer { pump() }
         switch result {
         case .success(let audio):
@@ -118,6 +123,15 @@ extension Coordinator {
                 return
             }
             workers[lease.worker]?.jobsDone += 1
+            CoordinatorMetrics.pagesCompleted.increment()
+            emit(
+                key.book, "page_completed",
+                PageCompleted(
+                    bookId: key.book, pageNumber: key.page,
+                    audioUrl: path == nil ? nil : BookPages.Page.audioPath(book: key.book, page: key.page),
+                    audioDuration: path == nil ? nil : Int(audio.durationSeconds.rounded()), voice: audio.voice,
+                    textSource: audio.textSource))
+            emitProgress(key.book)
             let url =
                 path == nil
                 ? "none (no speakable text)" : BookPages.Page.audioPath(book: key.book, page: key.page)
@@ -161,6 +175,14 @@ extension Coordinator {
         } catch {
             logger.error("[AUDIO TASK] Cannot record the failure of \(key): \(error)")
             return
+        }
+        if !lost {
+            (final ? CoordinatorMetrics.pagesFailed : CoordinatorMetrics.attemptsFailed).increment()
+            emit(
+                key.book, "page_failed",
+                PageFailed(
+                    bookId: key.book, pageNumber: key.page, error: message, attempt: lease.attempt, willRetry: !final))
+            emitProgress(key.book)
         }
         if final {
             logger.error(

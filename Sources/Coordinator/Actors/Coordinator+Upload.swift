@@ -61,6 +61,9 @@ extension Coordinator {
         let title = Self.title(from: metadata)
         let book = try store.createBook(title: title, metadata: metadata, pages: pages)
         let bookID = book.id!
+        CoordinatorMetrics.uploads.increment()
+        CoordinatorMetrics.uploadBytes.increment(by: spool.bytes)
+        CoordinatorMetrics.books.increment()
         let scanned = pages.filter(\.needsOCR).map(\.number)
         if !scanned.isEmpty {
             // The pages to OCR are rendered from the PDF when their jobs go out, so it is kept.

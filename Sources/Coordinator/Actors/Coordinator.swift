@@ -26,6 +26,10 @@ public distributed actor Coordinator {
     var sources: [Int64: PDFTextDocument] = [:]
     /// Whole-book MP3s being joined, so two requests build once.
     var bookAudioBuilds: [Int64: Task<Void, any Error>] = [:]
+    /// Recent events per book, for clients that reconnect.
+    var eventLogs: [Int64: BookEventLog] = [:]
+    /// Who follows which book's events.
+    var eventSubscribers: [Int64: [ClusterActorID: AsyncStream<BookEvent>.Continuation]] = [:]
     var watching: Task<Void, Never>?
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {

@@ -18,4 +18,5 @@ struct Lease {
     var worker: ClusterActorID
     var attempt: Int
     var token: UUID
+    var started = ContinuousClock.now
 }

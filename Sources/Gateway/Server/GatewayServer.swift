@@ -32,6 +32,7 @@ public enum GatewayServer {
         let client = CoordinatorClient(system: system)
         // HEAD on every GET route (a media HEAD costs one small coordinator call, no audio bytes).
         let router = Router(options: .autoGenerateHeadEndpoints)
+        router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorEnvelopeMiddleware())
         if let token = configuration.apiToken, !token.isEmpty {
             router.add(middleware: BearerTokenMiddleware(token: token))
@@ -41,6 +42,9 @@ public enum GatewayServer {
         BookRoutes(client: client).add(to: router)
         UploadRoutes(client: client, system: system, maxUploadBytes: configuration.maxUploadBytes).add(to: router)
         MediaRoutes(client: client).add(to: router)
+        BookEventRoutes(client: client, system: system).add(to: router)
+        WebRoutes().add(to: router)
+        MetricsRoutes(client: client, system: system).add(to: router)
         return Application(
             router: router,
             configuration: .init(

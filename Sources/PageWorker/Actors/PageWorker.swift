@@ -3,12 +3,13 @@ import Coordinator
 import Distributed
 import Foundation
 import Logging
+import Metrics
 
 /// Turns a page's text into an MP3 for the coordinator.
 ///
 /// Up to `concurrency` jobs overlap: synthesis is serialised inside `SpeechSynthesizer`, but the
 /// encoders, which take most of the time, run side by side.
-public distributed actor PageWorker: PageSynthesizing {
+public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     public typealias ActorSystem = ClusterSystem
 
     public let concurrency: Int
@@ -24,13 +25,22 @@ public distributed actor PageWorker: PageSynthesizing {
 
     public distributed func capacity() -> Int { concurrency }
 
+    public distributed func prometheusText() -> String {
+        WorkerMetrics.jobsInHand.record(jobsInHand)
+        return NodeMetrics.text()
+    }
+
     public distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
         guard !draining else {
             throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
         }
         jobsInHand += 1
         defer { jobsInHand -= 1 }
-        return try await voice(job)
+        let started = ContinuousClock.now
+        let audio = try await voice(job)
+        WorkerMetrics.synthesisDuration.record(duration: ContinuousClock.now - started)
+        WorkerMetrics.pagesVoiced.increment()
+        return audio
     }
 
     public distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
@@ -45,6 +55,8 @@ public distributed actor PageWorker: PageSynthesizing {
         )
         let started = ContinuousClock.now
         let raw = try await TextRecognizer.shared.recognize(png: image, languages: languages)
+        WorkerMetrics.ocrDuration.record(duration: ContinuousClock.now - started)
+        WorkerMetrics.pagesRead.increment()
         let text = DevanagariRepair.repair(raw).trimmingCharacters(in: .whitespacesAndNewlines)
         logger.info(
             "[OCR] Page \(job.pageNumber) - \(text.unicodeScalars.count) characters read in \(ContinuousClock.now - started)"

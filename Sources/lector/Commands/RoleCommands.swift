@@ -1,4 +1,5 @@
 import ArgumentParser
+import Coordinator
 import Foundation
 
 struct ConfigOptions: ParsableArguments {
@@ -24,6 +25,7 @@ protocol RoleCommand: AsyncParsableCommand {
 extension RoleCommand {
     func runRole() async throws {
         LogSetup.bootstrap()
+        NodeMetrics.bootstrap()
         let config = try options.load()
         let name = node ?? config.nodes(Self.role).first?.name
         guard let name else {
@@ -86,6 +88,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap()
+        NodeMetrics.bootstrap()
         let config = try options.load()
         if let join, let name {
             let parse = { (text: String, what: String) throws -> ClusterConfig.HostPort in

@@ -453,7 +453,8 @@
     if (pages.failed) parts.push(pages.failed + ' failed');
     parts.push(status.pages_with_audio + ' with audio');
     view.breakdown.textContent = parts.join(' · ');
-    show(view.download, !!status.audio_ready);
+    // The whole-book file exists once every page is done, and only when some page has speech.
+    show(view.download, !!status.audio_ready && status.pages_with_audio > 0);
     show(view.retryButton, pages.failed > 0);
     var changed = !previous || JSON.stringify(previous.pages_status) !== JSON.stringify(status.pages_status) ||
       previous.pages_with_audio !== status.pages_with_audio;
@@ -518,9 +519,15 @@
       applyStatus(view, eventData(event));
       stopFollowing(view);
     });
+    stream.addEventListener('book_deleted', function () {
+      removeView(view);
+    });
     stream.addEventListener('page_processing', function (event) {
       var data = eventData(event);
-      updatePage(view, { page_number: data.page_number, processing_status: 'processing', worker: data.worker });
+      updatePage(view, {
+        page_number: data.page_number, processing_status: 'processing', worker: data.worker,
+        attempt: data.attempt,
+      });
     });
     stream.addEventListener('page_completed', function (event) {
       var data = eventData(event);
@@ -533,9 +540,11 @@
     });
     stream.addEventListener('page_failed', function (event) {
       var data = eventData(event);
+      // `will_retry: false` (or `final: true`) means the page has given up.
+      var final = data.will_retry === undefined ? !!data.final : !data.will_retry;
       updatePage(view, {
-        page_number: data.page_number, processing_status: data.final ? 'failed' : 'pending', worker: null,
-        error: data.final ? data.error : 'Attempt failed (' + data.error + '); trying again.',
+        page_number: data.page_number, processing_status: final ? 'failed' : 'pending', worker: null,
+        error: final ? data.error : 'Attempt ' + (data.attempt || '') + ' failed (' + data.error + '); trying again.',
       });
       schedulePagesRefresh(view);
     });
@@ -638,7 +647,10 @@
     }
     if (full) {
       if (!('error' in change)) delete page.error;
-      if (change.processing_status !== 'processing') page.worker = null;
+      if (change.processing_status !== 'processing') {
+        page.worker = null;
+        page.attempt = null;
+      }
     }
     Object.keys(change).forEach(function (key) {
       if (change[key] === undefined) delete page[key];
@@ -682,7 +694,9 @@
     var status = page.processing_status || 'pending';
     row.setAttribute('data-status', status);
     setBadge(row.badge, status);
-    if (status === 'processing' && page.worker) row.badge.textContent = 'processing on ' + page.worker;
+    if (status === 'processing' && page.worker) {
+      row.badge.textContent = 'processing on ' + page.worker + (page.attempt > 1 ? ' (attempt ' + page.attempt + ')' : '');
+    }
     var voice = [];
     if (page.voice) voice.push('voice ' + page.voice);
     if (page.text_source && page.text_source !== 'pdf') voice.push('text: ' + page.text_source);

@@ -1,0 +1,26 @@
+import ClusterTransport
+import Distributed
+import Foundation
+
+/// Implemented by whoever follows a book's changes (the gateway, for `GET …/events/`). The
+/// coordinator calls it once per event, in order, as the change happens.
+@Resolvable
+public protocol BookEventReceiving: DistributedActor where ActorSystem == ClusterSystem {
+    distributed func receive(_ event: BookEvent) async
+}
+
+/// One change of a book, ready to be written as a server-sent event.
+public struct BookEvent: Codable, Sendable, Equatable {
+    /// Counts up from 1 per book, so `Last-Event-ID` says exactly what a client has seen. 0 marks a
+    /// snapshot that is not in the book's log (the `status` sent first).
+    public var id: Int
+    public var name: String
+    /// The event's `data:` JSON, keys in snake_case.
+    public var json: Data
+
+    public init(id: Int, name: String, json: Data) {
+        self.id = id
+        self.name = name
+        self.json = json
+    }
+}
