@@ -24,7 +24,11 @@ DEPS := \
 	"test -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata|tesseract-ocr-eng" \
 	"test -f /usr/share/tesseract-ocr/5/tessdata/hin.traineddata|tesseract-ocr-hin" \
 	"test -f /usr/share/tesseract-ocr/5/tessdata/mar.traineddata|tesseract-ocr-mar" \
-	"command -v openssl|openssl"
+	"command -v openssl|openssl" \
+	"command -v curl|curl" \
+	"command -v chromium|chromium" \
+	"command -v chromedriver|chromium-driver" \
+	"python3 -c 'import venv, ensurepip'|python3-venv"
 
 deps:
 	@missing=""; \
@@ -51,11 +55,15 @@ run: release
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	Tests/web/run.sh
 
 clean:
 	rm -rf .build $(DATA)
 
-# Remote-call figures over mutual TLS on loopback (release build); more benchmarks to come.
+# Lector against its baselines in one run (release builds): actor calls vs gRPC-swift 2, job
+# dispatch, the pipeline vs a plain synthesis loop, a 1000-page book. Table + bench-results.json.
 bench: deps
 	$(SWIFT) build -c release --product lector
-	.build/release/lector bench --output bench-results.json
+	$(SWIFT) build -c release --product lector-bench
+	cd Benchmarks/GRPCBaseline && $(SWIFT) build -c release
+	.build/release/lector-bench --grpc Benchmarks/GRPCBaseline/.build/release/grpc-bench --output bench-results.json

@@ -5,7 +5,8 @@ let package = Package(
     name: "Lector",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "lector", targets: ["lector"])
+        .executable(name: "lector", targets: ["lector"]),
+        .executable(name: "lector-bench", targets: ["LectorBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -89,6 +90,17 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        .executableTarget(
+            name: "LectorBench",
+            dependencies: [
+                "ClusterTransport", "Coordinator", "PageWorker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/LectorBench"
         ),
         .testTarget(
             name: "ClusterTransportTests",

@@ -258,9 +258,12 @@ def first_event(path, timeout=10):
             return response.status, kind, response.read()
         message, deadline = {}, time.monotonic() + timeout
         while time.monotonic() < deadline:
-            line = response.fp.readline().decode("utf-8").rstrip("\r\n")
-            if line == "" and message:
-                break
+            line = response.readline().decode("utf-8").rstrip("\r\n")
+            if line == "":
+                if "data" in message:
+                    break
+                message = {}  # a block without data (`retry:`, comments) is not an event
+                continue
             field, _, value = line.partition(":")
             if field:
                 message[field] = value[1:] if value.startswith(" ") else value

@@ -131,12 +131,12 @@ extension Coordinator {
                     audioUrl: path == nil ? nil : BookPages.Page.audioPath(book: key.book, page: key.page),
                     audioDuration: path == nil ? nil : Int(audio.durationSeconds.rounded()), voice: audio.voice,
                     textSource: audio.textSource))
-            emitProgress(key.book)
+            let status = try store.status(book: key.book)
+            emitProgress(key.book, status: status)
             let url =
                 path == nil
                 ? "none (no speakable text)" : BookPages.Page.audioPath(book: key.book, page: key.page)
             logger.info("[AUDIO TASK] Page \(key.page) - COMPLETED! Audio URL: \(url)")
-            let status = try store.status(book: key.book)
             logger.info(
                 "[PROGRESS] Book \(key.book) - \(status.pagesStatus.completed)/\(status.totalPages) pages completed (\(status.processingProgress)%)"
             )

@@ -57,8 +57,8 @@ extension Coordinator {
     }
 
     /// `progress` with the book's status, and `book_completed` when nothing is left to run.
-    func emitProgress(_ book: Int64) {
-        guard let status = try? store.status(book: book) else { return }
+    func emitProgress(_ book: Int64, status known: BookStatus? = nil) {
+        guard let status = known ?? (try? store.status(book: book)) else { return }
         emit(book, "progress", status)
         if status.processingStatus == .completed || status.processingStatus == .failed {
             emit(book, "book_completed", status)

@@ -34,6 +34,7 @@ public enum GatewayServer {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorEnvelopeMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware())
         if let token = configuration.apiToken, !token.isEmpty {
             router.add(middleware: BearerTokenMiddleware(token: token))
         }

@@ -17,10 +17,14 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     var draining = false
     var jobsInHand = 0
 
-    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger) {
+    /// Answers every job at once with no audio, for the dispatch benchmark only.
+    let skipsSynthesis: Bool
+
+    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger, skipsSynthesis: Bool = false) {
         self.actorSystem = actorSystem
         self.concurrency = concurrency
         self.logger = logger
+        self.skipsSynthesis = skipsSynthesis
     }
 
     public distributed func capacity() -> Int { concurrency }
@@ -34,6 +38,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         guard !draining else {
             throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
         }
+        if skipsSynthesis { return PageAudio(mp3: nil, durationSeconds: 0, voice: nil) }
         jobsInHand += 1
         defer { jobsInHand -= 1 }
         let started = ContinuousClock.now

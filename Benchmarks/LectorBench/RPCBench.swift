@@ -1,21 +1,17 @@
-import ArgumentParser
 import ClusterTransport
 import Distributed
 import Foundation
 import Logging
 
-/// `lector bench rpc`: remote calls between two nodes in this process, over real mutual TLS on
-/// loopback. The first piece of `make bench`; it prints a table and writes the figures as JSON.
-struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Measure remote-call latency and throughput over mutual TLS on loopback.")
+/// Remote calls between two nodes in this process, over real mutual TLS on loopback: latency of
+/// one caller, throughput of many, for three payload sizes.
+struct RPCBench {
+    var calls: Int
+    var callers: Int
+    var seconds: Double
 
-    @Option(help: "Sequential calls per payload size.") var calls: Int = 5000
-    @Option(help: "Concurrent callers for the throughput run.") var callers: Int = 64
-    @Option(help: "Seconds per throughput run.") var seconds: Double = 3
-    @Option(help: "Where to write the figures as JSON.") var output: String = "bench-results.json"
-
-    func run() async throws {
+    /// Figures per payload: `["100b": ["p50_us": …, …], …]`.
+    func run() async throws -> [String: [String: Double]] {
         let authority = try CertificateAuthority.create(clusterName: "bench")
         func settings(_ name: String, seeds: [ClusterSettings.Seed]) throws -> ClusterSettings {
             let pair = try authority.issue(nodeName: name, hosts: ["127.0.0.1"])
@@ -34,6 +30,7 @@ struct BenchCommand: AsyncParsableCommand {
         let remote = try BenchEcho.resolve(id: echo.id, using: client)
 
         var results: [String: [String: Double]] = [:]
+        print("Lector actor calls:")
         print("payload   calls    p50 µs   p99 µs   calls/s (1 caller)   calls/s (\(callers) callers)")
         for (label, size) in [("100 B", 100), ("64 KB", 64 << 10), ("1 MB", 1 << 20)] {
             let payload = Data(repeating: 0x5A, count: size)
@@ -57,17 +54,15 @@ struct BenchCommand: AsyncParsableCommand {
                 label.padding(toLength: 10, withPad: " ", startingAt: 0)
                     + String(count).padding(toLength: 9, withPad: " ", startingAt: 0)
                     + String(format: "%-9.0f%-9.0f%-21.0f%.0f", p50, p99, sequentialRate, concurrentRate))
-            results["rpc.\(label.replacingOccurrences(of: " ", with: "").lowercased())"] = [
+            results[label.replacingOccurrences(of: " ", with: "").lowercased()] = [
                 "p50_us": p50, "p99_us": p99, "sequential_calls_per_s": sequentialRate,
                 "concurrent_calls_per_s": concurrentRate,
             ]
         }
-        let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: URL(fileURLWithPath: output))
-        print("written to \(output)")
         _ = echo
         await client.shutdown()
         await server.shutdown()
+        return results
     }
 
     private func throughput(_ remote: BenchEcho, payload: Data, callers: Int) async throws -> Double {
@@ -93,9 +88,4 @@ struct BenchCommand: AsyncParsableCommand {
 distributed actor BenchEcho {
     typealias ActorSystem = ClusterSystem
     distributed func echo(_ data: Data) -> Data { data }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    var microseconds: Double { seconds * 1e6 }
 }

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// A `lector dev` cluster in child processes, as `make run` starts it, for one benchmark.
+final class DevCluster {
+    let process = Process()
+    let folder: URL
+    let base: String
+
+    init(lector: URL, workers: Int, concurrency: Int, skipSynthesis: Bool = false) async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let port = try Self.freePort()
+        base = "http://127.0.0.1:\(port)"
+        process.executableURL = lector
+        process.arguments = [
+            "dev", "--http", "127.0.0.1:\(port)", "--workers", "\(workers)", "--concurrency", "\(concurrency)",
+            "--data", folder.appendingPathComponent("data").path,
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOG_LEVEL"] = "warning"
+        if skipSynthesis { environment["LECTOR_BENCH_SKIP_SYNTHESIS"] = "1" }
+        process.environment = environment
+        let log = folder.appendingPathComponent("cluster.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let cluster = try? await get("/api/cluster/") as? [String: Any],
+                let nodes = cluster["nodes"] as? [[String: Any]], nodes.count == workers + 2,
+                nodes.allSatisfy({ $0["state"] as? String == "up" })
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        stop()
+        throw BenchError("the dev cluster did not come up within a minute (see \(log.path))")
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// The pid of this cluster's coordinator process (a child of the dev supervisor).
+    func coordinatorPID() -> Int32? {
+        let data = folder.appendingPathComponent("data").path
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry),
+                let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { continue }
+            let arguments = raw.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if arguments.contains("coordinator"), arguments.contains(where: { $0.hasPrefix(data) }) { return pid }
+        }
+        return nil
+    }
+
+    /// `data` of a JSON answer.
+    func get(_ path: String) async throws -> Any? {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + path), timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+        guard response.status == .ok else { throw BenchError("GET \(path): \(response.status) \(json ?? [:])") }
+        return json?["data"]
+    }
+
+    /// Uploads a PDF as a raw body; returns the book id once its text is extracted.
+    func upload(_ pdf: Data, title: String) async throws -> Int {
+        var request = HTTPClientRequest(url: base + "/api/books/upload/?title=\(title)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/pdf")
+        request.body = .bytes(ByteBuffer(bytes: pdf))
+        let response = try await HTTPClient.shared.execute(request, timeout: .minutes(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
+        guard response.status == .ok, let id = (json?["data"] as? [String: Any])?["book_id"] as? Int else {
+            throw BenchError("upload of \(title) failed: \(response.status) \(String(buffer: body))")
+        }
+        return id
+    }
+
+    /// Follows the book's events until `book_completed`; returns when each event name was first
+    /// and last seen.
+    func follow(_ book: Int) async throws -> (firstCompleted: ContinuousClock.Instant?, done: ContinuousClock.Instant) {
+        try await Self.follow(book, base: base)
+    }
+
+    static func follow(_ book: Int, base: String) async throws -> (
+        firstCompleted: ContinuousClock.Instant?, done: ContinuousClock.Instant
+    ) {
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: base + "/api/books/\(book)/events/"), timeout: .hours(2))
+        var firstCompleted: ContinuousClock.Instant?
+        var pending = ""
+        for try await chunk in response.body {
+            pending += String(buffer: chunk)
+            while let end = pending.range(of: "\n\n") {
+                let block = pending[..<end.lowerBound]
+                pending = String(pending[end.upperBound...])
+                if block.contains("event: page_completed"), firstCompleted == nil { firstCompleted = .now }
+                if block.contains("event: book_completed") { return (firstCompleted, .now) }
+            }
+        }
+        throw BenchError("the events of book \(book) ended before book_completed")
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw BenchError("no free port") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

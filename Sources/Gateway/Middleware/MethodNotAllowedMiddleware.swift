@@ -1,0 +1,47 @@
+import Hummingbird
+
+/// Answers 405 with an `Allow` header for a method a known path does not take (the router alone
+/// would say 404, as if the path did not exist). HEAD goes wherever GET does.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Every path the gateway serves, `*` for one variable segment, with its methods.
+    static var routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] {
+        [
+            ("/", [.get]), ("/app.js", [.get]), ("/style.css", [.get]), ("/openapi.yaml", [.get]),
+            ("/healthz", [.get]), ("/metrics", [.get]), ("/api/cluster", [.get]), ("/api/books", [.get]),
+            ("/api/books/upload", [.post]), ("/api/books/*", [.delete]), ("/api/books/*/status", [.get]),
+            ("/api/books/*/pages", [.get]), ("/api/books/*/pages/*", [.get]), ("/api/books/*/events", [.get]),
+            ("/api/books/*/audio", [.get]), ("/api/books/*/retry", [.post]), ("/media/books/*/*", [.get]),
+        ].map { (segments($0.0), $0.1) }
+    }
+
+    static func segments(_ path: String) -> [Substring] {
+        path.split(separator: "/", omittingEmptySubsequences: true)
+    }
+
+    /// The methods of the most specific pattern matching `path` (most literal segments wins, so
+    /// `/api/books/upload` is not taken for a book id); nil for an unknown path.
+    static func methods(for path: String) -> [HTTPRequest.Method]? {
+        let asked = segments(path)
+        var best: (literals: Int, methods: [HTTPRequest.Method])?
+        for route in routes where route.pattern.count == asked.count {
+            guard zip(route.pattern, asked).allSatisfy({ $0 == "*" || $0 == $1 }) else { continue }
+            let literals = route.pattern.filter { $0 != "*" }.count
+            if best == nil || literals > best!.literals { best = (literals, route.methods) }
+        }
+        return best?.methods
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let methods = Self.methods(for: request.uri.path) else { return try await next(request, context) }
+        let allowed = methods.contains(.get) ? methods + [.head] : methods
+        guard !allowed.contains(request.method) else { return try await next(request, context) }
+        let list = allowed.map(\.rawValue).joined(separator: ", ")
+        var response = APIResponse.failure(
+            .methodNotAllowed, code: "method_not_allowed",
+            message: "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(list).")
+        response.headers[.allow] = list
+        return response
+    }
+}
