@@ -28,26 +28,35 @@ extension Coordinator {
         pump()
     }
 
-    /// Hands out jobs while there are jobs and free worker slots.
+    /// Hands out jobs while there are jobs and free worker slots: picks them all first, then
+    /// starts their attempts in one SQLite transaction (one commit per job was the limit on
+    /// dispatch rate).
     func pump() {
-        while !queue.isEmpty {
-            guard let workerID = workers.max(by: { $0.value.freeSlots < $1.value.freeSlots })?.key,
-                let slot = workers[workerID], slot.freeSlots > 0
-            else { return }
-            guard let key = queue.pop() else { return }
-            dispatch(key, to: workerID, slot: slot)
+        var free = workers.mapValues(\.freeSlots)
+        var picks: [(key: PageKey, worker: ClusterActorID)] = []
+        while !queue.isEmpty, let (workerID, slots) = free.max(by: { $0.value < $1.value }), slots > 0,
+            let key = queue.pop()
+        {
+            picks.append((key, workerID))
+            free[workerID] = slots - 1
+        }
+        guard !picks.isEmpty else { return }
+        let inputs: [BookStore.JobInput?]
+        do {
+            inputs = try store.startAttempts(picks.map { ($0.key, workers[$0.worker]!.node) })
+        } catch {
+            logger.error("[AUDIO TASK] cannot start \(picks.count) jobs: \(error); queued again")
+            for pick in picks { queue.push(pick.key) }
+            return
+        }
+        for (pick, input) in zip(picks, inputs) {
+            // nil: the page is no longer pending (its book was deleted, or it is done).
+            guard let input, let slot = workers[pick.worker] else { continue }
+            dispatch(pick.key, input: input, to: pick.worker, slot: slot)
         }
     }
 
-    private func dispatch(_ key: PageKey, to workerID: ClusterActorID, slot: WorkerSlot) {
-        let input: BookStore.JobInput
-        do {
-            guard let started = try store.startAttempt(key, worker: slot.node) else { return }
-            input = started
-        } catch {
-            logger.error("[AUDIO TASK] cannot start \(key): \(error)")
-            return
-        }
+    private func dispatch(_ key: PageKey, input: BookStore.JobInput, to workerID: ClusterActorID, slot: WorkerSlot) {
         let token = UUID()
         emit(
             key.book, "page_processing",
@@ -98,56 +107,84 @@ extension Coordinator {
         leases[key] = nil
         workers[lease.worker]?.inFlight.remove(key)
         CoordinatorMetrics.jobDuration.record(duration: ContinuousClock.now - lease.started)
-        defer { pump() }
         switch result {
         case .success(let audio):
-            accept(audio, for: key, lease: lease)
+            // Stored together with the other answers that arrive before the flush runs: under
+            // load, one transaction for many pages.
+            accepted.append(AcceptedPage(key: key, lease: lease, audio: audio))
+            if !flushScheduled {
+                flushScheduled = true
+                Task { self.flushAccepted() }
+            }
         case .failure(let error):
             reject(error, for: key, lease: lease)
+            pump()
         }
     }
 
-    private func accept(_ audio: PageAudio, for key: PageKey, lease: Lease) {
+    /// Writes the accepted pages' audio files, marks them completed in one transaction, then
+    /// reports them (events, logs) and hands out the freed slots.
+    func flushAccepted() {
+        flushScheduled = false
+        let batch = accepted
+        accepted = []
+        defer { pump() }
+        var stored: [(page: AcceptedPage, path: String?)] = []
+        for page in batch {
+            do {
+                let path = try page.audio.mp3.map {
+                    try audioStore.store($0, book: page.key.book, page: page.key.page)
+                }
+                stored.append((page, path))
+            } catch {
+                logger.error("[AUDIO TASK] Cannot store the audio of \(page.key): \(error)")
+                reject(error, for: page.key, lease: page.lease)
+            }
+        }
+        let applied: [Bool]
         do {
-            var path: String?
-            if let mp3 = audio.mp3 {
-                path = try audioStore.store(mp3, book: key.book, page: key.page)
-            }
-            guard
-                try store.complete(
-                    key, attempt: lease.attempt, audioPath: path, duration: audio.durationSeconds,
-                    voice: audio.voice,
-                    textSource: audio.textSource, text: audio.text)
-            else {
+            applied = try store.complete(
+                stored.map {
+                    BookStore.Completion(
+                        key: $0.page.key, attempt: $0.page.lease.attempt, audioPath: $0.path,
+                        duration: $0.page.audio.durationSeconds, voice: $0.page.audio.voice,
+                        textSource: $0.page.audio.textSource, text: $0.page.audio.text)
+                })
+        } catch {
+            logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")
+            for (page, _) in stored { reject(error, for: page.key, lease: page.lease) }
+            return
+        }
+        var books: [Int64] = []
+        for ((page, path), done) in zip(stored, applied) {
+            let key = page.key
+            guard done else {
                 logger.warning("[AUDIO TASK] Ignoring the result for \(key): the page changed meanwhile")
-                return
+                continue
             }
-            workers[lease.worker]?.jobsDone += 1
+            workers[page.lease.worker]?.jobsDone += 1
             CoordinatorMetrics.pagesCompleted.increment()
+            let url = path == nil ? nil : BookPages.Page.audioPath(book: key.book, page: key.page)
             emit(
                 key.book, "page_completed",
                 PageCompleted(
-                    bookId: key.book, pageNumber: key.page,
-                    audioUrl: path == nil ? nil : BookPages.Page.audioPath(book: key.book, page: key.page),
-                    audioDuration: path == nil ? nil : Int(audio.durationSeconds.rounded()), voice: audio.voice,
-                    textSource: audio.textSource))
-            let status = try store.status(book: key.book)
-            emitProgress(key.book, status: status)
-            let url =
-                path == nil
-                ? "none (no speakable text)" : BookPages.Page.audioPath(book: key.book, page: key.page)
-            logger.info("[AUDIO TASK] Page \(key.page) - COMPLETED! Audio URL: \(url)")
+                    bookId: key.book, pageNumber: key.page, audioUrl: url,
+                    audioDuration: path == nil ? nil : Int(page.audio.durationSeconds.rounded()),
+                    voice: page.audio.voice, textSource: page.audio.textSource))
+            logger.info("[AUDIO TASK] Page \(key.page) - COMPLETED! Audio URL: \(url ?? "none (no speakable text)")")
+            if !books.contains(key.book) { books.append(key.book) }
+        }
+        for book in books {
+            guard let status = try? store.status(book: book) else { continue }
+            emitProgress(book, status: status)
             logger.info(
-                "[PROGRESS] Book \(key.book) - \(status.pagesStatus.completed)/\(status.totalPages) pages completed (\(status.processingProgress)%)"
+                "[PROGRESS] Book \(book) - \(status.pagesStatus.completed)/\(status.totalPages) pages completed (\(status.processingProgress)%)"
             )
             if status.audioReady {
-                dropSource(book: key.book)
-                let total = Int(try store.totalDuration(book: key.book).rounded())
-                logger.info("[COMPLETE] Book \(key.book) - ALL AUDIO GENERATED! Total duration: \(total)s")
+                dropSource(book: book)
+                let total = Int(((try? store.totalDuration(book: book)) ?? 0).rounded())
+                logger.info("[COMPLETE] Book \(book) - ALL AUDIO GENERATED! Total duration: \(total)s")
             }
-        } catch {
-            logger.error("[AUDIO TASK] Cannot store the audio of \(key): \(error)")
-            reject(error, for: key, lease: lease)
         }
     }
 

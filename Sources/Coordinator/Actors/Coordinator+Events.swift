@@ -27,33 +27,45 @@ extension Coordinator {
     }
 
     public distributed func unsubscribeEvents(book: Int64, receiver: ClusterActorID) {
-        eventSubscribers[book]?.removeValue(forKey: receiver)?.finish()
+        eventSubscribers[book]?[receiver] = nil
         if eventSubscribers[book]?.isEmpty == true { eventSubscribers[book] = nil }
     }
 
-    /// Each subscriber gets its events from one task, in order, one call at a time; one that
-    /// cannot be reached is dropped (the gateway subscribes again when its client reconnects).
     private func addSubscriber(_ id: ClusterActorID, book: Int64) {
         guard let receiver = try? $BookEventReceiving.resolve(id: id, using: actorSystem) else { return }
-        let (events, continuation) = AsyncStream.makeStream(of: BookEvent.self)
-        eventSubscribers[book, default: [:]][id]?.finish()
-        eventSubscribers[book, default: [:]][id] = continuation
-        Task {
-            for await event in events {
-                do {
-                    try await receiver.receive(event)
-                } catch {
-                    self.unsubscribeEvents(book: book, receiver: id)
-                    return
-                }
+        eventSubscribers[book, default: [:]][id] = EventOutbox(receiver: receiver)
+    }
+
+    /// Records an event in the book's log and queues it for the book's subscribers.
+    func emit(_ book: Int64, _ name: String, _ payload: some Encodable) {
+        let event = eventLogs[book, default: BookEventLog()].append(name: name, json: EventJSON.encode(payload))
+        guard let subscribers = eventSubscribers[book] else { return }
+        for (id, outbox) in subscribers {
+            eventSubscribers[book]?[id]?.pending.append(event)
+            if !outbox.sending {
+                eventSubscribers[book]?[id]?.sending = true
+                Task { await self.deliver(book: book, to: id) }
             }
         }
     }
 
-    /// Records an event in the book's log and sends it to the book's subscribers.
-    func emit(_ book: Int64, _ name: String, _ payload: some Encodable) {
-        let event = eventLogs[book, default: BookEventLog()].append(name: name, json: EventJSON.encode(payload))
-        for continuation in eventSubscribers[book, default: [:]].values { continuation.yield(event) }
+    /// Sends a subscriber what has piled up, one call at a time, until nothing is left. One that
+    /// cannot be reached is dropped (the gateway subscribes again when its client reconnects).
+    private func deliver(book: Int64, to id: ClusterActorID) async {
+        while let outbox = eventSubscribers[book]?[id] {
+            guard !outbox.pending.isEmpty else {
+                eventSubscribers[book]?[id]?.sending = false
+                if outbox.closing { unsubscribeEvents(book: book, receiver: id) }
+                return
+            }
+            eventSubscribers[book]?[id]?.pending = []
+            do {
+                try await outbox.receiver.receive(BookEventBatch.encode(outbox.pending))
+            } catch {
+                unsubscribeEvents(book: book, receiver: id)
+                return
+            }
+        }
     }
 
     /// `progress` with the book's status, and `book_completed` when nothing is left to run.
@@ -67,10 +79,8 @@ extension Coordinator {
 
     /// The book is gone: subscribers hear it and are let go, and its log with them.
     func closeEvents(book: Int64) {
+        for id in eventSubscribers[book]?.keys.map({ $0 }) ?? [] { eventSubscribers[book]?[id]?.closing = true }
         emit(book, "book_deleted", BookDeleted(bookId: book))
-        if let subscribers = eventSubscribers.removeValue(forKey: book) {
-            for continuation in subscribers.values { continuation.finish() }
-        }
         eventLogs[book] = nil
     }
 }

@@ -22,6 +22,9 @@ public distributed actor Coordinator {
     var queue = JobQueue()
     var workers: [ClusterActorID: WorkerSlot] = [:]
     var leases: [PageKey: Lease] = [:]
+    /// Answers received and not yet written (see `flushAccepted`).
+    var accepted: [AcceptedPage] = []
+    var flushScheduled = false
     /// Open PDFs of books with pages waiting for OCR.
     var sources: [Int64: PDFTextDocument] = [:]
     /// Whole-book MP3s being joined, so two requests build once.
@@ -29,7 +32,7 @@ public distributed actor Coordinator {
     /// Recent events per book, for clients that reconnect.
     var eventLogs: [Int64: BookEventLog] = [:]
     /// Who follows which book's events.
-    var eventSubscribers: [Int64: [ClusterActorID: AsyncStream<BookEvent>.Continuation]] = [:]
+    var eventSubscribers: [Int64: [ClusterActorID: EventOutbox]] = [:]
     var watching: Task<Void, Never>?
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {

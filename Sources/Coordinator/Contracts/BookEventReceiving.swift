@@ -3,10 +3,11 @@ import Distributed
 import Foundation
 
 /// Implemented by whoever follows a book's changes (the gateway, for `GET …/events/`). The
-/// coordinator calls it once per event, in order, as the change happens.
+/// coordinator sends the events in order as they happen, those that piled up during the previous
+/// call together, as a `BookEventBatch`.
 @Resolvable
 public protocol BookEventReceiving: DistributedActor where ActorSystem == ClusterSystem {
-    distributed func receive(_ event: BookEvent) async
+    distributed func receive(_ batch: Data) async
 }
 
 /// One change of a book, ready to be written as a server-sent event.

@@ -24,6 +24,22 @@ public struct BookStatus: Codable, Sendable, Equatable {
         public var failed: Int
     }
 
+    /// Spelled out in snake case, so events can be encoded without a key strategy (it was a tenth
+    /// of the coordinator's time per page); the gateway's snake-case strategy leaves them as they are.
+    private enum CodingKeys: String, CodingKey {
+        case bookId = "book_id"
+        case title
+        case processingStatus = "processing_status"
+        case processingProgress = "processing_progress"
+        case totalPages = "total_pages"
+        case pagesStatus = "pages_status"
+        case audioReady = "audio_ready"
+        case pagesWithAudio = "pages_with_audio"
+        case estimatedTimeRemaining = "estimated_time_remaining"
+        case createdAt = "created_at"
+        case lastUpdated = "last_updated"
+    }
+
     public var bookId: Int64
     public var title: String
     public var processingStatus: ProcessingStatus

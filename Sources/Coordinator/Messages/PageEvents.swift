@@ -6,6 +6,10 @@ public struct PageProcessing: Codable, Sendable, Equatable {
     public var pageNumber: Int
     public var worker: String
     public var attempt: Int
+
+    private enum CodingKeys: String, CodingKey {
+        case bookId = "book_id", pageNumber = "page_number", worker, attempt
+    }
 }
 
 /// `page_completed`: the page's audio is stored (or it had nothing to say: `audio_url` null).
@@ -18,7 +22,8 @@ public struct PageCompleted: Codable, Sendable, Equatable {
     public var textSource: String
 
     private enum CodingKeys: String, CodingKey {
-        case bookId, pageNumber, audioUrl, audioDuration, voice, textSource
+        case bookId = "book_id", pageNumber = "page_number", audioUrl = "audio_url", audioDuration = "audio_duration"
+        case voice, textSource = "text_source"
     }
 
     /// Absent values are written as null, as in the pages list.
@@ -40,20 +45,30 @@ public struct PageFailed: Codable, Sendable, Equatable {
     public var error: String
     public var attempt: Int
     public var willRetry: Bool
+
+    private enum CodingKeys: String, CodingKey {
+        case bookId = "book_id", pageNumber = "page_number", error, attempt, willRetry = "will_retry"
+    }
 }
 
 /// `book_deleted`: the book is gone; the stream ends.
 public struct BookDeleted: Codable, Sendable, Equatable {
     public var bookId: Int64
+
+    private enum CodingKeys: String, CodingKey { case bookId = "book_id" }
 }
 
-/// How every event's JSON is written: as the gateway writes its answers.
+/// How every event's JSON is written: as the gateway writes its answers. Event payloads spell
+/// their keys in snake case themselves, so no key strategy runs.
 public enum EventJSON {
     public static func encode(_ value: some Encodable) -> Data {
+        (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
+    private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        return (try? encoder.encode(value)) ?? Data("{}".utf8)
-    }
+        return encoder
+    }()
 }

@@ -20,3 +20,10 @@ struct Lease {
     var token: UUID
     var started = ContinuousClock.now
 }
+
+/// A worker's answer for a page, accepted under its lease and waiting to be written.
+struct AcceptedPage {
+    var key: PageKey
+    var lease: Lease
+    var audio: PageAudio
+}

@@ -158,53 +158,96 @@ final class BookStore: Sendable {
         }
     }
 
-    /// Hands out an attempt: the page becomes `processing` with a new attempt number. Nil when the
-    /// page is no longer pending (deleted, or already done).
-    func startAttempt(_ key: PageKey, worker: String) throws -> JobInput? {
+    /// Hands out attempts: each page becomes `processing` with a new attempt number, all in one
+    /// transaction (one commit, one refresh per book). Nil for a page that is no longer pending
+    /// (deleted, or already done).
+    func startAttempts(_ picks: [(key: PageKey, worker: String)]) throws -> [JobInput?] {
         try pool.write { db in
-            guard var page = try page(key, in: db),
-                page.processingStatus == ProcessingStatus.pending.rawValue,
-                var book = try BookRecord.fetchOne(db, key: key.book)
-            else { return nil }
-            page.attempts += 1
-            page.processingStatus = ProcessingStatus.processing.rawValue
-            page.worker = worker
-            page.startedAt = Date()
-            try page.update(db)
-            if book.processingStartedAt == nil {
-                book.processingStartedAt = Date()
-                try book.update(db)
+            var books: [Int64: Row] = [:]
+            var inputs: [JobInput?] = []
+            inputs.reserveCapacity(picks.count)
+            for (key, worker) in picks {
+                // Cached statements throughout the per-job paths: compiling SQL (and GRDB's
+                // authorizer callbacks while it does) was the largest cost of a job.
+                guard
+                    let page = try Row.fetchOne(
+                        db.cachedStatement(
+                            sql: """
+                                UPDATE page SET processing_status = 'processing', attempts = attempts + 1, worker = ?,
+                                    started_at = ?
+                                WHERE book_id = ? AND page_number = ? AND processing_status = 'pending'
+                                RETURNING attempts, text_content, text_source
+                                """),
+                        arguments: [worker, Date(), key.book, key.page])
+                else {
+                    inputs.append(nil)
+                    continue
+                }
+                if books[key.book] == nil {
+                    guard
+                        let book = try Row.fetchOne(
+                            db.cachedStatement(
+                                sql: "SELECT voice, language, total_pages, processing_started_at FROM book WHERE id = ?"
+                            ),
+                            arguments: [key.book])
+                    else {
+                        inputs.append(nil)
+                        continue
+                    }
+                    if (book["processing_started_at"] as Date?) == nil {
+                        try db.cachedStatement(sql: "UPDATE book SET processing_started_at = ? WHERE id = ?").execute(
+                            arguments: [Date(), key.book])
+                    }
+                    books[key.book] = book
+                }
+                let book = books[key.book]!
+                inputs.append(
+                    JobInput(
+                        text: page["text_content"], voice: book["voice"], language: book["language"],
+                        totalPages: book["total_pages"], attempts: page["attempts"], textSource: page["text_source"]))
             }
-            try refresh(book: key.book, in: db)
-            return JobInput(
-                text: page.textContent, voice: book.voice, language: book.language,
-                totalPages: book.totalPages,
-                attempts: page.attempts, textSource: page.textSource)
+            for book in books.keys { try refresh(book: book, in: db) }
+            return inputs
         }
     }
 
-    /// Records a stored audio file. Only a page still `processing` in `attempt` is changed: anything
-    /// else is a late or duplicate answer.
-    func complete(
-        _ key: PageKey, attempt: Int, audioPath: String?, duration: Double, voice: String?,
-        textSource: String, text: String? = nil
-    ) throws -> Bool {
+    /// A page's stored audio, to be recorded by `complete`.
+    struct Completion {
+        var key: PageKey
+        var attempt: Int
+        var audioPath: String?
+        var duration: Double
+        var voice: String?
+        var textSource: String
+        var text: String?
+    }
+
+    /// Records stored audio files, in one transaction. Only a page still `processing` in its
+    /// attempt is changed (anything else is a late or duplicate answer); says for each page
+    /// whether it was recorded.
+    func complete(_ pages: [Completion]) throws -> [Bool] {
         try pool.write { db in
-            guard var page = try page(key, in: db),
-                page.processingStatus == ProcessingStatus.processing.rawValue,
-                page.attempts == attempt
-            else { return false }
-            page.processingStatus = ProcessingStatus.completed.rawValue
-            page.audioPath = audioPath
-            page.audioDuration = audioPath == nil ? nil : duration
-            page.voice = voice
-            page.textSource = textSource
-            if let text { page.textContent = text }
-            page.error = nil
-            page.completedAt = Date()
-            try page.update(db)
-            try refresh(book: key.book, in: db)
-            return true
+            var books = Set<Int64>()
+            var applied: [Bool] = []
+            applied.reserveCapacity(pages.count)
+            for page in pages {
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE page SET processing_status = 'completed', audio_path = ?, audio_duration = ?, voice = ?,
+                            text_source = ?, text_content = COALESCE(?, text_content), error = NULL, completed_at = ?
+                        WHERE book_id = ? AND page_number = ? AND processing_status = 'processing' AND attempts = ?
+                        """
+                ).execute(
+                    arguments: [
+                        page.audioPath, page.audioPath == nil ? nil : page.duration, page.voice, page.textSource,
+                        page.text, Date(), page.key.book, page.key.page, page.attempt,
+                    ])
+                let done = db.changesCount > 0
+                applied.append(done)
+                if done { books.insert(page.key.book) }
+            }
+            for book in books { try refresh(book: book, in: db) }
+            return applied
         }
     }
 
@@ -283,11 +326,12 @@ final class BookStore: Sendable {
         let counts = try Self.counts(book: book, in: db)
         let status = ProgressMath.status(counts)
         let completedAt: Date? = status == .completed ? Date() : nil
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE book SET processing_status = ?, processing_progress = ?, updated_at = ?,
                 completed_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(completed_at, ?) END WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [
                 status.rawValue, ProgressMath.progress(counts), Date(), completedAt, completedAt, book,
             ])
@@ -305,7 +349,8 @@ final class BookStore: Sendable {
     static func counts(book: Int64, in db: Database) throws -> ProgressMath.Counts {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT pending, processing, completed, failed FROM book_counts WHERE book_id = ?",
+                db.cachedStatement(
+                    sql: "SELECT pending, processing, completed, failed FROM book_counts WHERE book_id = ?"),
                 arguments: [book])
         else { return ProgressMath.Counts() }
         return ProgressMath.Counts(
@@ -325,22 +370,41 @@ final class BookStore: Sendable {
 
     func status(book id: Int64, now: Date = Date()) throws -> BookStatus {
         try pool.read { db in
-            guard let book = try BookRecord.fetchOne(db, key: id) else {
+            // One cached statement: status is read after every page and polled by clients.
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT book.title, book.total_pages, book.processing_started_at, book.created_at,
+                                book.updated_at, book_counts.pending AS pages_pending, book_counts.processing AS pages_processing,
+                                book_counts.completed AS pages_completed, book_counts.failed AS pages_failed,
+                                book_counts.with_audio AS pages_with_audio
+                            FROM book LEFT JOIN book_counts ON book_counts.book_id = book.id WHERE book.id = ?
+                            """),
+                    arguments: [id])
+            else {
                 throw LectorError.notFound(book: id)
             }
-            let counts = try Self.counts(book: id, in: db)
-            let withAudio =
-                try Int.fetchOne(db, sql: "SELECT with_audio FROM book_counts WHERE book_id = ?", arguments: [id]) ?? 0
+            // Read by column, not through Codable: this runs after every page.
+            let title: String = row["title"]
+            let totalPages: Int = row["total_pages"]
+            let startedAt: Date? = row["processing_started_at"]
+            let createdAt: Date = row["created_at"]
+            let updatedAt: Date = row["updated_at"]
+            let counts = ProgressMath.Counts(
+                pending: row["pages_pending"] ?? 0, processing: row["pages_processing"] ?? 0,
+                completed: row["pages_completed"] ?? 0, failed: row["pages_failed"] ?? 0)
+            let withAudio: Int = row["pages_with_audio"] ?? 0
             return BookStatus(
-                bookId: id, title: book.title, processingStatus: ProgressMath.status(counts),
-                processingProgress: ProgressMath.progress(counts), totalPages: book.totalPages,
+                bookId: id, title: title, processingStatus: ProgressMath.status(counts),
+                processingProgress: ProgressMath.progress(counts), totalPages: totalPages,
                 pagesStatus: .init(
                     pending: counts.pending, processing: counts.processing, completed: counts.completed,
                     failed: counts.failed),
                 audioReady: counts.total > 0 && counts.completed == counts.total, pagesWithAudio: withAudio,
                 estimatedTimeRemaining: ProgressMath.estimatedTimeRemaining(
-                    counts, startedAt: book.processingStartedAt, now: now),
-                createdAt: book.createdAt, lastUpdated: book.updatedAt)
+                    counts, startedAt: startedAt, now: now),
+                createdAt: createdAt, lastUpdated: updatedAt)
         }
     }
 

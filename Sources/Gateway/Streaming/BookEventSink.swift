@@ -1,6 +1,7 @@
 import ClusterTransport
 import Coordinator
 import Distributed
+import Foundation
 
 /// Receives one book's events from the coordinator for one `GET …/events/` response, which reads
 /// them from `continuation`'s stream (where nil is the response's own heartbeat). Lives as long as that response.
@@ -14,7 +15,7 @@ distributed actor BookEventSink: BookEventReceiving {
         self.continuation = continuation
     }
 
-    distributed func receive(_ event: BookEvent) {
-        continuation.yield(event)
+    distributed func receive(_ batch: Data) {
+        for event in BookEventBatch.decode(batch) ?? [] { continuation.yield(event) }
     }
 }
