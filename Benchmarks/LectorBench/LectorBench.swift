@@ -24,6 +24,7 @@ struct RunAll: AsyncParsableCommand {
     @Option(help: "No-op jobs in the dispatch run.") var dispatchPages = 3000
     @Option(help: "Worker concurrency in the dispatch run.") var dispatchConcurrency = 32
     @Option(help: "Pages of the generated scale book.") var scalePages = 1000
+    @Option(help: "Worker concurrency in the pipeline run (as `make run`).") var pipelineConcurrency = 2
 
     func run() async throws {
         let parts = Set(only.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -84,7 +85,9 @@ struct RunAll: AsyncParsableCommand {
                 ))
         }
         if parts.contains("pipeline") {
-            let figures = try await PipelineBench(lector: lectorURL, fixtures: URL(fileURLWithPath: fixtures)).run()
+            let figures = try await PipelineBench(
+                lector: lectorURL, fixtures: URL(fileURLWithPath: fixtures), concurrency: pipelineConcurrency
+            ).run()
             results["pipeline"] = figures
             for name in ["english_8p", "hindi_8p", "english_64p"] {
                 let entry = figures[name] as! [String: Double]

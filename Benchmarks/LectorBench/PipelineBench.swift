@@ -4,6 +4,8 @@ import Foundation
 struct PipelineBench {
     var lector: URL
     var fixtures: URL
+    /// Jobs each worker process takes at once (`make run` uses 2).
+    var concurrency = 2
 
     func run() async throws -> Figures {
         let english = fixtures.appendingPathComponent("english-8p.pdf")
@@ -17,7 +19,7 @@ struct PipelineBench {
             ("english_64p", long),
         ]
 
-        let cluster = try await DevCluster(lector: lector, workers: 2, concurrency: 1)
+        let cluster = try await DevCluster(lector: lector, workers: 2, concurrency: concurrency)
         var figures: Figures = [:]
         var rows: [String] = []
         do {
@@ -51,7 +53,7 @@ struct PipelineBench {
                 "\(name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(format(entry["upload_s"]! * 1000).padding(toLength: 10, withPad: " ", startingAt: 0)) \(format(entry["first_audio_s"]!, 2).padding(toLength: 12, withPad: " ", startingAt: 0)) \(format(entry["audio_ready_s"]!, 2).padding(toLength: 13, withPad: " ", startingAt: 0)) \(format(loop, 2).padding(toLength: 11, withPad: " ", startingAt: 0)) \(format(entry["ratio"]!, 3))"
             )
         }
-        print("Pipeline (2 worker processes; plain loop = 2 processes, no cluster):")
+        print("Pipeline (2 worker processes × \(concurrency); plain loop = 2 processes, no cluster):")
         print("book          upload ms  first audio  audio ready  plain loop  ratio")
         rows.forEach { print($0) }
         figures["ratio"] = (figures["english_8p"] as! [String: Double])["ratio"]!

@@ -8,7 +8,7 @@ struct ScaleBench {
     var pages: Int
 
     func run() async throws -> Figures {
-        let cluster = try await DevCluster(lector: lector, workers: 2, concurrency: 1)
+        let cluster = try await DevCluster(lector: lector, workers: 2, concurrency: 2)
         defer { cluster.stop() }
         let sentence = "This is a generated page of the scale benchmark, short enough to be voiced in a moment."
         let pdf = PDFWriter.pdf(pages: (1...pages).map { "Page \($0). " + sentence })
