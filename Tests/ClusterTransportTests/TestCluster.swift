@@ -25,7 +25,9 @@ struct TestCluster {
             name: name, role: role, host: "127.0.0.1", port: port,
             credentials: try credentials(for: name), seeds: seeds)
         settings.heartbeatInterval = .milliseconds(100)
-        settings.failureTimeout = .seconds(1)
+        // Loose enough that a loaded CI machine (every suite runs at once) does not take a slow
+        // heartbeat for a dead node and close a connection mid-test.
+        settings.failureTimeout = .seconds(3)
         settings.callTimeout = .seconds(5)
         settings.maximumReconnectBackoff = .milliseconds(300)
         return settings

@@ -44,7 +44,7 @@ struct TestClusterFiles {
               dir: certs
             timings:
               heartbeat_interval: 200ms
-              failure_timeout: 2s
+              failure_timeout: 3s
               call_timeout: 5s
             \(timings)
             \(extra)
