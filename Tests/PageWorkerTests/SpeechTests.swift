@@ -127,6 +127,15 @@ struct SpeechTests {
         #expect(await !SpeechSynthesizer.shared.hasVoice("xx-nonexistent"))
     }
 
+    /// A voice must not change how the next one speaks: `ru` used to leave espeak-ng 5 % slower
+    /// for every later page of any language.
+    @Test func aVoiceLeavesNothingBehind() async throws {
+        let before = try await SpeechSynthesizer.shared.synthesize(english, voice: "en").duration
+        _ = try await SpeechSynthesizer.shared.synthesize("Привет, мир", voice: "ru")
+        let after = try await SpeechSynthesizer.shared.synthesize(english, voice: "en").duration
+        #expect(abs(after - before) < before * 0.01, "English \(before) s before Russian, \(after) s after")
+    }
+
     /// espeak-ng has one voice and one callback per process: unserialised, these two calls crash
     /// or come back with each other's voice or audio.
     @Test func concurrentSynthesisKeepsEachTextAndVoice() async throws {

@@ -70,6 +70,9 @@ public final class SpeechSynthesizer: Sendable {
     private func select(voice: String) throws(SpeechError) {
         _ = try sampleRateOnQueue()
         guard espeak_SetVoiceByName(voice) == EE_OK else { throw .unknownVoice(voice) }
+        // A voice's settings outlive it: after `ru` (its voice file says `speed 95`) every later
+        // voice spoke 6 % slower. Every synthesis starts from the normal rate.
+        espeak_SetParameter(espeakRATE, Int32(espeakRATE_NORMAL), 0)
     }
 
     private func synthesizeOnQueue(_ text: String, voice: String) throws(SpeechError) -> PCMAudio {
