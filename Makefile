@@ -54,7 +54,7 @@ run: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build
 	Tests/web/run.sh
 
 clean:

@@ -6,7 +6,9 @@ import Synchronization
 ///
 /// Measured on a 300 dpi page: loading a model costs about as much as reading a page, so engines
 /// are kept and reused, one per thread at a time, per language set. Tesseract's OpenMP threads
-/// spin and made a page 5× slower next to other work, so OpenMP gets one thread per engine.
+/// spin and made a page 5-9× slower next to other work; OpenMP reads `OMP_THREAD_LIMIT` when it
+/// loads, so the `lector worker` process makes sure it is set before it starts (see
+/// `OpenMPSetting`); setting it here only helps a process whose OpenMP has not started yet.
 public final class TextRecognizer: Sendable {
     public static let shared = TextRecognizer()
 

@@ -87,6 +87,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OpenMPSetting.ensureOneThreadPerEngine()
         LogSetup.bootstrap()
         NodeMetrics.bootstrap()
         let config = try options.load()

@@ -36,6 +36,7 @@ actor DevSupervisor: Service {
         process.arguments = [node.role.rawValue, "--config", configPath, "--node", node.name]
         var environment = ProcessInfo.processInfo.environment
         environment["LECTOR_SUPERVISOR_PID"] = String(getpid())
+        environment[OpenMPSetting.variable] = environment[OpenMPSetting.variable] ?? "1"
         process.environment = environment
         process.terminationHandler = { [weak self] finished in
             let status = finished.terminationStatus
