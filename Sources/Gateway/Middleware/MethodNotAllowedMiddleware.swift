@@ -3,17 +3,24 @@ import Hummingbird
 /// Answers 405 with an `Allow` header for a method a known path does not take (the router alone
 /// would say 404, as if the path did not exist). HEAD goes wherever GET does.
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// Every path the gateway serves, `*` for one variable segment, with its methods.
-    static var routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] {
+    /// Every path the gateway serves, `*` for one variable segment, with its methods. Built once
+    /// (a generic type cannot hold a stored static, so it lives in `KnownRoutes`).
+    static var routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] { KnownRoutes.table }
+}
+
+private enum KnownRoutes {
+    static let table: [(pattern: [Substring], methods: [HTTPRequest.Method])] = {
         [
             ("/", [.get]), ("/app.js", [.get]), ("/style.css", [.get]), ("/openapi.yaml", [.get]),
             ("/healthz", [.get]), ("/metrics", [.get]), ("/api/cluster", [.get]), ("/api/books", [.get]),
             ("/api/books/upload", [.post]), ("/api/books/*", [.delete]), ("/api/books/*/status", [.get]),
             ("/api/books/*/pages", [.get]), ("/api/books/*/pages/*", [.get]), ("/api/books/*/events", [.get]),
             ("/api/books/*/audio", [.get]), ("/api/books/*/retry", [.post]), ("/media/books/*/*", [.get]),
-        ].map { (segments($0.0), $0.1) }
-    }
+        ].map { (MethodNotAllowedMiddleware<BasicRequestContext>.segments($0.0), $0.1) }
+    }()
+}
 
+extension MethodNotAllowedMiddleware {
     static func segments(_ path: String) -> [Substring] {
         path.split(separator: "/", omittingEmptySubsequences: true)
     }

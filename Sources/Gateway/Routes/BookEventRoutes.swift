@@ -45,9 +45,7 @@ struct BookEventRoutes {
                 _ = try? await client.call { try await $0.unsubscribeEvents(book: book, receiver: sink.id) }
                 try await writer.finish(nil)
             }
-            var headers = ServerSentEvent.headers
-            headers[.cacheControl] = "no-cache"
-            return Response(status: .ok, headers: headers, body: body)
+            return Response(status: .ok, headers: ServerSentEvent.headers, body: body)
         }
     }
 
