@@ -12,6 +12,15 @@ public struct CoordinatorSettings: Sendable {
     public var jobLease: Duration
     /// First retry delay; doubles with each attempt.
     public var retryBackoff: Duration = .milliseconds(500)
+    /// Times a page may lose its worker (crash, dropped connection, unsendable job) before it
+    /// fails: a page that kills workers must not do so forever.
+    public var maxLosses = 3
+    /// PDFs declaring more pages are refused (422 `too_many_pages`).
+    public var maxPages = 5000
+    /// A page's text is cut to this many characters (about two hours of speech), with a note.
+    public var maxPageCharacters = 100_000
+    /// The largest MP3 a worker may return for one page (a 4-hour page at 48 kb/s is 86 MB).
+    public var maxPageAudioBytes = 128 << 20
 
     public init(
         databasePath: String, audioDirectory: String, uploadDirectory: String,

@@ -23,30 +23,39 @@ distributed actor FailingWorker: PageSynthesizing {
     var attempts = 0
 
     distributed func capacity() -> Int { 1 }
-    distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
+    distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
+    distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         attempts += 1
         throw SpeechError.unknownVoice("xx-nonexistent")
     }
-    distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
-        try await synthesize(job)
+    distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
+        throw PageTransferError(reason: "no audio")
     }
+    distributed func releaseAudio(lease: UUID) {}
     distributed func attemptCount() -> Int { attempts }
 }
 
-/// A worker whose first attempt at a page outlives its lease; later attempts answer at once.
+/// A worker whose first attempt at a page outlives its lease; later attempts answer at once, with
+/// "attempt N" as their audio bytes, read back in pieces of at most 4 bytes to exercise chunking.
 distributed actor SlowFirstWorker: PageSynthesizing {
     typealias ActorSystem = ClusterSystem
     var calls = 0
+    var held: [UUID: Data] = [:]
 
     distributed func capacity() -> Int { 1 }
-    distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
+    distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
+    distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         calls += 1
         if job.attempt == 1 { try await Task.sleep(for: .seconds(2)) }
-        return PageAudio(mp3: Data("attempt \(job.attempt)".utf8), durationSeconds: 1, voice: "en")
+        let audio = Data("attempt \(job.attempt)".utf8)
+        held[job.lease] = audio
+        return PageResult(audioBytes: audio.count, durationSeconds: 1, voice: "en")
     }
-    distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
-        try await synthesize(job)
+    distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
+        guard let audio = held[lease] else { throw PageTransferError(reason: "gone") }
+        return audio.dropFirst(offset).prefix(min(length, 4))
     }
+    distributed func releaseAudio(lease: UUID) { held[lease] = nil }
     distributed func callCount() -> Int { calls }
 }
 
@@ -210,7 +219,8 @@ struct CoordinatorFlowTests {
         // A duplicate or stale answer reaching the coordinator directly is fenced off too.
         await cluster.coordinator.whenLocal { coordinator in
             coordinator.finished(
-                key, token: UUID(), with: .success(PageAudio(mp3: Data("stale".utf8), durationSeconds: 9, voice: "hi")))
+                key, token: UUID(),
+                with: .success((PageResult(audioBytes: 5, durationSeconds: 9, voice: "hi"), nil)))
         }
         let after = try await cluster.coordinator.audio(book: key.book, page: key.page, offset: 0, length: 100)
         #expect(String(decoding: after.data, as: UTF8.self) == "attempt 2")

@@ -37,26 +37,35 @@ struct UserFacingTests {
         try await BookPipelineTests.withCluster(workers: 2) { cluster in
             let book = try await cluster.upload("english-40p")
             let url = "\(cluster.base)/api/books/\(book)/events/"
-            // From the start of the book's log (id 0), so no event can have happened before.
-            let first = try await Self.events(url, lastEventID: "0") { events in
+            // A new client gets the status first (its id says where the log stands), then every change.
+            let first = try await Self.events(url) { events in
                 events.filter { $0.name == "page_completed" }.count >= 10
             }
-            #expect(first.first?.id == "1")
+            #expect(first.first?.name == "status")
             #expect(first.first?.json["book_id"] as? Int == book)
+            let snapshotCompleted = (first.first?.json["pages_status"] as? [String: Any])?["completed"] as? Int ?? -1
             let lastID = try #require(first.last?.id)
+            // Ids are `epoch-n`: the epoch of this coordinator's start, then a count per book.
+            let epoch = try #require(lastID.split(separator: "-").first.map(String.init))
             try await Task.sleep(for: .milliseconds(500))
 
             let second = try await Self.events(url, lastEventID: lastID)
             #expect(second.last?.name == "book_completed")
             #expect(second.last?.json["processing_status"] as? String == "completed")
             // Resumed exactly after the last event seen: no snapshot, no gap, no repeat.
-            let ids = (first + second).compactMap { $0.id.flatMap(Int.init) }
-            #expect(second.first?.id.flatMap(Int.init) == Int(lastID)! + 1)
-            #expect(ids == Array(1...ids.count))
-            let completed = (first + second).filter { $0.name == "page_completed" }.compactMap {
-                $0.json["page_number"] as? Int
-            }
-            #expect(completed.sorted() == Array(1...40))
+            let all = first + second
+            #expect(all.allSatisfy { $0.id?.hasPrefix(epoch + "-") == true })
+            let ids = all.compactMap { $0.id?.split(separator: "-").last.flatMap { Int($0) } }
+            #expect(second.first?.name != "status")
+            #expect(ids.count == all.count)
+            #expect(ids == Array(ids[0]..<(ids[0] + ids.count)))
+            let completed = all.filter { $0.name == "page_completed" }.compactMap { $0.json["page_number"] as? Int }
+            #expect(Set(completed).count == completed.count)
+            #expect(snapshotCompleted + completed.count == 40)
+
+            // An id from before a coordinator restart (another epoch) gets a fresh status, not a replay.
+            let stale = try await Self.events(url, lastEventID: "0-5")
+            #expect(stale.map(\.name) == ["status", "book_completed"])
             let processing = (first + second).filter { $0.name == "page_processing" }
             #expect(processing.allSatisfy { $0.json["worker"] is String && $0.json["attempt"] as? Int == 1 })
 

@@ -50,7 +50,8 @@ extension Coordinator {
             try await build.value
         } catch {
             logger.error("[BOOK AUDIO] Book \(book) - \(error)")
-            throw LectorError(status: 500, code: "book_audio_failed", message: "\(error)")
+            throw LectorError(
+                status: 500, code: "book_audio_failed", message: "The whole-book audio could not be made; the error was logged.")
         }
         return relative
     }

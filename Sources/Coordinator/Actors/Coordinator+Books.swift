@@ -11,16 +11,20 @@ extension Coordinator {
         try store.status(book: book)
     }
 
+    /// Pages answered at most this many at a time (a 5000-page book's texts are megabytes).
+    public static let maxPagesPerRequest = 200
+
     public distributed func pages(book: Int64, offset: Int, limit: Int?) throws -> BookPages {
-        guard offset >= 0, (limit ?? 1) > 0 else {
+        guard offset >= 0, offset <= Int(Int32.max), (limit ?? 1) > 0 else {
             throw LectorError.badRequest("offset must be ≥ 0 and limit ≥ 1.")
         }
-        return try store.pages(book: book, offset: offset, limit: limit)
+        return try store.pages(
+            book: book, offset: offset, limit: min(limit ?? Self.maxPagesPerRequest, Self.maxPagesPerRequest))
     }
 
     public distributed func retry(book: Int64) throws -> RetryOutcome {
         let keys = try store.requeueFailed(book: book)
-        for key in keys { queue.push(key) }
+        for key in keys { dispatcher.enqueue(key) }
         if !keys.isEmpty {
             emitProgress(book)
             logger.info("[RETRY] Book \(book) - \(keys.count) failed pages queued again")
@@ -31,12 +35,13 @@ extension Coordinator {
 
     public distributed func delete(book: Int64) throws {
         try store.deleteBook(book)
-        queue.remove(book: book)
         // Answers still on their way for this book find no lease and are dropped before any file
-        // is written.
-        for key in leases.keys where key.book == book {
-            if let lease = leases.removeValue(forKey: key) { workers[lease.worker]?.inFlight.remove(key) }
+        // is written; answers accepted and not yet written lose their files now.
+        dispatcher.forget(book: book)
+        for page in accepted where page.key.book == book {
+            if let audio = page.audio { audioStore.discard(audio) }
         }
+        accepted.removeAll { $0.key.book == book }
         sources[book] = nil
         closeEvents(book: book)
         audioStore.removeBook(book)
@@ -54,6 +59,7 @@ extension Coordinator {
         do {
             return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
         } catch {
+            logger.error("[AUDIO] book \(book) page \(page): \(error)")
             throw LectorError(
                 status: 404, code: "audio_not_found",
                 message: "The audio of book \(book) page \(page) is missing.")
@@ -62,14 +68,14 @@ extension Coordinator {
 
     /// This node's metrics, with the scheduler's gauges read now.
     public distributed func prometheusText() -> String {
-        CoordinatorMetrics.queueDepth.record(queue.count)
-        CoordinatorMetrics.jobsInFlight.record(leases.count)
-        CoordinatorMetrics.workersUp.record(workers.count)
+        CoordinatorMetrics.queueDepth.record(dispatcher.queued)
+        CoordinatorMetrics.jobsInFlight.record(dispatcher.inFlight)
+        CoordinatorMetrics.workersUp.record(dispatcher.workerCount)
         return NodeMetrics.text()
     }
 
     public distributed func workerActivity() -> [WorkerActivity] {
-        workers.values.map { slot in
+        dispatcher.slots.values.map { slot in
             WorkerActivity(
                 node: slot.node, jobsDone: slot.jobsDone,
                 currentJobs: slot.inFlight.map(\.description).sorted(),

@@ -4,22 +4,25 @@ import Foundation
 import Metrics
 
 extension Coordinator {
+    /// Pieces of page images and MP3s cross in this size, far below the frame limit.
+    static let transferChunk = 1 << 20
+
     /// Follows the receptionist: new workers get asked their capacity, vanished ones are dropped
     /// (their jobs fail with the connection and go back to the queue).
     func workersChanged(_ ids: [ClusterActorID]) async {
         let current = Set(ids)
-        for id in workers.keys where !current.contains(id) {
-            logger.info(
-                "[WORKERS] \(id.node.name) left (\(workers[id]?.inFlight.count ?? 0) jobs in hand)")
-            workers[id] = nil
+        for id in dispatcher.slots.keys where !current.contains(id) {
+            let held = dispatcher.leave(id)
+            logger.info("[WORKERS] \(id.node.name) left (\(held) jobs in hand)")
         }
-        for id in ids where workers[id] == nil {
+        for id in ids where dispatcher.slot(id) == nil {
             do {
                 let worker = try $PageSynthesizing.resolve(id: id, using: actorSystem)
                 let capacity = try await worker.capacity()
-                guard workers[id] == nil, Set(actorSystem.receptionist.lookup(pageWorkerKey)).contains(id)
+                guard dispatcher.slot(id) == nil, Set(actorSystem.receptionist.lookup(pageWorkerKey)).contains(id)
                 else { continue }
-                workers[id] = WorkerSlot(worker: worker, node: id.node.name, capacity: max(1, capacity))
+                // A worker's word on its capacity is bounded: it only decides how many jobs it is sent.
+                dispatcher.join(id, worker: worker, node: id.node.name, capacity: min(max(capacity, 1), 256))
                 logger.info("[WORKERS] \(id.node.name) joined with concurrency \(capacity)")
             } catch {
                 logger.warning("[WORKERS] cannot reach new worker \(id.node.name): \(error)")
@@ -30,88 +33,155 @@ extension Coordinator {
 
     /// Hands out jobs while there are jobs and free worker slots: picks them all first, then
     /// starts their attempts in one SQLite transaction (one commit per job was the limit on
-    /// dispatch rate).
+    /// dispatch rate). A batch that cannot be started is tried again after a backoff, so a
+    /// database hiccup cannot leave jobs waiting for an event that never comes.
     func pump() {
-        var free = workers.mapValues(\.freeSlots)
-        var picks: [(key: PageKey, worker: ClusterActorID)] = []
-        while !queue.isEmpty, let (workerID, slots) = free.max(by: { $0.value < $1.value }), slots > 0,
-            let key = queue.pop()
-        {
-            picks.append((key, workerID))
-            free[workerID] = slots - 1
-        }
+        let picks = dispatcher.pick()
         guard !picks.isEmpty else { return }
         let inputs: [BookStore.JobInput?]
         do {
-            inputs = try store.startAttempts(picks.map { ($0.key, workers[$0.worker]!.node) })
+            inputs = try store.startAttempts(picks.map { ($0.key, $0.node) })
+            pumpRetry = nil
         } catch {
-            logger.error("[AUDIO TASK] cannot start \(picks.count) jobs: \(error); queued again")
-            for pick in picks { queue.push(pick.key) }
+            dispatcher.putBack(picks.map(\.key))
+            let delay = min((pumpRetry ?? settings.retryBackoff) * 2, .seconds(30))
+            pumpRetry = delay
+            logger.error("[AUDIO TASK] cannot start \(picks.count) jobs: \(error); trying again in \(delay)")
+            Task {
+                try? await Task.sleep(for: delay)
+                self.pump()
+            }
             return
         }
         for (pick, input) in zip(picks, inputs) {
             // nil: the page is no longer pending (its book was deleted, or it is done).
-            guard let input, let slot = workers[pick.worker] else { continue }
-            dispatch(pick.key, input: input, to: pick.worker, slot: slot)
+            guard let input, let slot = dispatcher.slot(pick.worker),
+                let lease = dispatcher.lease(pick.key, to: pick.worker, attempt: input.attempts)
+            else { continue }
+            dispatch(pick.key, input: input, lease: lease, worker: slot.worker, node: slot.node)
         }
     }
 
-    private func dispatch(_ key: PageKey, input: BookStore.JobInput, to workerID: ClusterActorID, slot: WorkerSlot) {
-        let token = UUID()
+    private func dispatch(
+        _ key: PageKey, input: BookStore.JobInput, lease: Dispatcher<any PageSynthesizing>.Lease,
+        worker: any PageSynthesizing, node: String
+    ) {
         emit(
             key.book, "page_processing",
-            PageProcessing(bookId: key.book, pageNumber: key.page, worker: slot.node, attempt: input.attempts))
-        leases[key] = Lease(worker: workerID, attempt: input.attempts, token: token)
-        workers[workerID]?.inFlight.insert(key)
+            PageProcessing(bookId: key.book, pageNumber: key.page, worker: node, attempt: input.attempts))
         logger.info(
-            "[AUDIO TASK] Starting audio generation for Book \(key.book), Page \(key.page) (attempt \(input.attempts), \(slot.node))"
+            "[AUDIO TASK] Starting audio generation for Book \(key.book), Page \(key.page) (attempt \(input.attempts), \(node))"
         )
-        let job = PageJob(
+        let duration = settings.jobLease
+        var job = PageJob(
             bookId: key.book, pageNumber: key.page, totalPages: input.totalPages, attempt: input.attempts,
-            lease: token,
+            lease: lease.token,
             text: input.text, voice: input.voice, language: input.language, textSource: input.textSource)
-        let worker = slot.worker
-        let lease = settings.jobLease
+        job.leaseSeconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let token = lease.token
         Task {
+            let deadline = ContinuousClock.now + duration
             do {
-                let audio: PageAudio
+                let result: PageResult
                 if job.textSource == "ocr" {
                     let image = try await self.scanImage(key)
                     if image.isBlank {
                         // Nothing on the page for OCR to find: done without bothering a worker.
-                        audio = PageAudio(mp3: nil, durationSeconds: 0, voice: nil, textSource: "ocr", text: "")
+                        result = PageResult(audioBytes: 0, durationSeconds: 0, voice: nil, textSource: "ocr", text: "")
                     } else {
-                        audio = try await ClusterSystem.$callTimeout.withValue(lease) {
-                            try await worker.synthesizeScanned(job, image: image.png)
-                        }
+                        job.imageBytes = image.png.count
+                        try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
+                        result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                     }
                 } else {
-                    audio = try await ClusterSystem.$callTimeout.withValue(lease) {
-                        try await worker.synthesize(job)
-                    }
+                    result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                 }
-                self.finished(key, token: token, with: .success(audio))
+                var audio: PendingAudio?
+                if result.audioBytes > 0 {
+                    audio = try await self.fetchAudio(
+                        of: key, bytes: result.audioBytes, lease: token, from: worker, deadline: deadline)
+                }
+                self.finished(key, token: token, with: .success((result, audio)))
             } catch {
                 self.finished(key, token: token, with: .failure(error))
             }
         }
     }
 
+    /// A call bounded by what is left of the lease.
+    nonisolated static func call<T: Sendable>(
+        until deadline: ContinuousClock.Instant, _ body: () async throws -> T
+    ) async throws -> T {
+        let left = deadline - ContinuousClock.now
+        guard left > .zero else { throw ClusterError.timedOut(target: "page job", node: "worker", after: .zero) }
+        return try await ClusterSystem.$callTimeout.withValue(left) { try await body() }
+    }
+
+    /// Sends a page image in pieces, so no message comes near the frame limit.
+    nonisolated static func stage(
+        _ png: Data, lease: UUID, on worker: any PageSynthesizing, deadline: ContinuousClock.Instant
+    ) async throws {
+        var offset = 0
+        while offset < png.count {
+            let end = min(offset + transferChunk, png.count)
+            let chunk = png.subdata(in: (png.startIndex + offset)..<(png.startIndex + end))
+            try await call(until: deadline) { try await worker.stageImage(lease: lease, offset: offset, chunk: chunk) }
+            offset = end
+        }
+    }
+
+    /// Reads a job's MP3 from the worker in pieces straight into a temporary file, fsynced. The
+    /// worker's size is checked against a limit first: it is a number from another machine.
+    func fetchAudio(
+        of key: PageKey, bytes: Int, lease: UUID, from worker: any PageSynthesizing, deadline: ContinuousClock.Instant
+    ) async throws -> PendingAudio {
+        guard bytes > 0, bytes <= settings.maxPageAudioBytes else {
+            throw PageTransferError(
+                reason: "the worker's MP3 of \(bytes) bytes is over the limit of \(settings.maxPageAudioBytes)")
+        }
+        let pending = try audioStore.beginWrite(book: key.book, page: key.page)
+        do {
+            while pending.bytes < bytes {
+                let offset = pending.bytes
+                let length = min(Self.transferChunk, bytes - offset)
+                let chunk = try await Self.call(until: deadline) {
+                    try await worker.audioChunk(lease: lease, offset: offset, length: length)
+                }
+                guard !chunk.isEmpty, chunk.count <= length else {
+                    throw PageTransferError(reason: "the worker sent \(chunk.count) bytes for a piece of \(length)")
+                }
+                try pending.append(chunk)
+            }
+            try pending.finish()
+        } catch {
+            audioStore.discard(pending)
+            throw error
+        }
+        // The worker may forget it now; if this is lost, the worker drops it after the lease.
+        Task { try? await worker.releaseAudio(lease: lease) }
+        return pending
+    }
+
     /// The single place a job's outcome lands. Fencing: only the current lease of a page counts.
-    func finished(_ key: PageKey, token: UUID, with result: Result<PageAudio, any Error>) {
-        guard let lease = leases[key], lease.token == token else {
+    func finished(
+        _ key: PageKey, token: UUID, with result: Result<(PageResult, PendingAudio?), any Error>
+    ) {
+        guard let lease = dispatcher.settle(key, token: token) else {
+            if case .success((_, let audio?)) = result {
+                audioStore.discard(audio)
+                // Its book may be gone (deleted while the audio was read): no folder stays behind.
+                if (try? store.bookExists(key.book)) == false { audioStore.removeBook(key.book) }
+            }
             logger.warning(
                 "[AUDIO TASK] Ignoring a late answer for \(key): its lease is no longer current")
             return
         }
-        leases[key] = nil
-        workers[lease.worker]?.inFlight.remove(key)
         CoordinatorMetrics.jobDuration.record(duration: ContinuousClock.now - lease.started)
         switch result {
-        case .success(let audio):
+        case .success((let page, let audio)):
             // Stored together with the other answers that arrive before the flush runs: under
             // load, one transaction for many pages.
-            accepted.append(AcceptedPage(key: key, lease: lease, audio: audio))
+            accepted.append(AcceptedPage(key: key, lease: lease, result: page, audio: audio))
             if !flushScheduled {
                 flushScheduled = true
                 Task { self.flushAccepted() }
@@ -122,8 +192,8 @@ extension Coordinator {
         }
     }
 
-    /// Writes the accepted pages' audio files, marks them completed in one transaction, then
-    /// reports them (events, logs) and hands out the freed slots.
+    /// Renames the accepted pages' audio into place, marks them completed in one transaction,
+    /// then reports them (events, logs) and hands out the freed slots.
     func flushAccepted() {
         flushScheduled = false
         let batch = accepted
@@ -132,9 +202,7 @@ extension Coordinator {
         var stored: [(page: AcceptedPage, path: String?)] = []
         for page in batch {
             do {
-                let path = try page.audio.mp3.map {
-                    try audioStore.store($0, book: page.key.book, page: page.key.page)
-                }
+                let path = try page.audio.map { try audioStore.commit($0) }
                 stored.append((page, path))
             } catch {
                 logger.error("[AUDIO TASK] Cannot store the audio of \(page.key): \(error)")
@@ -147,30 +215,37 @@ extension Coordinator {
                 stored.map {
                     BookStore.Completion(
                         key: $0.page.key, attempt: $0.page.lease.attempt, audioPath: $0.path,
-                        duration: $0.page.audio.durationSeconds, voice: $0.page.audio.voice,
-                        textSource: $0.page.audio.textSource, text: $0.page.audio.text)
+                        duration: $0.page.result.durationSeconds, voice: $0.page.result.voice,
+                        textSource: $0.page.result.textSource,
+                        text: $0.page.result.text.map { Self.bounded($0, limit: settings.maxPageCharacters) })
                 })
         } catch {
             logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")
-            for (page, _) in stored { reject(error, for: page.key, lease: page.lease) }
+            for (page, path) in stored {
+                if let path { try? FileManager.default.removeItem(at: audioStore.url(for: path)) }
+                reject(error, for: page.key, lease: page.lease)
+            }
             return
         }
         var books: [Int64] = []
         for ((page, path), done) in zip(stored, applied) {
             let key = page.key
             guard done else {
+                // The page changed meanwhile (its book was deleted): no file may stay behind.
+                if let path { try? FileManager.default.removeItem(at: audioStore.url(for: path)) }
+                if (try? store.bookExists(key.book)) == false { audioStore.removeBook(key.book) }
                 logger.warning("[AUDIO TASK] Ignoring the result for \(key): the page changed meanwhile")
                 continue
             }
-            workers[page.lease.worker]?.jobsDone += 1
+            dispatcher.recordDone(by: page.lease.worker)
             CoordinatorMetrics.pagesCompleted.increment()
             let url = path == nil ? nil : BookPages.Page.audioPath(book: key.book, page: key.page)
             emit(
                 key.book, "page_completed",
                 PageCompleted(
                     bookId: key.book, pageNumber: key.page, audioUrl: url,
-                    audioDuration: path == nil ? nil : Int(page.audio.durationSeconds.rounded()),
-                    voice: page.audio.voice, textSource: page.audio.textSource))
+                    audioDuration: path == nil ? nil : Int(page.result.durationSeconds.rounded()),
+                    voice: page.result.voice, textSource: page.result.textSource))
             logger.info("[AUDIO TASK] Page \(key.page) - COMPLETED! Audio URL: \(url ?? "none (no speakable text)")")
             if !books.contains(key.book) { books.append(key.book) }
         }
@@ -188,66 +263,83 @@ extension Coordinator {
         }
     }
 
-    private func reject(_ error: any Error, for key: PageKey, lease: Lease) {
-        // A job lost with its worker's connection is not the page's fault: it goes back without
-        // using up an attempt. Everything else (the worker threw, the lease ran out) counts.
-        let lost: Bool
-        if error is PageJobRefused {
-            lost = true
-        } else if let clusterError = error as? ClusterError {
-            switch clusterError {
-            case .connectionLost, .unreachable, .unknownActor, .shutDown: lost = true
-            default: lost = false
+    /// What an error from a job means for the page's budget.
+    static func ending(of error: any Error) -> Dispatcher<any PageSynthesizing>.Ending {
+        if error is PageJobRefused { return .refused }
+        if let error = error as? ClusterError {
+            switch error {
+            case .connectionLost, .unreachable, .shutDown, .handshakeRefused, .unknownActor: return .lost
+            case .timedOut, .invalidCall, .serialization: return .failed
             }
-        } else {
-            lost = false
         }
+        return .failed
+    }
+
+    private func reject(_ error: any Error, for key: PageKey, lease: Dispatcher<any PageSynthesizing>.Lease) {
+        let ending = Self.ending(of: error)
         let message = Self.describe(error)
-        let final = !lost && lease.attempt >= settings.maxAttempts
+        let outcome: BookStore.AttemptOutcome
         do {
-            guard
-                try store.endAttempt(
-                    key, attempt: lease.attempt, error: message, finalFailure: final, countAttempt: !lost)
-            else { return }
+            outcome = try store.endAttempt(key, attempt: lease.attempt, error: message, ending: ending, policy: dispatcher.policy)
         } catch {
             logger.error("[AUDIO TASK] Cannot record the failure of \(key): \(error)")
+            // The page stays `processing` in the database; it must not stay out of the queue too.
+            requeue(key, after: settings.retryBackoff)
             return
         }
-        if !lost {
-            (final ? CoordinatorMetrics.pagesFailed : CoordinatorMetrics.attemptsFailed).increment()
+        guard let verdict = outcome.verdict else { return }
+        switch verdict {
+        case .fail(let reason):
+            CoordinatorMetrics.pagesFailed.increment()
             emit(
                 key.book, "page_failed",
-                PageFailed(
-                    bookId: key.book, pageNumber: key.page, error: message, attempt: lease.attempt, willRetry: !final))
+                PageFailed(bookId: key.book, pageNumber: key.page, error: reason, attempt: lease.attempt, willRetry: false))
             emitProgress(key.book)
-        }
-        if final {
             logger.error(
-                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(lease.attempt) attempts: \(message)"
-            )
-            return
-        }
-        if lost {
+                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(lease.attempt) attempts: \(reason)")
+        case .requeue(let delay):
             logger.warning(
-                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - worker lost (\(message)); queued again"
+                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - \(ending == .lost ? "worker lost (\(outcome.losses) so far)" : "refused") (\(message)); queued again"
             )
-            queue.push(key)
-            return
-        }
-        let delay = settings.retryBackoff * (1 << min(lease.attempt - 1, 6))
-        logger.warning(
-            "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(lease.attempt) failed: \(message); retrying in \(delay)"
-        )
-        Task {
-            try? await Task.sleep(for: delay)
-            self.requeueAfterBackoff(key)
+            requeue(key, after: delay)
+        case .retry(let delay):
+            CoordinatorMetrics.attemptsFailed.increment()
+            emit(
+                key.book, "page_failed",
+                PageFailed(bookId: key.book, pageNumber: key.page, error: message, attempt: lease.attempt, willRetry: true))
+            emitProgress(key.book)
+            logger.warning(
+                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(lease.attempt) failed: \(message); retrying in \(delay)"
+            )
+            requeue(key, after: delay)
         }
     }
 
-    private func requeueAfterBackoff(_ key: PageKey) {
-        guard !queue.contains(key) else { return }
-        queue.push(key)
+    private func requeue(_ key: PageKey, after delay: Duration) {
+        guard delay > .zero else {
+            dispatcher.enqueue(key)
+            return
+        }
+        Task {
+            try? await Task.sleep(for: delay)
+            self.requeueNow(key)
+        }
+    }
+
+    private func requeueNow(_ key: PageKey) {
+        // The page may have been deleted meanwhile; startAttempts skips pages that are not pending.
+        dispatcher.enqueue(key)
         pump()
+    }
+
+    /// Text longer than `limit` characters is cut at a word, with a note saying so.
+    static func bounded(_ text: String, limit: Int) -> String {
+        guard text.unicodeScalars.count > limit else { return text }
+        var cut = String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit)))
+        if let space = cut.lastIndex(where: \.isWhitespace), cut.distance(from: space, to: cut.endIndex) < 200 {
+            cut = String(cut[..<space])
+        }
+        return cut + "\n\n[The rest of this page was not read: its text is longer than \(limit) characters.]"
     }
 
     static func describe(_ error: any Error) -> String {

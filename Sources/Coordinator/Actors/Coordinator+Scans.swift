@@ -7,8 +7,13 @@ extension Coordinator {
     static let renderQueue = DispatchQueue(label: "lector.render")
 
     /// The image of a page to OCR, from the book's kept PDF.
+    ///
+    /// The page is marked `rendering` in the database first: if poppler or cairo takes the
+    /// process down, the next start counts it against the page, which fails after a few.
     func scanImage(_ key: PageKey) async throws -> PageImage {
         let document = try sourceDocument(book: key.book)
+        try store.setRendering(key, true)
+        defer { try? store.setRendering(key, false) }
         let started = ContinuousClock.now
         let image: PageImage = try await withCheckedThrowingContinuation { continuation in
             Self.renderQueue.async {
@@ -31,10 +36,10 @@ extension Coordinator {
             sources[book] = document
             return document
         } catch {
+            logger.error("[OCR] cannot open the kept PDF of book \(book): \(error)")
             throw LectorError(
                 status: 500, code: "source_missing",
-                message:
-                    "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR (\(error))."
+                message: "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR."
             )
         }
     }

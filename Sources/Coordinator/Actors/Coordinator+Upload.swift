@@ -31,7 +31,7 @@ extension Coordinator {
         let spool = try spool(uploadId)
         spool.closeForReading()
         do {
-            let document = try PDFTextDocument.open(contentsOf: spool.url)
+            let document = try PDFTextDocument.open(contentsOf: spool.url, maxPages: settings.maxPages)
             guard document.pageCount > 0 else { throw PDFError.noPages }
             spool.document = document
             return UploadInspection(totalPages: document.pageCount, bytes: spool.bytes)
@@ -57,7 +57,8 @@ extension Coordinator {
         let receiver = progress.flatMap {
             try? $UploadProgressReceiving.resolve(id: $0, using: actorSystem)
         }
-        let pages = await Self.extractText(of: document, reportingTo: receiver)
+        let pages = await Self.extractText(
+            of: document, reportingTo: receiver, maxCharacters: settings.maxPageCharacters)
         let title = Self.title(from: metadata)
         let book = try store.createBook(title: title, metadata: metadata, pages: pages)
         let bookID = book.id!
@@ -80,7 +81,7 @@ extension Coordinator {
         logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
         logger.info("[AUDIO GENERATION] Book ID: \(bookID)")
         for page in readable {
-            queue.push(PageKey(book: bookID, page: page.number))
+            dispatcher.enqueue(PageKey(book: bookID, page: page.number))
             logger.info(
                 "[AUDIO TASK] Page \(page.number)/\(pages.count) - Task ID: \(UUID().uuidString.lowercased()) - Status: QUEUED"
             )
@@ -95,14 +96,14 @@ extension Coordinator {
 
     /// Runs off the actor: poppler takes milliseconds a page, and status calls must not wait on it.
     nonisolated static func extractText(
-        of document: PDFTextDocument, reportingTo receiver: (any UploadProgressReceiving)?
+        of document: PDFTextDocument, reportingTo receiver: (any UploadProgressReceiving)?, maxCharacters: Int
     ) async -> [BookStore.NewPage] {
         var pages: [BookStore.NewPage] = []
         pages.reserveCapacity(document.pageCount)
         for number in 1...document.pageCount {
             var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
             do {
-                page.text = DevanagariRepair.repair(try document.text(ofPage: number))
+                page.text = bounded(DevanagariRepair.repair(try document.text(ofPage: number)), limit: maxCharacters)
                 page.needsOCR = !TextQuality(of: page.text).isUsable
             } catch {
                 page.unreadable = "Page \(number) could not be read from the PDF: \(error)"
@@ -133,7 +134,7 @@ extension Coordinator {
     static func lectorError(for error: any Error) -> LectorError {
         if let error = error as? LectorError { return error }
         guard let error = error as? PDFError else {
-            return LectorError(status: 500, code: "internal_error", message: "\(error)")
+            return LectorError(status: 500, code: "internal_error", message: "The upload could not be read on the server.")
         }
         switch error {
         case .empty: return .badRequest("The uploaded file is empty.", code: "empty_file")
@@ -141,6 +142,8 @@ extension Coordinator {
         case .encrypted: return .unprocessable(error.description, code: "pdf_encrypted")
         case .noPages: return .unprocessable(error.description, code: "pdf_no_pages")
         case .damaged, .pageUnreadable: return .unprocessable(error.description, code: "pdf_damaged")
+        case .tooManyPages: return .unprocessable(error.description, code: "too_many_pages")
+        case .badPageBox: return .unprocessable(error.description, code: "pdf_damaged")
         }
     }
 

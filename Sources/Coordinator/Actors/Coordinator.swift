@@ -8,6 +8,10 @@ import Logging
 /// Gateways call it for everything a client asks; workers are found through the receptionist and
 /// given jobs up to their capacity, fairly across books. State lives in SQLite, so a restarted
 /// coordinator picks up where the last one stopped.
+///
+/// It composes parts that each own their state: the `Dispatcher` (queue, worker slots, leases,
+/// what an attempt's end means), the `EventHub` (event logs, subscribers, the epoch) and the book
+/// side (the store, the audio files, open uploads, kept PDFs).
 public distributed actor Coordinator {
     public typealias ActorSystem = ClusterSystem
 
@@ -18,21 +22,18 @@ public distributed actor Coordinator {
     let logger: Logger
     let store: BookStore
     let audioStore: AudioStore
-    var uploads: [String: UploadSpool] = [:]
-    var queue = JobQueue()
-    var workers: [ClusterActorID: WorkerSlot] = [:]
-    var leases: [PageKey: Lease] = [:]
+    var dispatcher: Dispatcher<any PageSynthesizing>
+    var events: EventHub<any BookEventReceiving>
     /// Answers received and not yet written (see `flushAccepted`).
     var accepted: [AcceptedPage] = []
     var flushScheduled = false
+    /// A pump that failed to start its batch tries again after this much (doubling, bounded).
+    var pumpRetry: Duration?
+    var uploads: [String: UploadSpool] = [:]
     /// Open PDFs of books with pages waiting for OCR.
     var sources: [Int64: PDFTextDocument] = [:]
     /// Whole-book MP3s being joined, so two requests build once.
     var bookAudioBuilds: [Int64: Task<Void, any Error>] = [:]
-    /// Recent events per book, for clients that reconnect.
-    var eventLogs: [Int64: BookEventLog] = [:]
-    /// Who follows which book's events.
-    var eventSubscribers: [Int64: [ClusterActorID: EventOutbox]] = [:]
     var watching: Task<Void, Never>?
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {
@@ -41,7 +42,12 @@ public distributed actor Coordinator {
         self.logger = logger
         self.store = try BookStore(path: settings.databasePath)
         self.audioStore = AudioStore(directory: settings.audioDirectory)
+        self.dispatcher = Dispatcher(
+            policy: .init(
+                maxAttempts: settings.maxAttempts, maxLosses: settings.maxLosses, backoff: settings.retryBackoff))
+        self.events = EventHub(epoch: try store.nextEpoch())
         actorSystem.registerErrorType(PageJobRefused.self)
+        actorSystem.registerErrorType(PageTransferError.self)
         // Spooled uploads of a previous run can never be finished: nobody holds their ids.
         try? FileManager.default.removeItem(atPath: settings.uploadDirectory)
     }
@@ -50,13 +56,17 @@ public distributed actor Coordinator {
     public func start() throws {
         let interrupted = audioStore.removeInterruptedWrites()
         if interrupted > 0 {
-            logger.info("[RECOVERY] removed \(interrupted) half-written audio files")
+            logger.info("[RECOVERY] removed \(interrupted) half-written audio files and folders")
         }
-        let pending = try store.recoverPendingJobs()
-        for key in pending { queue.push(key) }
-        if !pending.isEmpty {
-            logger.info("[RECOVERY] \(pending.count) unfinished page jobs queued again")
+        let recovery = try store.recoverPendingJobs(maxLosses: settings.maxLosses)
+        for key in recovery.pending { dispatcher.enqueue(key) }
+        if !recovery.pending.isEmpty {
+            logger.info("[RECOVERY] \(recovery.pending.count) unfinished page jobs queued again")
         }
+        for key in recovery.failed {
+            logger.error("[RECOVERY] \(key) failed: the coordinator stopped while rendering it too many times")
+        }
+        logger.info("[RECOVERY] event epoch \(events.epoch)")
         let listing = actorSystem.receptionist.listing(pageWorkerKey)
         watching = Task { [weak self] in
             for await ids in listing {
@@ -69,4 +79,13 @@ public distributed actor Coordinator {
     public func stop() {
         watching?.cancel()
     }
+}
+
+/// A worker's answer for a page, accepted under its lease and waiting to be written: its audio is
+/// already in a temporary file, read from the worker in pieces.
+struct AcceptedPage {
+    var key: PageKey
+    var lease: Dispatcher<any PageSynthesizing>.Lease
+    var result: PageResult
+    var audio: PendingAudio?
 }

@@ -14,10 +14,13 @@ struct BookAudioBuilder {
     var title: String
     var chapters: [Chapter]
 
+    /// The work folders' names start with this; `AudioStore` removes leftovers at start.
+    static let workFolderPrefix = ".book-"
+
     /// Builds into a temporary file beside `output` and renames it into place. Blocks its thread.
     func build(to output: URL) throws {
         let folder = output.deletingLastPathComponent()
-        let work = folder.appendingPathComponent(".book-\(UUID().uuidString)", isDirectory: true)
+        let work = folder.appendingPathComponent(Self.workFolderPrefix + UUID().uuidString, isDirectory: true)
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 

@@ -14,8 +14,14 @@ public struct PageJob: Codable, Sendable, Equatable {
     public var voice: String?
     public var language: String?
     /// `pdf` when `text` is the page's text layer; `ocr` when the worker reads the page from the
-    /// image sent along with the job.
+    /// image staged before the job (`stageImage`).
     public var textSource: String
+    /// How long the coordinator waits for this attempt. The worker abandons the job when it runs
+    /// out, so an expired job does not hold a slot that later jobs queue behind. Relative, because
+    /// the two machines' clocks need not agree.
+    public var leaseSeconds: Double = 120
+    /// The size of the staged page image (OCR jobs only).
+    public var imageBytes: Int = 0
 
     public init(
         bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,
@@ -30,6 +36,27 @@ public struct PageJob: Codable, Sendable, Equatable {
         self.voice = voice
         self.language = language
         self.textSource = textSource
+    }
+}
+
+/// What a worker answers for a job. The MP3 itself stays on the worker until the coordinator has
+/// read it in pieces (`audioChunk`), so no single message grows with the page's length.
+public struct PageResult: Codable, Sendable, Equatable {
+    /// 0 when the page has nothing to say.
+    public var audioBytes: Int
+    public var durationSeconds: Double
+    public var voice: String?
+    public var textSource: String
+    /// The text the worker read from the page image (OCR), to be stored as the page's text.
+    public var text: String?
+
+    public init(audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil)
+    {
+        self.audioBytes = audioBytes
+        self.durationSeconds = durationSeconds
+        self.voice = voice
+        self.textSource = textSource
+        self.text = text
     }
 }
 
@@ -58,10 +85,22 @@ public struct PageAudio: Codable, Sendable, Equatable {
 public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterSystem {
     /// How many pages it takes at once.
     distributed func capacity() async throws -> Int
-    distributed func synthesize(_ job: PageJob) async throws -> PageAudio
-    /// A page without a usable text layer: the worker reads `image` (a grey PNG) with OCR first.
-    /// The image is its own argument so it crosses the wire as raw bytes.
-    distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio
+    /// One piece of a scanned page's image (a grey PNG), sent in order before `synthesize`; raw
+    /// bytes, each well under the frame limit however large the image.
+    distributed func stageImage(lease: UUID, offset: Int, chunk: Data) async throws
+    /// Voices the job's text, or for `textSource == "ocr"` first reads the staged image.
+    distributed func synthesize(_ job: PageJob) async throws -> PageResult
+    /// A piece of a finished job's MP3; the worker keeps it until `releaseAudio` or a while after
+    /// the job's lease.
+    distributed func audioChunk(lease: UUID, offset: Int, length: Int) async throws -> Data
+    distributed func releaseAudio(lease: UUID) async throws
+}
+
+/// A job's audio or staged image is no longer on the worker (released, expired or never there).
+public struct PageTransferError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
 }
 
 /// The receptionist key page workers register under.

@@ -19,10 +19,18 @@ struct BookEventLog {
         return event
     }
 
+    var count: Int { events.count }
+
+    /// Keeps `lastID` only.
+    mutating func dropEvents() {
+        events = []
+    }
+
     /// The events after `id`, or nil when some of them are no longer kept (or `id` was never
     /// handed out by this log).
     func events(after id: Int) -> [BookEvent]? {
         guard id <= lastID else { return nil }
+        guard id >= 0 else { return nil }
         guard id < lastID else { return [] }
         guard let first = events.first, first.id <= id + 1 else { return nil }
         return Array(events.dropFirst(id + 1 - first.id))

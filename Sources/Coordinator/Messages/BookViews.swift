@@ -78,8 +78,24 @@ public struct BookPages: Codable, Sendable, Equatable {
         public var error: String?
     }
 
+    /// The page slice answered: `offset` and `limit` as applied, and where the next slice starts
+    /// (nil after the last page), so clients page through long books.
+    public var offset: Int
+    public var limit: Int
+    public var nextOffset: Int?
     public var book: Book
     public var pages: [Page]
+
+    private enum CodingKeys: String, CodingKey { case offset, limit, nextOffset, book, pages }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(offset, forKey: .offset)
+        try container.encode(limit, forKey: .limit)
+        try container.encode(nextOffset, forKey: .nextOffset)  // null at the end, never left out
+        try container.encode(book, forKey: .book)
+        try container.encode(pages, forKey: .pages)
+    }
 }
 
 /// A piece of one page's MP3, for HTTP range requests.

@@ -14,6 +14,10 @@ public enum PDFError: Error, Equatable, Sendable, CustomStringConvertible {
     case noPages
     /// 1-based page number whose page object is missing or broken.
     case pageUnreadable(Int)
+    /// More pages than the coordinator's `max_pages` (declared, limit).
+    case tooManyPages(Int, limit: Int)
+    /// The page's box is not a finite, positive size (0, negative, NaN, 1e23…).
+    case badPageBox(Int)
 
     public var description: String {
         switch self {
@@ -24,6 +28,9 @@ public enum PDFError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noPages: "The PDF has no pages."
         // Lower case: callers embed it after their own "Page N could not be read: ".
         case .pageUnreadable(let page): "page \(page) is damaged and could not be read"
+        case .tooManyPages(let count, let limit):
+            "The PDF has \(count) pages; this server takes books of up to \(limit) pages."
+        case .badPageBox(let page): "page \(page) has no usable size (its MediaBox is empty, negative or absurd)"
         }
     }
 }

@@ -26,25 +26,29 @@ public final class PDFTextDocument: Sendable {
     /// GBytes keeps the mapping alive for as long as poppler needs it. Deleting the file meanwhile
     /// is fine, shrinking it is not (reading past the end of a mapping is SIGBUS): the upload spool
     /// is complete and closed before it is opened.
-    public static func open(contentsOf url: URL) throws(PDFError) -> PDFTextDocument {
+    ///
+    /// A PDF declaring more than `maxPages` pages is refused before any page is looked at.
+    public static func open(contentsOf url: URL, maxPages: Int = 5000) throws(PDFError) -> PDFTextDocument {
         var error: UnsafeMutablePointer<GError>?
         guard let mapped = g_mapped_file_new(url.path, 0, &error) else {
-            defer { if let error { g_error_free(error) } }
-            throw .damaged("cannot read the file: \(message(of: error))")
+            if let error { g_error_free(error) }
+            // GLib's message names the file's path, which is nobody's business outside.
+            throw .damaged("cannot read the file")
         }
         let bytes = g_mapped_file_get_bytes(mapped)!
         g_mapped_file_unref(mapped)
-        return try open(taking: bytes)
+        return try open(taking: bytes, maxPages: maxPages)
     }
 
     /// Copies `data` once into a GBytes, which owns it from then on.
-    public static func open(data: Data) throws(PDFError) -> PDFTextDocument {
+    public static func open(data: Data, maxPages: Int = 5000) throws(PDFError) -> PDFTextDocument {
         let bytes = data.withUnsafeBytes { raw in g_bytes_new(raw.baseAddress, gsize(raw.count)) }!
-        return try open(taking: bytes)
+        return try open(taking: bytes, maxPages: maxPages)
     }
 
     /// Takes over one reference to `bytes`: the document keeps it, or it is released on error.
-    private static func open(taking bytes: sending OpaquePointer) throws(PDFError) -> PDFTextDocument {
+    private static func open(taking bytes: sending OpaquePointer, maxPages: Int) throws(PDFError) -> PDFTextDocument
+    {
         var size: gsize = 0
         let start = g_bytes_get_data(bytes, &size)
         // Checked before poppler: it reports empty input without an error, and a non-PDF as
@@ -76,6 +80,11 @@ public final class PDFTextDocument: Sendable {
             g_object_unref(UnsafeMutableRawPointer(document))
             g_bytes_unref(bytes)
             throw .noPages
+        }
+        guard declared <= maxPages else {
+            g_object_unref(UnsafeMutableRawPointer(document))
+            g_bytes_unref(bytes)
+            throw .tooManyPages(declared, limit: maxPages)
         }
         let index = PDFPageTree.indexMap(of: document, declaredPages: declared)
         return PDFTextDocument(handles: Handles(document: document, bytes: bytes), popplerIndex: index)

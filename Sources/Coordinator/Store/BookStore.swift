@@ -129,7 +129,37 @@ final class BookStore: Sendable {
                     END;
                     """)
         }
+        migrator.registerMigration("v3: losses, rendering, epoch") { db in
+            try db.alter(table: "page") { t in
+                t.add(column: "losses", .integer).notNull().defaults(to: 0)
+                t.add(column: "rendering", .boolean).notNull().defaults(to: false)
+            }
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        }
         return migrator
+    }
+
+    /// A new event epoch for this start of the coordinator, one more than the last.
+    func nextEpoch() throws -> Int64 {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO meta (key, value) VALUES ('epoch', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1")
+            return try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") ?? 1
+        }
+    }
+
+    func bookExists(_ book: Int64) throws -> Bool {
+        try pool.read { db in try BookRecord.exists(db, key: book) }
+    }
+
+    /// Marks (or clears) a page as being rendered by the coordinator itself. Written before the
+    /// render starts, so a crash inside poppler or cairo is seen at the next start.
+    func setRendering(_ key: PageKey, _ rendering: Bool) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "UPDATE page SET rendering = ? WHERE book_id = ? AND page_number = ?",
+                arguments: [rendering, key.book, key.page])
+        }
     }
 
     // MARK: Writing
@@ -251,23 +281,42 @@ final class BookStore: Sendable {
         }
     }
 
-    /// Ends an attempt that did not produce audio: back to `pending` (to be retried) or `failed`.
-    /// `countAttempt: false` gives the attempt back, for jobs lost with their worker.
+    /// What ending an attempt did: the verdict applied (nil when the answer was stale) and the
+    /// page's losses so far.
+    struct AttemptOutcome {
+        var verdict: Dispatcher<any PageSynthesizing>.Verdict?
+        var losses: Int
+    }
+
+    /// Ends an attempt that did not produce audio, deciding with `policy` in the same transaction
+    /// (the loss count lives in the row): back to `pending`, or `failed` with the reason.
     func endAttempt(
-        _ key: PageKey, attempt: Int, error: String, finalFailure: Bool, countAttempt: Bool
-    ) throws -> Bool {
+        _ key: PageKey, attempt: Int, error: String, ending: Dispatcher<any PageSynthesizing>.Ending,
+        policy: Dispatcher<any PageSynthesizing>.Policy
+    ) throws -> AttemptOutcome {
         try pool.write { db in
             guard var page = try page(key, in: db),
                 page.processingStatus == ProcessingStatus.processing.rawValue,
                 page.attempts == attempt
-            else { return false }
-            page.processingStatus = (finalFailure ? ProcessingStatus.failed : .pending).rawValue
-            page.error = error
-            if !countAttempt { page.attempts -= 1 }
+            else { return AttemptOutcome(verdict: nil, losses: 0) }
+            if ending == .lost { page.losses += 1 }
+            // Refused or lost jobs give the attempt back: it was never the page's fault alone.
+            if ending != .failed { page.attempts -= 1 }
+            let verdict = policy.verdict(for: ending, attempt: attempt, losses: page.losses, message: error)
+            switch verdict {
+            case .fail(let reason):
+                page.processingStatus = ProcessingStatus.failed.rawValue
+                page.error = reason
+            case .retry, .requeue:
+                page.processingStatus = ProcessingStatus.pending.rawValue
+                page.error = error
+            }
             page.worker = nil
+            page.rendering = false
             try page.update(db)
             try refresh(book: key.book, in: db)
-            return true
+            return AttemptOutcome(
+                verdict: verdict, losses: page.losses)
         }
     }
 
@@ -286,7 +335,7 @@ final class BookStore: Sendable {
                 arguments: [book])
             try db.execute(
                 sql:
-                    "UPDATE page SET processing_status = 'pending', attempts = 0, error = NULL WHERE \(Self.retryable)",
+                    "UPDATE page SET processing_status = 'pending', attempts = 0, losses = 0, error = NULL WHERE \(Self.retryable)",
                 arguments: [book])
             try db.execute(sql: "UPDATE book SET completed_at = NULL WHERE id = ?", arguments: [book])
             try refresh(book: book, in: db)
@@ -300,23 +349,39 @@ final class BookStore: Sendable {
         }
     }
 
-    /// After a restart: jobs that were out with workers are pending again. Returns every pending job,
-    /// oldest book first.
-    func recoverPendingJobs() throws -> [PageKey] {
+    /// After a restart: jobs that were out with workers are pending again, their attempt given
+    /// back. A page found `rendering` was being drawn by this coordinator when it died: that
+    /// counts as a loss, and past `maxLosses` the page fails, so a page that crashes the renderer
+    /// cannot bring the coordinator down forever. Returns every pending job, oldest book first,
+    /// and the pages failed now.
+    func recoverPendingJobs(maxLosses: Int) throws -> (pending: [PageKey], failed: [PageKey]) {
         try pool.write { db in
             let stuck = try Int64.fetchAll(
-                db, sql: "SELECT DISTINCT book_id FROM page WHERE processing_status = 'processing'")
+                db, sql: "SELECT DISTINCT book_id FROM page WHERE processing_status = 'processing' OR rendering")
+            let crashedRows = try Row.fetchAll(
+                db, sql: "SELECT book_id, page_number, losses FROM page WHERE rendering")
+            try db.execute(
+                sql: "UPDATE page SET losses = losses + 1, rendering = 0 WHERE rendering")
+            try db.execute(
+                sql: """
+                    UPDATE page SET processing_status = 'failed', worker = NULL,
+                    error = 'the coordinator stopped while rendering this page for OCR (' || losses || ' times)'
+                    WHERE processing_status = 'processing' AND losses >= ?
+                    """, arguments: [maxLosses])
             try db.execute(
                 sql:
                     "UPDATE page SET processing_status = 'pending', attempts = MAX(attempts - 1, 0), worker = NULL WHERE processing_status = 'processing'"
             )
             for book in stuck { try refresh(book: book, in: db) }
+            let failed = crashedRows.filter { ($0["losses"] as Int) + 1 >= maxLosses }.map {
+                PageKey(book: $0["book_id"], page: $0["page_number"])
+            }
             let rows = try Row.fetchAll(
                 db,
                 sql:
                     "SELECT book_id, page_number FROM page WHERE processing_status = 'pending' ORDER BY book_id, page_number"
             )
-            return rows.map { PageKey(book: $0["book_id"], page: $0["page_number"]) }
+            return (rows.map { PageKey(book: $0["book_id"], page: $0["page_number"]) }, failed)
         }
     }
 
@@ -408,14 +473,16 @@ final class BookStore: Sendable {
         }
     }
 
-    func pages(book id: Int64, offset: Int, limit: Int?) throws -> BookPages {
+    func pages(book id: Int64, offset: Int, limit: Int) throws -> BookPages {
         try pool.read { db in
             guard let book = try BookRecord.fetchOne(db, key: id) else {
                 throw LectorError.notFound(book: id)
             }
             let records = try PageRecord.filter(Column("book_id") == id).order(Column("page_number"))
-                .limit(limit ?? Int(Int32.max), offset: offset).fetchAll(db)
+                .limit(limit, offset: offset).fetchAll(db)
+            let next = offset + records.count
             return BookPages(
+                offset: offset, limit: limit, nextOffset: next < book.totalPages && !records.isEmpty ? next : nil,
                 book: .init(
                     id: id, title: book.title, totalPages: book.totalPages,
                     processingStatus: ProcessingStatus(rawValue: book.processingStatus) ?? .pending),

@@ -21,6 +21,10 @@ struct PageRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable 
     /// Attempts handed out so far; the current attempt's number while `processing`.
     var attempts: Int
     var worker: String?
+    /// Times the page's attempt ended with its worker gone (see `Dispatcher.Ending.lost`).
+    var losses: Int = 0
+    /// Set while the coordinator renders the page for OCR: found set at start, the render crashed it.
+    var rendering: Bool = false
     var startedAt: Date?
     var completedAt: Date?
 

@@ -11,18 +11,29 @@ struct CoordinatorClient: Sendable {
         .serviceUnavailable, code: "coordinator_unavailable",
         "No coordinator is reachable right now; try again in a few seconds.")
 
+    static let internalError = APIError(
+        .internalServerError, code: "internal_error", "Something went wrong on the server; the error was logged.")
+
     func call<T: Sendable>(_ body: (Coordinator) async throws -> T) async throws -> T {
         guard let id = system.receptionist.lookup(Coordinator.receptionKey).first else { throw Self.unavailable }
         do {
             return try await body(try Coordinator.resolve(id: id, using: system))
         } catch let error as LectorError {
             throw APIError(HTTPResponse.Status(code: error.status), code: error.code, error.message)
-        } catch is ClusterError {
-            throw Self.unavailable
+        } catch let error as ClusterError {
+            switch error {
+            case .serialization, .invalidCall:
+                // Not the coordinator being away: something is wrong, and 503 would hide it.
+                system.logger.error("coordinator call failed: \(error)")
+                throw Self.internalError
+            default:
+                throw Self.unavailable
+            }
         } catch let error as APIError {
             throw error
         } catch let error as RemoteCallError {
-            throw APIError(.internalServerError, code: "internal_error", error.message)
+            system.logger.error("coordinator call failed: \(error)")
+            throw Self.internalError
         }
     }
 }

@@ -1,31 +1,37 @@
 import Hummingbird
 
-/// With an API token configured, `/api/` and `/media/` answer only requests that carry
-/// `Authorization: Bearer <token>`; `/healthz` and the web page stay open so probes and the
-/// login-less page still load.
+/// Lets a request through only with `Authorization: Bearer <token>`.
+///
+/// Attached to the `/api`, `/media` and `/metrics` route groups rather than matched against the
+/// raw path, so every spelling of a path that reaches one of their handlers (`//api/books/`,
+/// `/api//books/`) has passed it.
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        let path = request.uri.path
-        guard path.hasPrefix("/api/") || path.hasPrefix("/media/") else {
-            return try await next(request, context)
-        }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            Self.constantTimeEqual(String(header.dropFirst("Bearer ".count)), token)
-        else {
-            var response = APIResponse.failure(
-                .unauthorized, code: "unauthorized",
-                message: "This server needs an API token: send 'Authorization: Bearer <token>'.")
-            response.headers[.wwwAuthenticate] = "Bearer"
-            return response
-        }
+        guard Self.isAuthorised(request, token: token) else { return Self.refusal() }
         return try await next(request, context)
     }
 
-    /// Compares without stopping at the first difference, so timing does not leak the token.
+    static func isAuthorised(_ request: Request, token: String) -> Bool {
+        // Exactly one Authorization header: two could disagree between this check and a proxy.
+        let headers = request.headers[values: .authorization]
+        guard headers.count == 1, let header = headers.first, header.hasPrefix("Bearer ") else { return false }
+        return constantTimeEqual(String(header.dropFirst("Bearer ".count)), token)
+    }
+
+    static func refusal() -> Response {
+        var response = APIResponse.failure(
+            .unauthorized, code: "unauthorized",
+            message: "This server needs an API token: send 'Authorization: Bearer <token>'.")
+        response.headers[.wwwAuthenticate] = "Bearer"
+        return response
+    }
+
+    /// Compares without stopping at the first difference, so timing does not leak the token; the
+    /// loop runs over the longer of the two, so it does not stop early on a short guess either.
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8)
         let y = Array(b.utf8)

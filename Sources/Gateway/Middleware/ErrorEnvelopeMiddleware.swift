@@ -24,9 +24,11 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
                 ?? (error.status == .notFound ? "No such endpoint: \(request.uri.path)" : error.status.reasonPhrase)
             return APIResponse.failure(error.status, code: code, message: message)
         } catch {
+            // The details (which may name files or internals) go to the log, never to the client.
             context.logger.error("unhandled error for \(request.method) \(request.uri.path): \(error)")
             return APIResponse.failure(
-                .internalServerError, code: "internal_error", message: "Internal error: \(error)")
+                .internalServerError, code: "internal_error",
+                message: "Something went wrong on the server; the error was logged.")
         }
     }
 }

@@ -3,6 +3,9 @@ import Hummingbird
 /// Answers 405 with an `Allow` header for a method a known path does not take (the router alone
 /// would say 404, as if the path did not exist). HEAD goes wherever GET does.
 struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// With a token set, a request for a protected path is told 401 before it learns any methods.
+    var token: String?
+
     /// Every path the gateway serves, `*` for one variable segment, with its methods. Built once
     /// (a generic type cannot hold a stored static, so it lives in `KnownRoutes`).
     static var routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] { KnownRoutes.table }
@@ -25,6 +28,12 @@ extension MethodNotAllowedMiddleware {
         path.split(separator: "/", omittingEmptySubsequences: true)
     }
 
+    /// Paths under the groups the token guards, however they are spelled.
+    static func isProtected(_ path: String) -> Bool {
+        guard let first = segments(path).first else { return false }
+        return first == "api" || first == "media" || first == "metrics"
+    }
+
     /// The methods of the most specific pattern matching `path` (most literal segments wins, so
     /// `/api/books/upload` is not taken for a book id); nil for an unknown path.
     static func methods(for path: String) -> [HTTPRequest.Method]? {
@@ -44,10 +53,13 @@ extension MethodNotAllowedMiddleware {
         guard let methods = Self.methods(for: request.uri.path) else { return try await next(request, context) }
         let allowed = methods.contains(.get) ? methods + [.head] : methods
         guard !allowed.contains(request.method) else { return try await next(request, context) }
+        if let token, Self.isProtected(request.uri.path), !BearerTokenMiddleware<Context>.isAuthorised(request, token: token) {
+            return BearerTokenMiddleware<Context>.refusal()
+        }
         let list = allowed.map(\.rawValue).joined(separator: ", ")
         var response = APIResponse.failure(
             .methodNotAllowed, code: "method_not_allowed",
-            message: "\(request.method.rawValue) is not allowed on \(request.uri.path); use \(list).")
+            message: "\(request.method.rawValue) is not allowed here; use \(list).")
         response.headers[.allow] = list
         return response
     }

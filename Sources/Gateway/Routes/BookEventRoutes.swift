@@ -12,31 +12,47 @@ struct BookEventRoutes {
     let system: ClusterSystem
     var heartbeat: Duration = .seconds(15)
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: some RouterMethods<BasicRequestContext>) {
         let client = self.client
         let system = self.system
         let heartbeat = self.heartbeat
-        router.get("/api/books/:id/events") { request, context -> Response in
+        router.get("books/:id/events") { request, context -> Response in
             let book = try BookRoutes.bookID(context)
             let header = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
+            // `epoch-n`, passed on as text: the coordinator decides whether it still means anything.
             let lastEventID = (header ?? request.uri.queryParameters.get("last_event_id"))
-                .flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                .map { String($0.trimmingCharacters(in: .whitespaces).prefix(64)) }
             let (events, continuation) = AsyncStream.makeStream(of: BookEvent?.self)
             let sink = BookEventSink(actorSystem: system, continuation: continuation)
             // Before the stream starts, so an unknown book is a plain 404.
-            let first = try await client.call {
+            let coordinator = system.receptionist.lookup(Coordinator.receptionKey).first
+            let subscription = try await client.call {
                 try await $0.subscribeEvents(book: book, after: lastEventID, receiver: sink.id)
             }
+            let after = lastEventID.flatMap(EventCursor.init).flatMap { $0.epoch == subscription.epoch ? $0.id : nil }
             let body = ResponseBody { writer in
                 let beat = Task {
+                    var waited = Duration.zero
                     while !Task.isCancelled {
-                        try await Task.sleep(for: heartbeat)
-                        continuation.yield(nil)
+                        try await Task.sleep(for: .seconds(1))
+                        waited += .seconds(1)
+                        // The coordinator that feeds this stream went away (restart, crash): end
+                        // the stream, so the client reconnects and gets the new one's events.
+                        if let coordinator, !system.receptionist.lookup(Coordinator.receptionKey).contains(coordinator)
+                        {
+                            continuation.finish()
+                            return
+                        }
+                        if waited >= heartbeat {
+                            waited = .zero
+                            continuation.yield(nil)
+                        }
                     }
                 }
                 defer { beat.cancel() }
                 do {
-                    try await Self.write(first: first, then: events, after: lastEventID, to: &writer)
+                    try await Self.write(
+                        first: subscription.events, then: events, epoch: subscription.epoch, after: after, to: &writer)
                 } catch {
                     // The client went away: stop the coordinator sending.
                     _ = try? await client.call { try await $0.unsubscribeEvents(book: book, receiver: sink.id) }
@@ -51,14 +67,14 @@ struct BookEventRoutes {
 
     /// The first events, then live ones until the book settles; `nil` in the stream is a heartbeat.
     static func write(
-        first: [BookEvent], then events: AsyncStream<BookEvent?>, after lastEventID: Int?,
+        first: [BookEvent], then events: AsyncStream<BookEvent?>, epoch: Int64, after lastEventID: Int?,
         to writer: inout some ResponseBodyWriter
     ) async throws {
         // Browsers reconnect after this many milliseconds when the connection drops.
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
         var lastWritten = lastEventID ?? -1
         for event in first {
-            try await writer.write(encode(event))
+            try await writer.write(encode(event, epoch: epoch))
             lastWritten = max(lastWritten, event.id)
             if ends(event) { return }
         }
@@ -69,7 +85,7 @@ struct BookEventRoutes {
             }
             // The live stream may repeat what the first answer already held.
             guard event.id > lastWritten else { continue }
-            try await writer.write(encode(event))
+            try await writer.write(encode(event, epoch: epoch))
             lastWritten = event.id
             if ends(event) { return }
         }
@@ -79,8 +95,9 @@ struct BookEventRoutes {
         event.name == "book_completed" || event.name == "book_deleted"
     }
 
-    static func encode(_ event: BookEvent) -> ByteBuffer {
-        var buffer = ByteBuffer(string: "event: \(event.name)\nid: \(event.id)\ndata: ")
+    /// The id is `epoch-n`, so an id from before a coordinator restart is told apart.
+    static func encode(_ event: BookEvent, epoch: Int64) -> ByteBuffer {
+        var buffer = ByteBuffer(string: "event: \(event.name)\nid: \(epoch)-\(event.id)\ndata: ")
         buffer.writeBytes(event.json)
         buffer.writeString("\n\n")
         return buffer

@@ -7,26 +7,27 @@ import Hummingbird
 struct BookRoutes {
     let client: CoordinatorClient
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: some RouterMethods<BasicRequestContext>) {
         let client = self.client
-        router.get("/api/books") { _, _ -> Response in
+        router.get("books") { _, _ -> Response in
             let books = try await client.call { try await $0.listBooks() }
             return APIResponse.ok(books, message: "Books retrieved successfully")
         }
-        router.get("/api/books/:id/status") { _, context -> Response in
+        router.get("books/:id/status") { _, context -> Response in
             let id = try Self.bookID(context)
             let status = try await client.call { try await $0.status(book: id) }
             return APIResponse.ok(status, message: "Book processing status retrieved successfully")
         }
-        router.get("/api/books/:id/pages") { request, context -> Response in
+        router.get("books/:id/pages") { request, context -> Response in
             let id = try Self.bookID(context)
             let query = request.uri.queryParameters
             let offset = try Self.integer(query.get("offset"), name: "offset", range: 0...Int(Int32.max)) ?? 0
-            let limit = try Self.integer(query.get("limit"), name: "limit", range: 1...1000)
+            // Larger limits are clamped to the coordinator's maximum (200); `next_offset` says where to go on.
+            let limit = try Self.integer(query.get("limit"), name: "limit", range: 1...Int(Int32.max))
             let pages = try await client.call { try await $0.pages(book: id, offset: offset, limit: limit) }
             return APIResponse.ok(pages, message: "Book pages retrieved successfully")
         }
-        router.get("/api/books/:id/pages/:number") { _, context -> Response in
+        router.get("books/:id/pages/:number") { _, context -> Response in
             let id = try Self.bookID(context)
             guard let number = context.parameters.get("number").flatMap(Int.init), number > 0 else {
                 throw APIError(.notFound, code: "page_not_found", "Page numbers start at 1.")
@@ -39,7 +40,7 @@ struct BookRoutes {
             }
             return APIResponse.ok(page, message: "Page retrieved successfully")
         }
-        router.get("/api/books/:id/audio") { request, context -> Response in
+        router.get("books/:id/audio") { request, context -> Response in
             let id = try Self.bookID(context)
             var audio = RangedAudio { offset, length in
                 // The first request joins the pages, which takes a while for a long book.
@@ -50,12 +51,12 @@ struct BookRoutes {
             audio.headers[.contentDisposition] = "inline; filename=\"book-\(id).mp3\""
             return try await audio.response(to: request)
         }
-        router.post("/api/books/:id/retry") { _, context -> Response in
+        router.post("books/:id/retry") { _, context -> Response in
             let id = try Self.bookID(context)
             let outcome = try await client.call { try await $0.retry(book: id) }
             return APIResponse.ok(outcome, message: "\(outcome.requeuedPages) failed pages queued again")
         }
-        router.delete("/api/books/:id") { _, context -> Response in
+        router.delete("books/:id") { _, context -> Response in
             let id = try Self.bookID(context)
             try await client.call { try await $0.delete(book: id) }
             return APIResponse.ok(["book_id": id], message: "Book deleted with its pages and audio")

@@ -25,11 +25,11 @@ struct ClusterRoutes {
     let client: CoordinatorClient
     let clusterName: String
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: some RouterMethods<BasicRequestContext>) {
         let system = self.system
         let client = self.client
         let clusterName = self.clusterName
-        router.get("/api/cluster") { _, _ -> Response in
+        router.get("cluster") { _, _ -> Response in
             let activity = await ClusterSystem.$callTimeout.withValue(.seconds(1)) {
                 (try? await client.call { try await $0.workerActivity() }) ?? []
             }

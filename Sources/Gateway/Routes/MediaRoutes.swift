@@ -9,9 +9,9 @@ import Hummingbird
 struct MediaRoutes {
     let client: CoordinatorClient
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: some RouterMethods<BasicRequestContext>) {
         let client = self.client
-        router.get("/media/books/:id/:file") { request, context -> Response in
+        router.get("books/:id/:file") { request, context -> Response in
             guard let book = context.parameters.get("id").flatMap(Int64.init), book > 0,
                 let file = context.parameters.get("file"), let page = Self.page(from: file)
             else {

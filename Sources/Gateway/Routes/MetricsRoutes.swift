@@ -10,10 +10,10 @@ struct MetricsRoutes {
     let client: CoordinatorClient
     let system: ClusterSystem
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: some RouterMethods<BasicRequestContext>) {
         let client = self.client
         let system = self.system
-        router.get("/metrics") { _, _ -> Response in
+        router.get("") { _, _ -> Response in
             let workers = system.receptionist.lookup(pageWorkerKey)
             let gathered = await withTaskGroup(of: (String, String)?.self) { group in
                 group.addTask {

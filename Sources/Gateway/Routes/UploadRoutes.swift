@@ -14,17 +14,17 @@ struct UploadRoutes {
 
     let client: CoordinatorClient
     let system: ClusterSystem
-    let maxUploadBytes: Int
+    let limits: UploadLimits
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.post("/api/books/upload") { request, context in
+    func add(to router: some RouterMethods<BasicRequestContext>) {
+        router.post("books/upload") { request, context in
             try await upload(request, context: context)
         }
     }
 
     func upload(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let streaming = request.uri.queryParameters.get("stream")?.lowercased() == "true"
-        var receiver = UploadReceiver(client: client, maxBytes: maxUploadBytes)
+        var receiver = UploadReceiver(client: client, limits: limits)
         let received: UploadReceiver.Received
         let inspection: UploadInspection
         do {
@@ -62,7 +62,8 @@ struct UploadRoutes {
     }
 
     static func apiError(_ error: any Error) -> APIError {
-        error as? APIError ?? APIError(.internalServerError, code: "internal_error", "The upload failed: \(error)")
+        error as? APIError
+            ?? APIError(.internalServerError, code: "internal_error", "The upload failed on the server; the error was logged.")
     }
 
     /// Events are written as they happen: extraction reports each page through a sink actor the

@@ -11,6 +11,8 @@ public struct GatewayConfiguration: Sendable {
     public var maxUploadBytes: Int
     public var apiToken: String?
 
+    var uploadLimits: UploadLimits { UploadLimits(maxBodyBytes: maxUploadBytes) }
+
     public init(host: String, port: Int, clusterName: String, maxUploadBytes: Int = 100 << 20, apiToken: String? = nil)
     {
         self.host = host
@@ -34,18 +36,23 @@ public enum GatewayServer {
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorEnvelopeMiddleware())
-        router.add(middleware: MethodNotAllowedMiddleware())
-        if let token = configuration.apiToken, !token.isEmpty {
-            router.add(middleware: BearerTokenMiddleware(token: token))
+        let token = configuration.apiToken.flatMap { $0.isEmpty ? nil : $0 }
+        router.add(middleware: MethodNotAllowedMiddleware(token: token))
+        // The token guards groups, not path prefixes: see BearerTokenMiddleware.
+        let api = router.group("api")
+        let media = router.group("media")
+        let metrics = router.group("metrics")
+        if let token {
+            for group in [api, media, metrics] { group.add(middleware: BearerTokenMiddleware(token: token)) }
         }
         HealthRoutes(system: system).add(to: router)
-        ClusterRoutes(system: system, client: client, clusterName: configuration.clusterName).add(to: router)
-        BookRoutes(client: client).add(to: router)
-        UploadRoutes(client: client, system: system, maxUploadBytes: configuration.maxUploadBytes).add(to: router)
-        MediaRoutes(client: client).add(to: router)
-        BookEventRoutes(client: client, system: system).add(to: router)
         WebRoutes().add(to: router)
-        MetricsRoutes(client: client, system: system).add(to: router)
+        ClusterRoutes(system: system, client: client, clusterName: configuration.clusterName).add(to: api)
+        BookRoutes(client: client).add(to: api)
+        UploadRoutes(client: client, system: system, limits: configuration.uploadLimits).add(to: api)
+        BookEventRoutes(client: client, system: system).add(to: api)
+        MediaRoutes(client: client).add(to: media)
+        MetricsRoutes(client: client, system: system).add(to: metrics)
         return Application(
             router: router,
             configuration: .init(

@@ -16,18 +16,24 @@ struct RangedAudio {
         var headers = self.headers
         var range = 0..<total
         var status = HTTPResponse.Status.ok
-        if let header = request.headers[.range] {
-            guard let asked = Self.byteRange(header, total: total) else {
+        // Several Range headers are not one valid field: the whole file, as for any invalid one.
+        let fields = request.headers[values: .range]
+        if fields.count == 1, let header = fields.first {
+            switch ByteRangeRequest.parse(header).map({ $0.resolve(total: total) }) {
+            case nil:
+                break  // not a valid bytes range: RFC 9110 says ignore it
+            case .unsatisfiable?:
                 headers[.contentRange] = "bytes */\(total)"
                 return APIResponse.failure(
                     .rangeNotSatisfiable, code: "range_not_satisfiable",
-                    message: "The range \(header) is outside the \(total)-byte file."
+                    message: "The range asked for is outside the \(total)-byte file."
                 )
                 .withHeaders(headers)
+            case .range(let asked)?:
+                range = asked
+                status = .partialContent
+                headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound - 1)/\(total)"
             }
-            range = asked
-            status = .partialContent
-            headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound - 1)/\(total)"
         }
         let bytes = range
         let fetch = self.fetch
@@ -36,30 +42,12 @@ struct RangedAudio {
             while offset < bytes.upperBound {
                 let slice = try await fetch(offset, min(Self.sliceSize, bytes.upperBound - offset))
                 guard !slice.data.isEmpty else { break }
-                try await writer.write(ByteBuffer(bytes: slice.data))
+                try await writer.write(ByteBuffer(bytes: slice.data.prefix(bytes.upperBound - offset)))
                 offset += slice.data.count
             }
             try await writer.finish(nil)
         }
         return Response(status: status, headers: headers, body: body)
-    }
-
-    /// One range of `bytes=a-b`, `bytes=a-` or `bytes=-n`, clipped to the file; nil if unsatisfiable.
-    static func byteRange(_ header: String, total: Int) -> Range<Int>? {
-        let value = header.trimmingCharacters(in: .whitespaces)
-        guard value.lowercased().hasPrefix("bytes="), total > 0 else { return nil }
-        let spec =
-            value.dropFirst(6).split(separator: ",").first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
-        let parts = spec.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 2 else { return nil }
-        if parts[0].isEmpty {
-            guard let suffix = Int(parts[1]), suffix > 0 else { return nil }
-            return max(0, total - suffix)..<total
-        }
-        guard let start = Int(parts[0]), start >= 0, start < total else { return nil }
-        if parts[1].isEmpty { return start..<total }
-        guard let end = Int(parts[1]), end >= start else { return nil }
-        return start..<min(end + 1, total)
     }
 }
 

@@ -20,16 +20,26 @@ struct UploadReceiver {
     static let textFields: Set<String> = ["title", "author", "language", "voice"]
 
     let client: CoordinatorClient
-    let maxBytes: Int
+    let limits: UploadLimits
+    var maxBytes: Int { limits.maxBodyBytes }
 
     private var uploadId: String?
     private var pending = ByteBuffer()
+    /// Bytes of the PDF itself.
     private var bytes = 0
+    /// Bytes of the whole body, which the limit is about.
+    private var bodyBytes = 0
     private var checkedSignature = false
 
-    init(client: CoordinatorClient, maxBytes: Int) {
+    init(client: CoordinatorClient, limits: UploadLimits) {
         self.client = client
-        self.maxBytes = maxBytes
+        self.limits = limits
+    }
+
+    /// Counts a piece of the body against the limit before anything reads it.
+    private mutating func count(_ buffer: ByteBuffer) throws {
+        bodyBytes += buffer.readableBytes
+        guard bodyBytes <= maxBytes else { throw Self.tooLarge(maxBytes) }
     }
 
     /// Streams the body to the coordinator. On any error the partial upload is dropped.
@@ -49,7 +59,7 @@ struct UploadReceiver {
     }
 
     private mutating func receiveBody(_ request: Request) async throws -> Received {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes + 64 * 1024 {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBytes {
             throw Self.tooLarge(maxBytes)
         }
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
@@ -61,17 +71,21 @@ struct UploadReceiver {
         metadata.voice = query.get("voice")
         metadata.filename = query.get("filename")
         // Parameters in the query are known before the body: refuse bad ones before spooling anything.
-        try Self.validate(metadata)
+        try validate(metadata)
 
         if contentType.hasPrefix("multipart/form-data") {
-            guard let boundary = Self.boundary(in: request.headers[.contentType] ?? "") else {
-                throw APIError.badRequest("The multipart body has no boundary.")
+            // RFC 2046: 1 to 70 characters. MultipartKit traps on an empty one.
+            guard let boundary = Self.boundary(in: request.headers[.contentType] ?? ""),
+                (1...70).contains(boundary.utf8.count)
+            else {
+                throw APIError.badRequest("The multipart body needs a boundary of 1 to 70 characters.")
             }
             try await receiveMultipart(request.body, boundary: boundary, metadata: &metadata)
         } else if contentType.isEmpty || contentType.hasPrefix("application/pdf")
             || contentType.hasPrefix("application/octet-stream") || contentType.hasPrefix("application/x-pdf")
         {
             for try await buffer in request.body {
+                try count(buffer)
                 try await accept(buffer)
             }
         } else {
@@ -87,7 +101,7 @@ struct UploadReceiver {
                 "No PDF in the request: send it as multipart field 'file' (or 'pdf_file') or as an application/pdf body."
             )
         }
-        try Self.validate(metadata)
+        try validate(metadata)
         return Received(uploadId: uploadId, bytes: bytes, metadata: metadata)
     }
 
@@ -96,38 +110,66 @@ struct UploadReceiver {
     {
         let parser = MultipartParser(boundary: boundary)
         let state = MultipartState()
+        let maxFieldBytes = 4 * (limits.maxFieldCharacters.values.max() ?? 500)
         parser.onHeader = { name, value in
+            state.heard = true
             guard name.lowercased() == "content-disposition" else { return }
             state.field = Self.parameter("name", in: value)
             state.filename = Self.parameter("filename", in: value)
         }
         parser.onBody = { buffer in
+            state.heard = true
             guard let field = state.field else { return }
             if Self.fileFields.contains(field) {
-                state.fileSeen = true
+                if !state.inFile {
+                    state.inFile = true
+                    state.fileParts += 1
+                }
                 if state.filename != nil { state.fileName = state.filename }
                 state.file.writeBuffer(&buffer)
-            } else if Self.textFields.contains(field), state.values[field, default: ""].utf8.count < 4096 {
-                state.values[field, default: ""] += buffer.readString(length: buffer.readableBytes) ?? ""
+            } else if Self.textFields.contains(field) {
+                // Raw bytes, decoded once the field is whole: a character split across two reads
+                // stays one character.
+                state.values[field, default: ByteBuffer()].writeBuffer(&buffer)
+                if state.values[field]!.readableBytes > maxFieldBytes { state.overlong = field }
             }
         }
         parser.onPartComplete = {
+            state.heard = true
             state.field = nil
             state.filename = nil
+            state.inFile = false
         }
+        var silent = 0
         for try await buffer in body {
+            try count(buffer)
+            state.heard = false
             do {
                 try parser.execute(buffer)
             } catch {
-                throw APIError.badRequest("The multipart body is malformed: \(error)")
+                throw APIError.badRequest("The multipart body is malformed.")
             }
+            silent = state.heard ? 0 : silent + buffer.readableBytes
+            guard silent <= limits.maxPartHeaderBytes else {
+                throw APIError(
+                    .badRequest, code: "bad_multipart",
+                    "A multipart part's headers are longer than \(limits.maxPartHeaderBytes) bytes.")
+            }
+            if state.fileParts > 1 {
+                throw APIError(
+                    .badRequest, code: "multiple_files", "Send one PDF per upload; this request has several file parts.")
+            }
+            if let field = state.overlong { throw Self.fieldTooLong(field, limit: limits.maxFieldCharacters[field] ?? 0) }
             if state.file.readableBytes > 0 {
                 try await accept(state.file)
                 state.file.clear()
             }
         }
-        for (field, value) in state.values {
-            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        for (field, buffer) in state.values {
+            guard let decoded = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+                throw APIError(.badRequest, code: "bad_field", "The field '\(field)' is not valid UTF-8.")
+            }
+            let trimmed = decoded.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty else { continue }
             switch field {
             case "title": metadata.title = trimmed
@@ -138,6 +180,10 @@ struct UploadReceiver {
             }
         }
         if metadata.filename == nil { metadata.filename = state.fileName }
+    }
+
+    static func fieldTooLong(_ field: String, limit: Int) -> APIError {
+        APIError(.badRequest, code: "field_too_long", "The field '\(field)' is longer than \(limit) characters.")
     }
 
     /// Takes bytes of the PDF: checks the signature on the first ones, counts against the limit,
@@ -183,7 +229,12 @@ struct UploadReceiver {
         APIError(.contentTooLarge, code: "file_too_large", "The file is larger than the limit of \(limit) bytes.")
     }
 
-    static func validate(_ metadata: UploadMetadata) throws {
+    func validate(_ metadata: UploadMetadata) throws {
+        for (field, value) in [("title", metadata.title), ("author", metadata.author), ("filename", metadata.filename)]
+        {
+            let limit = limits.maxFieldCharacters[field] ?? 500
+            if let value, value.count > limit { throw Self.fieldTooLong(field, limit: limit) }
+        }
         if let language = metadata.language?.lowercased(), !["hindi", "english", "hinglish"].contains(language),
             language.range(of: #"^[a-z]{2,3}(-[a-z0-9]+)?$"#, options: .regularExpression) == nil
         {
@@ -221,7 +272,12 @@ private final class MultipartState {
     var field: String?
     var filename: String?
     var fileName: String?
-    var fileSeen = false
+    var inFile = false
+    var fileParts = 0
     var file = ByteBuffer()
-    var values: [String: String] = [:]
+    var values: [String: ByteBuffer] = [:]
+    /// A text field past its byte limit.
+    var overlong: String?
+    /// Whether the parser called back during the last read.
+    var heard = false
 }

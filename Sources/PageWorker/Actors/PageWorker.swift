@@ -8,7 +8,9 @@ import Metrics
 /// Turns a page's text into an MP3 for the coordinator.
 ///
 /// Up to `concurrency` jobs overlap: synthesis is serialised inside `SpeechSynthesizer`, but the
-/// encoders, which take most of the time, run side by side.
+/// encoders, which take most of the time, run side by side. The worker enforces that number itself
+/// and gives up a job whose lease has run out, so a coordinator that already counted the attempt as
+/// failed does not find later jobs queued behind it.
 public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     public typealias ActorSystem = ClusterSystem
 
@@ -16,7 +18,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     let logger: Logger
     var draining = false
     var jobsInHand = 0
-
+    var transfers = PageTransfers()
     /// Answers every job at once with no audio, for the dispatch benchmark only.
     let skipsSynthesis: Bool
 
@@ -34,32 +36,60 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         return NodeMetrics.text()
     }
 
-    public distributed func synthesize(_ job: PageJob) async throws -> PageAudio {
-        guard !draining else {
-            throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
-        }
-        if skipsSynthesis { return PageAudio(mp3: nil, durationSeconds: 0, voice: nil) }
-        jobsInHand += 1
-        defer { jobsInHand -= 1 }
-        let started = ContinuousClock.now
-        let audio = try await voice(job)
-        WorkerMetrics.synthesisDuration.record(duration: ContinuousClock.now - started)
-        WorkerMetrics.pagesVoiced.increment()
-        return audio
+    public distributed func stageImage(lease: UUID, offset: Int, chunk: Data) throws {
+        try transfers.stage(lease: lease, offset: offset, chunk: chunk, now: .now)
     }
 
-    public distributed func synthesizeScanned(_ job: PageJob, image: Data) async throws -> PageAudio {
+    public distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
+        try transfers.audio(lease: lease, offset: offset, length: length, now: .now)
+    }
+
+    public distributed func releaseAudio(lease: UUID) {
+        transfers.release(lease: lease)
+    }
+
+    public distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         guard !draining else {
             throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
         }
+        guard jobsInHand < concurrency else {
+            throw PageJobRefused(worker: actorSystem.node.name, reason: "busy with \(jobsInHand) jobs")
+        }
+        guard job.leaseSeconds.isFinite, job.leaseSeconds > 0, job.leaseSeconds <= 24 * 3600 else {
+            throw PageTransferError(reason: "the job's lease of \(job.leaseSeconds) s is not usable")
+        }
+        if skipsSynthesis { return PageResult(audioBytes: 0, durationSeconds: 0, voice: nil) }
         jobsInHand += 1
         defer { jobsInHand -= 1 }
+        transfers.expire(now: .now)
+        let deadline = ContinuousClock.now + .seconds(job.leaseSeconds)
+        let started = ContinuousClock.now
+        var audio: PageAudio
+        if job.textSource == "ocr" {
+            let image = try transfers.takeImage(lease: job.lease, expecting: job.imageBytes)
+            audio = try await read(job, image: image, deadline: deadline)
+        } else {
+            audio = try await voice(job, deadline: deadline)
+            WorkerMetrics.synthesisDuration.record(duration: ContinuousClock.now - started)
+        }
+        WorkerMetrics.pagesVoiced.increment()
+        let bytes = audio.mp3?.count ?? 0
+        if let mp3 = audio.mp3 {
+            try transfers.hold(mp3, lease: job.lease, until: deadline + .seconds(60))
+        }
+        audio.mp3 = nil
+        return PageResult(
+            audioBytes: bytes, durationSeconds: audio.durationSeconds, voice: audio.voice,
+            textSource: audio.textSource, text: audio.text)
+    }
+
+    private func read(_ job: PageJob, image: Data, deadline: ContinuousClock.Instant) async throws -> PageAudio {
         let languages = TextRecognizer.languages(for: job.language)
         logger.info(
             "[OCR] Page \(job.pageNumber) - reading the page image (\(image.count / 1024) KB) with Tesseract (\(languages))"
         )
         let started = ContinuousClock.now
-        let raw = try await TextRecognizer.shared.recognize(png: image, languages: languages)
+        let raw = try await TextRecognizer.shared.recognize(png: image, languages: languages, deadline: deadline)
         WorkerMetrics.ocrDuration.record(duration: ContinuousClock.now - started)
         WorkerMetrics.pagesRead.increment()
         let text = DevanagariRepair.repair(raw).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -68,7 +98,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         )
         var read = job
         read.text = text
-        var audio = try await voice(read)
+        var audio = try await voice(read, deadline: deadline)
         audio.textSource = "ocr"
         audio.text = text
         return audio
@@ -86,7 +116,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         }
     }
 
-    private func voice(_ job: PageJob) async throws -> PageAudio {
+    private func voice(_ job: PageJob, deadline: ContinuousClock.Instant) async throws -> PageAudio {
         let page = job.pageNumber
         logger.info(
             "[AUDIO TASK] Page \(page) - Status: PENDING → PROCESSING (book \(job.bookId), attempt \(job.attempt))"
@@ -99,11 +129,11 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             return PageAudio(mp3: nil, durationSeconds: 0, voice: nil)
         }
         logger.info("[AUDIO TASK] Page \(page) - Generating audio with espeak-ng (voice \(voice))...")
-        let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice)
+        let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice, deadline: deadline)
         guard !pcm.samples.isEmpty else {
             return PageAudio(mp3: nil, durationSeconds: 0, voice: voice)
         }
-        let mp3 = try await MP3Encoder.encode(pcm)
+        let mp3 = try await MP3Encoder.encode(pcm, deadline: deadline)
         logger.info(
             "[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(pcm.duration.rounded()))s")
         return PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice)

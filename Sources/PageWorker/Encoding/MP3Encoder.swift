@@ -35,16 +35,21 @@ public enum MP3Encoder {
     /// Mono MP3 of `audio`. LAME instances are independent, so encodes run in parallel on a
     /// concurrent queue (not the cooperative pool, whose few threads they would hold for a
     /// quarter of a second each).
-    public static func encode(_ audio: PCMAudio, settings: MP3Settings = .speech) async throws -> Data {
+    /// Past `deadline` the encode stops between chunks and throws `.abandoned`.
+    public static func encode(
+        _ audio: PCMAudio, settings: MP3Settings = .speech, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> Data {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try encodeNow(audio, settings: settings) })
+                continuation.resume(with: Result { try encodeNow(audio, settings: settings, deadline: deadline) })
             }
         }
     }
 
     /// The encode itself, on the calling thread.
-    static func encodeNow(_ audio: PCMAudio, settings: MP3Settings) throws(SpeechError) -> Data {
+    static func encodeNow(_ audio: PCMAudio, settings: MP3Settings, deadline: ContinuousClock.Instant? = nil)
+        throws(SpeechError) -> Data
+    {
         guard audio.sampleRate > 0 else { throw .encodingFailed("the audio has no sample rate") }
         guard let lame = lame_init() else { throw .encodingFailed("lame_init failed") }
         defer { lame_close(lame) }
@@ -72,6 +77,7 @@ public enum MP3Encoder {
             try scratch.withUnsafeMutableBufferPointer { out throws(SpeechError) in
                 var start = 0
                 while start < pcm.count {
+                    if let deadline, ContinuousClock.now >= deadline { throw .abandoned }
                     let count = min(chunkSamples, pcm.count - start)
                     // Mono: LAME reads the left channel only.
                     let written = lame_encode_buffer(

@@ -37,15 +37,26 @@ public final class TextRecognizer: Sendable {
     }
 
     /// The text Tesseract reads in `png`, "" when it finds none.
-    public func recognize(png: Data, languages: String, dpi: Int = 300) async throws -> String {
+    /// A read that would start past `deadline` (it waited behind others) is given up.
+    public func recognize(png: Data, languages: String, dpi: Int = 300, deadline: ContinuousClock.Instant? = nil)
+        async throws -> String
+    {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
+                if let deadline, ContinuousClock.now >= deadline {
+                    continuation.resume(throwing: SpeechError.abandoned)
+                    return
+                }
                 continuation.resume(with: Result { try self.recognizeNow(png: png, languages: languages, dpi: dpi) })
             }
         }
     }
 
     func recognizeNow(png: Data, languages: String, dpi: Int) throws(OCRError) -> String {
+        // Leptonica would allocate whatever the header claims: a few bytes of PNG can say 10⁹ pixels.
+        guard let size = Self.pngSize(png), size.width > 0, size.height > 0,
+            size.width * size.height <= Self.maxPixels
+        else { throw .unreadableImage }
         let engine = try checkOut(languages)
         defer { checkIn(engine, languages) }
         var pix: UnsafeMutablePointer<PIX>? = png.withUnsafeBytes {
@@ -73,6 +84,21 @@ public final class TextRecognizer: Sendable {
 
     private func checkIn(_ engine: Engine, _ languages: String) {
         idle.withLock { $0[languages, default: []].append(engine) }
+    }
+}
+
+extension TextRecognizer {
+    /// The most pixels a page image may have (a 300 dpi A3 page is 17.4 M).
+    static let maxPixels = 50_000_000
+
+    /// Width and height from a PNG's IHDR chunk, or nil when the bytes do not start like a PNG.
+    static func pngSize(_ png: Data) -> (width: Int, height: Int)? {
+        let bytes = [UInt8](png.prefix(24))
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard bytes.count == 24, Array(bytes[0..<8]) == signature, Array(bytes[12..<16]) == Array("IHDR".utf8)
+        else { return nil }
+        func big(_ at: Int) -> Int { bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+        return (big(16), big(20))
     }
 }
 

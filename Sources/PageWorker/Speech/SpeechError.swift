@@ -3,6 +3,8 @@ public enum SpeechError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownVoice(String)
     case synthesisFailed(String)
     case encodingFailed(String)
+    /// The job's lease ran out first; the work was given up.
+    case abandoned
 
     public var description: String {
         switch self {
@@ -10,6 +12,7 @@ public enum SpeechError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownVoice(let name): "espeak-ng has no voice named '\(name)'"
         case .synthesisFailed(let detail): "speech synthesis failed: \(detail)"
         case .encodingFailed(let detail): "MP3 encoding failed: \(detail)"
+        case .abandoned: "the job's lease ran out before the page was voiced; the worker gave it up"
         }
     }
 }

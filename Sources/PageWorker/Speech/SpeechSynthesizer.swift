@@ -29,10 +29,16 @@ public final class SpeechSynthesizer: Sendable {
     /// Speaks `text` with espeak-ng's voice `voice` ("en", "hi", "mr", …) into 16-bit mono PCM.
     /// Text with nothing to say (empty or whitespace) gives zero samples, which callers treat as
     /// "no audio" rather than an error.
-    public func synthesize(_ text: String, voice: String) async throws -> PCMAudio {
+    ///
+    /// Past `deadline` the synthesis stops (espeak-ng's callback asks it to) and throws
+    /// `.abandoned`: the job's lease is over, so nobody waits for the audio any more.
+    public func synthesize(_ text: String, voice: String, deadline: ContinuousClock.Instant? = nil) async throws
+        -> PCMAudio
+    {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try self.synthesizeOnQueue(text, voice: voice) })
+                continuation.resume(
+                    with: Result { try self.synthesizeOnQueue(text, voice: voice, deadline: deadline) })
             }
         }
     }
@@ -75,20 +81,27 @@ public final class SpeechSynthesizer: Sendable {
         espeak_SetParameter(espeakRATE, Int32(espeakRATE_NORMAL), 0)
     }
 
-    private func synthesizeOnQueue(_ text: String, voice: String) throws(SpeechError) -> PCMAudio {
+    private func synthesizeOnQueue(_ text: String, voice: String, deadline: ContinuousClock.Instant?)
+        throws(SpeechError) -> PCMAudio
+    {
+        // It may have waited in the queue behind other pages past its lease.
+        if let deadline, ContinuousClock.now >= deadline { throw .abandoned }
         let rate = try sampleRateOnQueue()
         // The voice is checked even for empty text, so a bad voice fails the same way every time.
         try select(voice: voice)
         guard text.contains(where: { !$0.isWhitespace }) else {
             return PCMAudio(samples: [], sampleRate: rate)
         }
-        let sink = Unmanaged.passRetained(SampleSink())
+        let sink = Unmanaged.passRetained(SampleSink(deadline: deadline, maxSamples: rate * Self.maxSeconds))
         defer { sink.release() }
         let status = text.withCString { pointer in
             espeak_Synth(
                 pointer, strlen(pointer) + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil,
                 sink.toOpaque())
         }
+        let stopped = sink.takeUnretainedValue().stopped
+        if stopped == .deadline { throw .abandoned }
+        if stopped == .tooLong { throw .synthesisFailed("the page speaks for more than \(Self.maxSeconds / 3600) hours") }
         guard status == EE_OK else { throw .synthesisFailed("espeak_Synth returned \(status.rawValue)") }
         // A no-op in synchronous mode, kept so a change of output mode cannot return early.
         guard espeak_Synchronize() == EE_OK else { throw .synthesisFailed("espeak_Synchronize failed") }
@@ -96,9 +109,24 @@ public final class SpeechSynthesizer: Sendable {
     }
 }
 
+extension SpeechSynthesizer {
+    /// The longest a page may speak (memory: 16-bit samples at 22 kHz are 160 MB an hour).
+    static let maxSeconds = 4 * 3600
+}
+
 /// Where the callback puts one synthesis' samples; used only on the synthesizer's queue.
 private final class SampleSink {
+    enum Stop { case deadline, tooLong }
+
     var samples: [Int16] = []
+    let deadline: ContinuousClock.Instant?
+    let maxSamples: Int
+    var stopped: Stop?
+
+    init(deadline: ContinuousClock.Instant?, maxSamples: Int) {
+        self.deadline = deadline
+        self.maxSamples = maxSamples
+    }
 }
 
 /// espeak-ng's synthesis callback: a plain C function (espeak-ng cannot call a closure), handed
@@ -108,6 +136,14 @@ private func collectSamples(
 ) -> Int32 {
     guard let wav, count > 0, let user = events?.pointee.user_data else { return 0 }
     let sink = Unmanaged<SampleSink>.fromOpaque(user).takeUnretainedValue()
+    if let deadline = sink.deadline, ContinuousClock.now >= deadline {
+        sink.stopped = .deadline
+        return 1  // 1: stop synthesising
+    }
+    guard sink.samples.count + Int(count) <= sink.maxSamples else {
+        sink.stopped = .tooLong
+        return 1
+    }
     sink.samples.append(contentsOf: UnsafeBufferPointer(start: wav, count: Int(count)))
     return 0  // 0: go on synthesising
 }

@@ -79,12 +79,18 @@ struct UploadCommand: AsyncParsableCommand {
         var bar = ProgressBar(title: "Generating audio")
         var lastEventID: String?
         var attempts = 0
-        while attempts < 20 {
+        // Bounded: a coordinator restart ends the stream (and answers 503 for a few seconds).
+        while attempts < 60 {
             attempts += 1
             var request = client.request("/api/books/\(book)/events/")
             if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
             do {
                 let response = try await client.execute(request, timeout: .hours(24))
+                if response.status == .serviceUnavailable {
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    try await Task.sleep(for: .seconds(1))
+                    continue
+                }
                 guard response.status == .ok else {
                     let body = try await response.body.collect(upTo: 1 << 20)
                     throw LectorClient.Failure(

@@ -24,7 +24,7 @@ extension ClusterConfig {
         }
         guard let root else { throw ConfigError("\(file) is empty") }
         let top = try YAMLReader(root, path: "", file: file).mapping(allowed: [
-            "cluster", "tls", "timings", "transport", "http", "nodes",
+            "cluster", "tls", "timings", "transport", "http", "limits", "nodes",
         ])
 
         let tlsReader = try top.required("tls").mapping(allowed: ["ca", "ca_key", "dir"])
@@ -72,6 +72,14 @@ extension ClusterConfig {
             if let value = try reader.optional("api_token") { apiToken = try value.string() }
         }
 
+        var limits = ClusterConfig.Limits()
+        if let reader = try top.optional("limits")?.mapping(allowed: ["max_pages", "max_page_characters"]) {
+            if let value = try reader.optional("max_pages") { limits.maxPages = try value.int(in: 1...1_000_000) }
+            if let value = try reader.optional("max_page_characters") {
+                limits.maxPageCharacters = try value.int(in: 1000...10_000_000)
+            }
+        }
+
         var nodes: [Node] = []
         for reader in try top.required("nodes").sequence() {
             let fields = try reader.mapping(allowed: [
@@ -111,11 +119,13 @@ extension ClusterConfig {
         guard nodes.filter({ $0.role == .coordinator }).count == 1 else {
             throw ConfigError("\(file): nodes must include exactly one coordinator")
         }
-        return ClusterConfig(
+        var config = ClusterConfig(
             cluster: try top.optional("cluster")?.string() ?? "lector", tls: tls, timings: timings,
             maxFrameBytes: maxFrameBytes, maxUploadBytes: maxUploadBytes, apiToken: apiToken,
             nodes: nodes,
             baseDirectory: baseDirectory)
+        config.limits = limits
+        return config
     }
 }
 

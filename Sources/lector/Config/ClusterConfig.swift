@@ -50,6 +50,12 @@ struct ClusterConfig: Sendable, Equatable {
     var timings = Timings()
     var maxFrameBytes: Int = 16 << 20
     var maxUploadBytes: Int = 100 << 20
+    /// What a PDF may declare before native code works on it (see `CoordinatorSettings`).
+    struct Limits: Equatable {
+        var maxPages = 5000
+        var maxPageCharacters = 100_000
+    }
+    var limits = Limits()
     var apiToken: String?
     var nodes: [Node]
     /// The folder relative paths are resolved against.

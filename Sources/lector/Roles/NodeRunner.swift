@@ -71,6 +71,8 @@ struct NodeRunner {
                 maxUploadBytes: config.maxUploadBytes, maxAttempts: config.timings.maxAttempts,
                 jobLease: config.timings.jobLease)
             settings.retryBackoff = min(config.timings.heartbeatInterval, .milliseconds(500))
+            settings.maxPages = config.limits.maxPages
+            settings.maxPageCharacters = config.limits.maxPageCharacters
             let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
                 try Coordinator(actorSystem: system, settings: settings, logger: logger)
             }

@@ -41,9 +41,145 @@
     try { return JSON.parse(text); } catch (e) { return null; }
   }
 
+  // MARK: API token
+
+  // When the gateway has an API token, every /api/ and /media/ request needs `Authorization: Bearer`.
+  // The page learns that from a 401, asks once (one dialog however many requests were refused), keeps
+  // the token in localStorage and sends it from then on. A stored token that is refused is forgotten
+  // and asked for again. Without a token nothing is added to any request.
+  var TOKEN_KEY = 'lector.apiToken';
+  var memoryToken = '';
+  var tokenAsking = null;   // the promise of the open dialog
+  var tokenDeclined = false; // the user cancelled: do not ask again by itself
+  var tokenListeners = [];
+
+  function storedToken() {
+    try { return window.localStorage.getItem(TOKEN_KEY) || ''; } catch (e) { return memoryToken; }
+  }
+
+  function storeToken(token) {
+    memoryToken = token || '';
+    try {
+      if (token) window.localStorage.setItem(TOKEN_KEY, token);
+      else window.localStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* private mode: the token lives as long as the page */ }
+    tokenListeners.forEach(function (listener) { listener(memoryToken); });
+  }
+
+  function needsToken(path) { return /^\/(api|media)\//.test(path); }
+
+  function withToken(options, token) {
+    var copy = {};
+    Object.keys(options || {}).forEach(function (key) { copy[key] = options[key]; });
+    var headers = new Headers((options && options.headers) || {});
+    if (token) headers.set('Authorization', 'Bearer ' + token);
+    copy.headers = headers;
+    return copy;
+  }
+
+  /** fetch() with the stored token; a 401 asks for the token and tries again with it. */
+  function authFetch(path, options) {
+    var token = storedToken();
+    return fetch(path, withToken(options, token)).then(function (response) {
+      if (response.status !== 401 || !needsToken(path)) return response;
+      if (token && storedToken() === token) storeToken(''); // the stored token was refused
+      return askToken(token).then(function () {
+        return authFetch(path, options);
+      }, function () { return response; });
+    });
+  }
+
+  var tokenDialog = $('#token-dialog');
+  var tokenForm = $('#token-form');
+  var tokenInput = $('#token-input');
+  var tokenReason = $('#token-reason');
+  var tokenForget = $('#token-forget');
+  var tokenButton = $('#token-button');
+  var tokenPrompt = null; // {resolve, reject} of the dialog on screen
+
+  /**
+   * Resolves once a token other than `refused` is stored (at once when another request already got
+   * one), rejects when the user cancels. Concurrent callers share one dialog.
+   */
+  function askToken(refused) {
+    var current = storedToken();
+    if (current && current !== refused) return Promise.resolve(current);
+    if (tokenAsking) return tokenAsking;
+    if (tokenDeclined) return Promise.reject(new Error('no API token'));
+    tokenAsking = new Promise(function (resolve, reject) {
+      var reason = refused ? 'The server refused the stored API token. Enter the right one.'
+        : 'This server needs an API token.';
+      openTokenDialog(reason, { resolve: resolve, reject: reject });
+    });
+    var settle = function () { tokenAsking = null; };
+    tokenAsking.then(settle, settle);
+    return tokenAsking;
+  }
+
+  function openTokenDialog(reason, prompt) {
+    show(tokenButton, true);
+    tokenPrompt = prompt;
+    if (!tokenDialog || typeof tokenDialog.showModal !== 'function') {
+      var answer = window.prompt(reason + ' (Authorization: Bearer …)', '');
+      finishTokenDialog(answer ? answer.trim() : '');
+      return;
+    }
+    tokenReason.textContent = reason;
+    tokenInput.value = '';
+    show(tokenForget, !!storedToken());
+    if (!tokenDialog.open) tokenDialog.showModal();
+    tokenInput.focus();
+  }
+
+  /** The dialog's outcome: a token (saved), or '' (cancelled). */
+  function finishTokenDialog(token) {
+    var prompt = tokenPrompt;
+    tokenPrompt = null;
+    if (tokenDialog && tokenDialog.open) tokenDialog.close();
+    if (token) {
+      tokenDeclined = false;
+      storeToken(token);
+      if (prompt) prompt.resolve(token);
+      else { // entered through the button: fetch what was refused before
+        views.forEach(function (view) { view.eventsBroken = false; });
+        loadBooks();
+      }
+    } else {
+      if (prompt) {
+        tokenDeclined = true;
+        prompt.reject(new Error('no API token'));
+      }
+    }
+  }
+
+  if (tokenForm) {
+    tokenForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var token = tokenInput.value.trim();
+      if (!token) { tokenInput.focus(); return; }
+      finishTokenDialog(token);
+    });
+    $('#token-cancel').addEventListener('click', function () { finishTokenDialog(''); });
+    tokenDialog.addEventListener('cancel', function (event) { // Escape
+      event.preventDefault();
+      finishTokenDialog('');
+    });
+    tokenForget.addEventListener('click', function () {
+      storeToken('');
+      show(tokenForget, false);
+      tokenInput.focus();
+    });
+    tokenButton.addEventListener('click', function () {
+      if (tokenPrompt) return;
+      openTokenDialog(storedToken() ? 'Change or forget the API token this page sends.'
+        : 'This server needs an API token.', null);
+    });
+  }
+  show(tokenButton, !!storedToken());
+
   /** Calls the JSON API; resolves with the envelope's `data`, rejects with its message. */
   function api(path, options) {
-    return fetch(path, options).then(function (response) {
+    return authFetch(path, options).then(function (response) {
       return response.text().then(function (text) {
         var body = parseJSON(text);
         if (!response.ok || !body || body.status !== 'PASS') {
@@ -62,11 +198,11 @@
   }
 
   /** A `text/event-stream` parser: feed it text as it arrives; it calls onEvent({event, data, id}). */
-  function SSEParser(onEvent) {
+  function SSEParser(onEvent, onRetry, lastEventId) {
     var buffer = '';
     var name = '';
     var data = [];
-    var lastId = null;
+    var lastId = lastEventId === undefined ? null : lastEventId;
 
     function line(text) {
       if (text === '') {
@@ -82,7 +218,8 @@
       if (value.charAt(0) === ' ') value = value.slice(1);
       if (field === 'event') name = value;
       else if (field === 'data') data.push(value);
-      else if (field === 'id') lastId = value;
+      else if (field === 'id') { if (value.indexOf('\0') < 0) lastId = value; }
+      else if (field === 'retry') { if (/^[0-9]+$/.test(value) && onRetry) onRetry(Number(value)); }
     }
 
     this.push = function (text) {
@@ -208,7 +345,7 @@
     form.append('file', file, file.name);
     setUploadProgress('Uploading ' + file.name + '…', null);
 
-    return fetch('/api/books/upload/?stream=true', { method: 'POST', body: form }).then(function (response) {
+    return authFetch('/api/books/upload/?stream=true', { method: 'POST', body: form }).then(function (response) {
       var type = (response.headers.get('content-type') || '').toLowerCase();
       if (!response.ok) {
         return response.text().then(function (text) {
@@ -350,6 +487,7 @@
       stream: null,
       pollTimer: null,
       eventsBroken: false,
+      lastEventId: null,
       pagesTimer: null,
       pagesFirstAsk: 0,
       pagesLoading: false,
@@ -386,6 +524,7 @@
 
     view.retryButton.addEventListener('click', function () { retryBook(view); });
     view.deleteButton.addEventListener('click', function () { deleteBook(view); });
+    view.download.addEventListener('click', function (event) { downloadBook(view, event); });
     view.details.addEventListener('toggle', function () {
       if (view.details.open && view.pagesStale) loadPages(view);
     });
@@ -485,7 +624,7 @@
   function follow(view) {
     if (!views.has(view.id) || isSettled(view.status)) return;
     if (view.stream) return;
-    if (typeof EventSource === 'function' && !view.eventsBroken && openStreams() < MAX_STREAMS) startStream(view);
+    if (canStream && !view.eventsBroken && openStreams() < MAX_STREAMS) startStream(view);
     else startPolling(view);
   }
 
@@ -509,62 +648,141 @@
 
   function eventData(event) { return parseJSON(event.data) || {}; }
 
+  /** What the book's events change in its card. Returns true after `book_completed`/`book_deleted`. */
+  function applyBookEvent(view, event) {
+    var data = eventData(event);
+    switch (event.event) {
+      case 'status':
+      case 'progress':
+        applyStatus(view, data);
+        return false;
+      case 'book_completed':
+        applyStatus(view, data);
+        stopFollowing(view);
+        return true;
+      case 'book_deleted':
+        removeView(view);
+        return true;
+      case 'page_processing':
+        updatePage(view, {
+          page_number: data.page_number, processing_status: 'processing', worker: data.worker,
+          attempt: data.attempt,
+        });
+        return false;
+      case 'page_completed':
+        updatePage(view, {
+          page_number: data.page_number, processing_status: 'completed', audio_url: data.audio_url,
+          audio_duration: data.audio_duration, voice: data.voice, text_source: data.text_source, worker: null,
+          error: undefined,
+        });
+        schedulePagesRefresh(view);
+        return false;
+      case 'page_failed':
+        // `will_retry: false` (or `final: true`) means the page has given up.
+        var final = data.will_retry === undefined ? !!data.final : !data.will_retry;
+        updatePage(view, {
+          page_number: data.page_number, processing_status: final ? 'failed' : 'pending', worker: null,
+          error: final ? data.error : 'Attempt ' + (data.attempt || '') + ' failed (' + data.error + '); trying again.',
+        });
+        schedulePagesRefresh(view);
+        return false;
+    }
+    return false;
+  }
+
+  var canStream = typeof fetch === 'function' && typeof TextDecoder === 'function' &&
+    typeof ReadableStream === 'function' && typeof AbortController === 'function';
+  var STREAM_RETRY_MS = 2000;     // until the server's `retry:` says otherwise
+  var STREAM_MAX_BACKOFF_MS = 30000;
+  var STREAM_MAX_RECONNECTS = 6;  // drops in a row without an event before falling back to polling
+
+  /**
+   * Follows the book's event stream with fetch() (so that it can carry the API token), parsing the
+   * server-sent events itself. After a drop it reconnects with `Last-Event-ID` (the server then
+   * sends exactly the events missed), backing off from the server's `retry:` up to 30 s, and polls
+   * meanwhile; after STREAM_MAX_RECONNECTS drops in a row, or an answer that is not a stream, it
+   * gives up and leaves the book to polling.
+   */
   function startStream(view) {
-    var stream = new EventSource('/api/books/' + view.id + '/events/');
+    var path = '/api/books/' + view.id + '/events/';
+    var stream = { closed: false, controller: null, timer: null, failures: 0, retryMs: STREAM_RETRY_MS };
+    stream.close = function () {
+      stream.closed = true;
+      if (stream.timer) clearTimeout(stream.timer);
+      stream.timer = null;
+      if (stream.controller) stream.controller.abort();
+    };
     view.stream = stream;
-    var onStatus = function (event) { applyStatus(view, eventData(event)); };
-    stream.addEventListener('status', onStatus);
-    stream.addEventListener('progress', onStatus);
-    stream.addEventListener('book_completed', function (event) {
-      applyStatus(view, eventData(event));
-      stopFollowing(view);
-    });
-    stream.addEventListener('book_deleted', function () {
-      removeView(view);
-    });
-    stream.addEventListener('page_processing', function (event) {
-      var data = eventData(event);
-      updatePage(view, {
-        page_number: data.page_number, processing_status: 'processing', worker: data.worker,
-        attempt: data.attempt,
-      });
-    });
-    stream.addEventListener('page_completed', function (event) {
-      var data = eventData(event);
-      updatePage(view, {
-        page_number: data.page_number, processing_status: 'completed', audio_url: data.audio_url,
-        audio_duration: data.audio_duration, voice: data.voice, text_source: data.text_source, worker: null,
-        error: undefined,
-      });
-      schedulePagesRefresh(view);
-    });
-    stream.addEventListener('page_failed', function (event) {
-      var data = eventData(event);
-      // `will_retry: false` (or `final: true`) means the page has given up.
-      var final = data.will_retry === undefined ? !!data.final : !data.will_retry;
-      updatePage(view, {
-        page_number: data.page_number, processing_status: final ? 'failed' : 'pending', worker: null,
-        error: final ? data.error : 'Attempt ' + (data.attempt || '') + ' failed (' + data.error + '); trying again.',
-      });
-      schedulePagesRefresh(view);
-    });
-    stream.onopen = function () {
-      if (view.stream === stream) stopPolling(view);
-    };
-    stream.onerror = function () {
-      if (view.stream !== stream) return;
-      if (stream.readyState === EventSource.CLOSED) {
-        // Refused for good (no such endpoint, an error answer): poll instead.
-        stream.close();
-        view.stream = null;
-        view.eventsBroken = true;
-        startPolling(view);
-        promoteWaiting();
-      } else {
-        // The browser reconnects by itself (with Last-Event-ID); poll meanwhile.
-        startPolling(view);
+
+    function current() { return !stream.closed && view.stream === stream && views.has(view.id); }
+
+    function giveUp() {
+      if (view.stream === stream) view.stream = null;
+      stream.close();
+      if (!views.has(view.id)) return;
+      view.eventsBroken = true;
+      if (!isSettled(view.status)) startPolling(view);
+      promoteWaiting();
+    }
+
+    function dropped() {
+      if (!current()) return;
+      stream.controller = null;
+      stream.failures += 1;
+      if (stream.failures > STREAM_MAX_RECONNECTS) { giveUp(); return; }
+      startPolling(view); // keep the card moving while the stream is away
+      var delay = Math.min(STREAM_MAX_BACKOFF_MS, stream.retryMs * Math.pow(2, stream.failures - 1));
+      stream.timer = setTimeout(function () {
+        stream.timer = null;
+        connect();
+      }, delay);
+    }
+
+    function connect() {
+      if (!current()) return;
+      var controller = new AbortController();
+      stream.controller = controller;
+      var headers = { Accept: 'text/event-stream' };
+      if (view.lastEventId !== null && view.lastEventId !== undefined && view.lastEventId !== '') {
+        headers['Last-Event-ID'] = view.lastEventId;
       }
-    };
+      authFetch(path, { headers: headers, cache: 'no-store', signal: controller.signal }).then(function (response) {
+        if (!current() || stream.controller !== controller) return;
+        var type = (response.headers.get('content-type') || '').toLowerCase();
+        if (!response.ok || type.indexOf('text/event-stream') < 0 || !response.body || !response.body.getReader) {
+          // Refused for good (no such book, no token, an error answer): poll instead.
+          if (response.status === 404) { refreshStatus(view).then(null, function () {}); }
+          giveUp();
+          return;
+        }
+        stopPolling(view);
+        var ended = false;
+        var parser = new SSEParser(function (event) {
+          if (ended || !current()) return;
+          if (event.id !== null && event.id !== view.lastEventId) {
+            view.lastEventId = event.id;
+            view.root.setAttribute('data-last-event-id', event.id); // what a resumed stream starts after
+          }
+          stream.failures = 0;
+          ended = applyBookEvent(view, event);
+        }, function (retry) { stream.retryMs = Math.max(250, retry); }, view.lastEventId);
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        function pump() {
+          return reader.read().then(function (chunk) {
+            if (!current() || ended) { reader.cancel().then(null, function () {}); return; }
+            if (chunk.done) { dropped(); return; } // an unfinished last event is dropped, as EventSource does
+            parser.push(decoder.decode(chunk.value, { stream: true }));
+            return pump();
+          });
+        }
+        return pump();
+      }).then(null, function () {
+        if (stream.controller === controller) dropped(); // a network error, or aborted by close()
+      });
+    }
+
+    connect();
   }
 
   function startPolling(view) {
@@ -572,7 +790,9 @@
     var tick = function () {
       view.pollTimer = setTimeout(function () {
         if (!views.has(view.id)) return;
-        refreshStatus(view).then(null, function () {}).then(function () {
+        refreshStatus(view).then(null, function (error) {
+          if (error.status === 401) stopPolling(view); // no token: nothing to follow until one is entered
+        }).then(function () {
           if (view.pollTimer && views.has(view.id) && !isSettled(view.status)) tick();
           else view.pollTimer = null;
         });
@@ -602,6 +822,13 @@
     }, wait);
   }
 
+  var PAGES_LIMIT = 200; // the server's largest page of pages
+
+  /**
+   * Loads every page of the book, PAGES_LIMIT at a time: following `next_offset` (null after the last
+   * one), or, from a server that does not send it, for as long as a full batch comes back. Each batch
+   * is shown as it arrives.
+   */
   function loadPages(view) {
     if (view.pagesLoading) {
       view.pagesAgain = true;
@@ -613,14 +840,38 @@
       view.pagesNote.textContent = 'Loading pages…';
       show(view.pagesNote, true);
     }
-    api('/api/books/' + view.id + '/pages/').then(function (data) {
-      show(view.pagesNote, false);
-      (data.pages || []).forEach(function (page) { updatePage(view, page, true); });
-      if (!data.pages || !data.pages.length) {
-        view.pagesNote.textContent = 'This book has no pages.';
-        show(view.pagesNote, true);
-      }
-    }, function (error) {
+    var seen = 0;
+    var total = view.status ? view.status.total_pages : null;
+
+    function batch(offset) {
+      return api('/api/books/' + view.id + '/pages/?offset=' + offset + '&limit=' + PAGES_LIMIT).then(function (data) {
+        if (!views.has(view.id)) return;
+        var pages = data.pages || [];
+        pages.forEach(function (page) { updatePage(view, page, true); });
+        seen += pages.length;
+        if (data.book && typeof data.book.total_pages === 'number') total = data.book.total_pages;
+        var next = null;
+        if (Object.prototype.hasOwnProperty.call(data, 'next_offset')) {
+          next = typeof data.next_offset === 'number' ? data.next_offset : null;
+        } else {
+          var limit = typeof data.limit === 'number' ? data.limit : PAGES_LIMIT;
+          next = pages.length > 0 && pages.length >= limit ? offset + pages.length : null;
+        }
+        if (next !== null && (next <= offset || (total !== null && next >= total && pages.length === 0))) next = null;
+        if (next !== null) {
+          view.pagesNote.textContent = 'Loading pages… (' + seen + (total ? ' of ' + total : '') + ')';
+          show(view.pagesNote, true);
+          return batch(next);
+        }
+        show(view.pagesNote, false);
+        if (!view.pages.size) {
+          view.pagesNote.textContent = 'This book has no pages.';
+          show(view.pagesNote, true);
+        }
+      });
+    }
+
+    batch(0).then(null, function (error) {
       if (error.status === 404) { removeView(view); return; }
       view.pagesNote.textContent = 'Could not load the pages: ' + error.message;
       show(view.pagesNote, true);
@@ -704,15 +955,10 @@
     row.durationNode.textContent = page.audio_duration !== null && page.audio_duration !== undefined
       ? formatDuration(page.audio_duration) : '';
 
-    var audio = row.playerSlot.querySelector('audio');
     if (page.audio_url) {
-      if (!audio || audio.getAttribute('src') !== page.audio_url) {
-        var player = el('audio', { controls: true, preload: 'metadata', src: page.audio_url });
-        player.setAttribute('aria-label', 'Page ' + page.page_number + ' audio');
-        row.playerSlot.replaceChildren(player);
-      }
+      renderPlayer(row, page);
     } else {
-      if (audio) audio.remove();
+      releasePlayer(row);
       row.playerSlot.textContent = status === 'completed' ? 'Nothing to read aloud on this page.' : '';
     }
 
@@ -725,6 +971,113 @@
       row.textNode.textContent = page.text_content || '(no text)';
       show(row.textDetails, true);
     }
+  }
+
+  // Audio players. Without a token an <audio> plays the URL itself, as any page would. With one, the
+  // MP3 is fetched with the token into a Blob URL (an <audio> cannot send headers), when its row first
+  // comes near the screen, so that a long book does not download every page at once.
+
+  var playerObserver = typeof IntersectionObserver === 'function'
+    ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) return;
+        playerObserver.unobserve(entry.target);
+        loadPlayerBlob(entry.target);
+      });
+    }, { rootMargin: '400px 0px' })
+    : null;
+
+  function renderPlayer(row, page) {
+    var mode = storedToken() ? 'token' : 'plain';
+    var audio = row.playerSlot.querySelector('audio');
+    if (audio && audio.getAttribute('data-src') === page.audio_url && audio.getAttribute('data-mode') === mode) return;
+    releasePlayer(row);
+    var player = el('audio', { controls: true, preload: 'metadata', 'data-src': page.audio_url, 'data-mode': mode });
+    player.setAttribute('aria-label', 'Page ' + page.page_number + ' audio');
+    if (mode === 'plain') {
+      player.setAttribute('src', page.audio_url);
+      // Refused because the server now wants a token? Find out with a request that can see the 401.
+      player.addEventListener('error', function () {
+        if (player.probed || storedToken()) return;
+        player.probed = true;
+        authFetch(page.audio_url, { method: 'HEAD' }).then(null, function () {});
+      });
+    }
+    row.playerSlot.replaceChildren(player);
+    if (mode === 'token') {
+      if (playerObserver) playerObserver.observe(player);
+      else loadPlayerBlob(player);
+    }
+  }
+
+  function loadPlayerBlob(player) {
+    if (player.blobLoading || player.blobUrl) return;
+    player.blobLoading = true;
+    var url = player.getAttribute('data-src');
+    authFetch(url).then(function (response) {
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      return response.blob();
+    }).then(function (blob) {
+      player.blobLoading = false;
+      if (!player.isConnected || player.getAttribute('data-src') !== url) return;
+      player.blobUrl = URL.createObjectURL(blob);
+      player.src = player.blobUrl;
+    }, function (error) {
+      player.blobLoading = false;
+      player.title = 'Could not load the audio: ' + error.message;
+      // Try again the next time the row comes into view.
+      if (player.isConnected && playerObserver) playerObserver.observe(player);
+    });
+  }
+
+  function releasePlayer(row) {
+    var audio = row.playerSlot.querySelector('audio');
+    if (!audio) return;
+    if (playerObserver) playerObserver.unobserve(audio);
+    if (audio.blobUrl) URL.revokeObjectURL(audio.blobUrl);
+    audio.blobUrl = null;
+    audio.remove();
+  }
+
+  /** The token came or went: players switch between plain URLs and Blob URLs. */
+  tokenListeners.push(function () {
+    show(tokenButton, true);
+    views.forEach(function (view) {
+      view.pages.forEach(function (page) { if (page.audio_url) renderPlayer(page.row, page); });
+    });
+  });
+
+  /** The whole-book download: a plain link without a token, else fetched with it into a Blob. */
+  function downloadBook(view, event) {
+    if (!storedToken()) return; // the browser follows the link
+    event.preventDefault();
+    if (view.downloading) return;
+    view.downloading = true;
+    var label = view.download.textContent;
+    view.download.textContent = 'Preparing download…';
+    view.download.setAttribute('aria-busy', 'true');
+    authFetch('/api/books/' + view.id + '/audio/').then(function (response) {
+      if (!response.ok) {
+        return response.text().then(function (text) {
+          var body = parseJSON(text);
+          throw new Error((body && body.message) || 'HTTP ' + response.status);
+        });
+      }
+      return response.blob().then(function (blob) {
+        var url = URL.createObjectURL(blob);
+        var link = el('a', { href: url, download: 'book-' + view.id + '.mp3', hidden: true });
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+      });
+    }).then(null, function (error) {
+      setBookError(view, 'Download failed: ' + error.message);
+    }).then(function () {
+      view.downloading = false;
+      view.download.textContent = label;
+      view.download.removeAttribute('aria-busy');
+    });
   }
 
   function retryBook(view) {
@@ -755,6 +1108,7 @@
 
   function removeView(view) {
     stopFollowing(view);
+    view.pages.forEach(function (page) { releasePlayer(page.row); });
     if (view.pagesTimer) clearTimeout(view.pagesTimer);
     views.delete(view.id);
     view.root.remove();
