@@ -306,3 +306,47 @@ struct RetryDeleteEdgeTests {
         await cluster.stop()
     }
 }
+
+@Suite("Audio that cannot be stored", .serialized)
+struct AudioWriteFailureTests {
+    @Test func aPageWhoseAudioCannotBeWrittenIsRetriedThenFailsWithTheReason() async throws {
+        let cluster = try await FlowCluster.start(maxAttempts: 2)
+        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        // A file where the book's audio folder must go: every write of book 1 fails (as root,
+        // permissions would not stop it; this does).
+        let books = cluster.folder.appendingPathComponent("audio/books")
+        try FileManager.default.createDirectory(at: books, withIntermediateDirectories: true)
+        try Data("in the way".utf8).write(to: books.appendingPathComponent("1"))
+        let created = try await cluster.upload("english-8p")
+        #expect(created.bookId == 1)
+        let status = try await cluster.waitUntilSettled(created.bookId)
+        #expect(status.processingStatus == .failed)
+        #expect(status.pagesStatus.processing == 0 && status.pagesStatus.pending == 0)
+        let pages = try await cluster.coordinator.pages(book: 1, offset: 0, limit: nil)
+        #expect(pages.pages.allSatisfy { $0.processingStatus == .failed })
+        let reason = try #require(pages.pages.first?.error)
+        #expect(reason.contains("could not be stored"), "\(reason)")
+        #expect(!reason.contains(cluster.folder.path))
+
+        // Once the disk is fixed, a retry completes the book.
+        try FileManager.default.removeItem(at: books.appendingPathComponent("1"))
+        _ = try await cluster.coordinator.retry(book: 1)
+        #expect(try await cluster.waitUntilSettled(1).processingStatus == .completed)
+        await cluster.stop()
+    }
+
+    @Test func leftoversOfAnInterruptedJoinAreRemovedAtStart() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-\(UUID().uuidString)")
+        let work = folder.appendingPathComponent("books/3/.book-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try Data("partial".utf8).write(to: work.appendingPathComponent("book.mp3"))
+        let half = folder.appendingPathComponent("books/3/.page_0001.mp3.x.tmp")
+        try Data("half".utf8).write(to: half)
+        let store = AudioStore(directory: folder.path)
+        #expect(store.removeInterruptedWrites() == 2)
+        #expect(!FileManager.default.fileExists(atPath: work.path))
+        #expect(!FileManager.default.fileExists(atPath: half.path))
+        try? FileManager.default.removeItem(at: folder)
+    }
+}

@@ -38,7 +38,12 @@ struct AudioStore: Sendable {
         let relative = Self.relativePath(book: book, page: page)
         let destination = url(for: relative)
         let folder = destination.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            // Foundation's message names the path; the page's error must not.
+            throw AudioStoreError.write("the book's audio folder cannot be created")
+        }
         let temporary = folder.appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).tmp")
         return try PendingAudio(temporary: temporary, destination: destination, relativePath: relative)
     }
@@ -143,7 +148,11 @@ final class PendingAudio: @unchecked Sendable {
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw AudioStoreError.write("cannot create a file in the book's audio folder")
         }
-        handle = try FileHandle(forWritingTo: temporary)
+        do {
+            handle = try FileHandle(forWritingTo: temporary)
+        } catch {
+            throw AudioStoreError.write("cannot open a file in the book's audio folder")
+        }
     }
 
     func append(_ data: Data) throws {

@@ -1,0 +1,107 @@
+import ClusterTransport
+import Coordinator
+import Foundation
+import Logging
+import Testing
+
+@testable import PageWorker
+
+/// What a worker holds and how long it works on a job: bounded, whatever its peer sends.
+@Suite struct WorkerLimitsTests {
+    static func job(text: String, lease: Double) -> PageJob {
+        var job = PageJob(
+            bookId: 1, pageNumber: 1, totalPages: 1, attempt: 1, lease: UUID(), text: text, voice: "en", language: nil)
+        job.leaseSeconds = lease
+        return job
+    }
+
+    static func system() async throws -> ClusterSystem {
+        let authority = try CertificateAuthority.create(clusterName: "limits")
+        let pair = try authority.issue(nodeName: "worker", hosts: ["127.0.0.1"])
+        return try await ClusterSystem.start(
+            settings: ClusterSettings(
+                name: "worker", role: "worker", host: "127.0.0.1", port: 0,
+                credentials: try ClusterCredentials(
+                    caPEM: authority.certificatePEM, certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM)))
+    }
+
+    @Test func aJobPastItsLeaseIsAbandonedAndFreesItsSlot() async throws {
+        let system = try await Self.system()
+        let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
+        let long = String(repeating: "This sentence is read aloud again and again. ", count: 2000)
+        let started = ContinuousClock.now
+        await #expect(throws: SpeechError.abandoned) {
+            _ = try await worker.synthesize(Self.job(text: long, lease: 0.3))
+        }
+        // Far less than the minutes the whole text would take.
+        #expect(ContinuousClock.now - started < .seconds(20))
+        // The slot is free again: the next job runs.
+        let result = try await worker.synthesize(Self.job(text: "Short.", lease: 60))
+        #expect(result.audioBytes > 0)
+        await system.shutdown()
+    }
+
+    @Test func theWorkerKeepsToItsOwnConcurrency() async throws {
+        let system = try await Self.system()
+        let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
+        let long = String(repeating: "Words to keep the first job busy for a while. ", count: 300)
+        let first = Task { try await worker.synthesize(Self.job(text: long, lease: 60)) }
+        try await Task.sleep(for: .milliseconds(100))
+        await #expect(throws: PageJobRefused.self) {
+            _ = try await worker.synthesize(Self.job(text: "Second.", lease: 60))
+        }
+        _ = try await first.value
+        await #expect(throws: (any Error).self) {
+            _ = try await worker.synthesize(Self.job(text: "Bad lease.", lease: .nan))
+        }
+        await system.shutdown()
+    }
+
+    @Test func audioIsReadInPiecesAndThenForgotten() async throws {
+        let system = try await Self.system()
+        let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
+        let job = Self.job(text: "A page that is read back in pieces.", lease: 60)
+        let result = try await worker.synthesize(job)
+        var mp3 = Data()
+        while mp3.count < result.audioBytes {
+            mp3 += try await worker.audioChunk(lease: job.lease, offset: mp3.count, length: 1000)
+        }
+        #expect(mp3.count == result.audioBytes)
+        #expect(try probe(mp3)?.codec == "mp3")
+        await #expect(throws: PageTransferError.self) {
+            _ = try await worker.audioChunk(lease: job.lease, offset: -1, length: 10)
+        }
+        try await worker.releaseAudio(lease: job.lease)
+        await #expect(throws: PageTransferError.self) {
+            _ = try await worker.audioChunk(lease: job.lease, offset: 0, length: 10)
+        }
+        await system.shutdown()
+    }
+
+    @Test func stagedImagesAreCheckedPieceByPiece() throws {
+        var transfers = PageTransfers()
+        let lease = UUID()
+        let now = ContinuousClock.now
+        try transfers.stage(lease: lease, offset: 0, chunk: Data(count: 10), now: now)
+        #expect(throws: PageTransferError.self) {
+            try transfers.stage(lease: lease, offset: 5, chunk: Data(count: 10), now: now)  // a gap or overlap
+        }
+        #expect(throws: PageTransferError.self) {
+            try transfers.stage(lease: lease, offset: 10, chunk: Data(count: PageTransfers.maxImageBytes), now: now)
+        }
+        let other = UUID()
+        try transfers.stage(lease: other, offset: 0, chunk: Data(count: 4), now: now)
+        #expect(throws: PageTransferError.self) { _ = try transfers.takeImage(lease: other, expecting: 5) }
+        try transfers.stage(lease: other, offset: 0, chunk: Data(count: 4), now: now)
+        transfers.expire(now: now + PageTransfers.stagingTimeout + .seconds(1))
+        #expect(throws: PageTransferError.self) { _ = try transfers.takeImage(lease: other, expecting: 4) }
+    }
+
+    @Test func absurdImageHeadersAreRefusedBeforeDecoding() {
+        var png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13])
+        png += Data("IHDR".utf8) + Data([0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00])  // 65536 × 65536
+        let size = TextRecognizer.pngSize(png)
+        #expect(size?.width == 65536 && size?.height == 65536)
+        #expect(TextRecognizer.pngSize(Data("not a png at all, not at all".utf8)) == nil)
+    }
+}
