@@ -17,8 +17,8 @@ public struct CoordinatorSettings: Sendable {
     public var maxLosses = 3
     /// PDFs declaring more pages are refused (422 `too_many_pages`).
     public var maxPages = 5000
-    /// A page's text is cut to this many characters (about two hours of speech), with a note.
-    public var maxPageCharacters = 100_000
+    /// A page's text is cut to this many characters (almost three hours of espeak-ng, which reads about 20 a second), with a note.
+    public var maxPageCharacters = 200_000
     /// The largest MP3 a worker may return for one page (a 4-hour page at 48 kb/s is 86 MB).
     public var maxPageAudioBytes = 128 << 20
 

@@ -80,6 +80,11 @@ struct BookPipelineTests {
         await cluster.stop()
     }
 
+    static func pagesOf(_ base: String, _ book: Int) async throws -> [[String: Any]] {
+        let json = try await HTTP.json("\(base)/api/books/\(book)/pages/").json
+        return (json["data"] as? [String: Any])?["pages"] as? [[String: Any]] ?? []
+    }
+
     static func pages(_ cluster: Cluster, _ book: Int, query: String = "") async throws -> [[String: Any]] {
         let json = try await HTTP.json("\(cluster.base)/api/books/\(book)/pages/\(query)").json
         return (json["data"] as? [String: Any])?["pages"] as? [[String: Any]] ?? []

@@ -29,14 +29,19 @@ import Testing
         return (code, headers, (try? Data(contentsOf: folder.appendingPathComponent("b"))) ?? Data())
     }
 
-    /// A PDF written here: `pages` pages of `box`, each with `text` (none: a page for OCR).
-    static func pdf(pages: Int = 1, box: String = "0 0 612 792", text: String? = "Hello there.") -> Data {
+    /// A PDF written here: `pages` pages of `box`, each with `text` (none: a page for OCR), one
+    /// line of the content stream per `lines` element when given.
+    static func pdf(
+        pages: Int = 1, box: String = "0 0 612 792", text: String? = "Hello there.", lines: [String]? = nil
+    ) -> Data {
         var objects: [String] = []
         let kids = (0..<pages).map { "\(3 + 2 * $0) 0 R" }.joined(separator: " ")
         objects.append("<< /Type /Catalog /Pages 2 0 R >>")
         objects.append("<< /Type /Pages /Kids [\(kids)] /Count \(pages) >>")
         for index in 0..<pages {
-            let content = text.map { "BT /F1 12 Tf 72 700 Td (\($0)) Tj ET" } ?? ""
+            let content =
+                lines.map { "BT /F1 8 Tf 10 \(10 * $0.count + 10) Td 10 TL " + $0.map { "(\($0)) '" }.joined(separator: " ") + " ET" }
+                ?? text.map { "BT /F1 12 Tf 72 700 Td (\($0)) Tj ET" } ?? ""
             objects.append(
                 "<< /Type /Page /Parent 2 0 R /MediaBox [\(box)] /Contents \(4 + 2 * index) 0 R "
                     + "/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>")
@@ -193,5 +198,57 @@ import Testing
         let first = try await HTTP.json("\(cluster.base)/api/books/\(id)/pages/?limit=5000").json
         #expect((first["data"] as? [String: Any])?["limit"] as? Int == 200)
         #expect((first["data"] as? [String: Any])?["next_offset"] is NSNull)
+    }
+
+    /// A page whose MP3 is larger than a message may be (16 MiB) and a page too large to render
+    /// at 300 dpi: both travel in pieces and are voiced.
+    @Test func aSixtyMinutePageAndALargeFormatScanAreVoiced() async throws {
+        let cluster = try await Cluster.start(workers: 1, timings: "  job_lease: 600s\n")
+        defer { Task { await cluster.stop() } }
+        let words = "the listener hears every word of this long page read aloud slowly and clearly tonight".split(
+            separator: " ")
+        var generator = SplitMix(seed: 11)
+        // About 80 000 characters on one tall page: over an hour of espeak-ng (about 20 a second).
+        let lines = (0..<1500).map { _ in (0..<10).map { _ in String(words[Int(generator.next() % UInt64(words.count))]) }.joined(separator: " ") + "." }
+        let long = try await HTTP.send(
+            .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
+            body: Self.pdf(box: "0 0 2000 \(10 * lines.count + 20)", lines: lines))
+        #expect(long.status == 200, "\(long.json)")
+        let longBook = try #require(long.data?["book_id"] as? Int)
+        let scan = try await HTTP.send(
+            .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
+            body: try BookPipelineTests.fixture("large-format-scan"))
+        #expect(scan.status == 200, "\(scan.json)")
+        let scanBook = try #require(scan.data?["book_id"] as? Int)
+
+        let settled = try await cluster.settle(longBook, timeout: .seconds(900))
+        let longPage = try #require(try await BookPipelineTests.pagesOf(cluster.base, longBook).first)
+        #expect(settled["processing_status"] as? String == "completed", "\(longPage["error"] ?? "")")
+        let seconds = try #require(longPage["audio_duration"] as? Int)
+        #expect(seconds > 3600, "\(seconds) s")
+        let mp3 = try await HTTP.get("\(cluster.base)/media/books/\(longBook)/page_0001.mp3", timeout: .seconds(60))
+        #expect(mp3.status == 200)
+        #expect(mp3.body.count > 16 << 20, "\(mp3.body.count) bytes")
+
+        #expect(try await cluster.settle(scanBook, timeout: .seconds(300))["processing_status"] as? String == "completed")
+        let scanPage = try #require(try await BookPipelineTests.pagesOf(cluster.base, scanBook).first)
+        #expect(scanPage["text_source"] as? String == "ocr")
+        let text = (scanPage["text_content"] as? String ?? "").lowercased()
+        #expect(text.contains("general public license"), "\(text.prefix(300))")
+        #expect(scanPage["audio_url"] is String)
+        #expect(cluster.coordinator.isRunning && cluster.gateway.isRunning)
+    }
+}
+
+/// A small seeded generator, so the long page's words are the same every run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -23,7 +23,7 @@ extension Coordinator {
         guard !pages.isEmpty else {
             throw LectorError(status: 404, code: "audio_not_found", message: "Book \(book) has no page with speech.")
         }
-        if let building = bookAudioBuilds[book] {
+        if let building = library.bookAudioBuilds[book] {
             try await building.value
             return relative
         }
@@ -44,8 +44,8 @@ extension Coordinator {
                 "[BOOK AUDIO] Book \(book) - \(pages.count) pages joined with chapters in \(ContinuousClock.now - started)"
             )
         }
-        bookAudioBuilds[book] = build
-        defer { bookAudioBuilds[book] = nil }
+        library.bookAudioBuilds[book] = build
+        defer { library.bookAudioBuilds[book] = nil }
         do {
             try await build.value
         } catch {

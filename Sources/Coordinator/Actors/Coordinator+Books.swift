@@ -42,7 +42,7 @@ extension Coordinator {
             if let audio = page.audio { audioStore.discard(audio) }
         }
         accepted.removeAll { $0.key.book == book }
-        sources[book] = nil
+        library.closeSource(book: book)
         closeEvents(book: book)
         audioStore.removeBook(book)
         logger.info("[DELETE] Book \(book) and its audio removed")

@@ -28,13 +28,9 @@ extension Coordinator {
 
     /// The open PDF of a book with pages to OCR; opened once and kept while its pages run.
     func sourceDocument(book: Int64) throws -> PDFTextDocument {
-        if let document = sources[book] { return document }
         let url = audioStore.sourceURL(book: book)
         do {
-            let document = try PDFTextDocument.open(contentsOf: url)
-            if sources.count >= 8, let any = sources.keys.first { sources[any] = nil }
-            sources[book] = document
-            return document
+            return try library.source(book: book) { try PDFTextDocument.open(contentsOf: url) }
         } catch {
             logger.error("[OCR] cannot open the kept PDF of book \(book): \(error)")
             throw LectorError(
@@ -46,7 +42,7 @@ extension Coordinator {
 
     /// The book needs its PDF no more (every page done, or the book deleted).
     func dropSource(book: Int64) {
-        sources[book] = nil
+        library.closeSource(book: book)
         try? FileManager.default.removeItem(at: audioStore.sourceURL(book: book))
     }
 }

@@ -4,10 +4,8 @@ import Foundation
 
 extension Coordinator {
     public distributed func beginUpload() throws -> String {
-        let spool = try UploadSpool(
-            directory: URL(fileURLWithPath: settings.uploadDirectory, isDirectory: true))
-        uploads[spool.id] = spool
-        pruneAbandonedUploads()
+        let (spool, dropped) = try library.beginUpload()
+        for id in dropped { logger.warning("dropping upload \(id): no data for ten minutes") }
         return spool.id
     }
 
@@ -51,7 +49,7 @@ extension Coordinator {
         guard let document = spool.document else {
             throw LectorError.badRequest("The upload was not inspected.")
         }
-        uploads[uploadId] = nil
+        _ = try library.take(uploadId)
         defer { spool.discard() }
 
         let receiver = progress.flatMap {
@@ -148,24 +146,10 @@ extension Coordinator {
     }
 
     func spool(_ id: String) throws -> UploadSpool {
-        guard let spool = uploads[id] else {
-            throw LectorError(
-                status: 410, code: "upload_gone",
-                message: "This upload is no longer open; send the file again.")
-        }
-        return spool
+        try library.spool(id)
     }
 
     func discard(_ id: String) {
-        uploads.removeValue(forKey: id)?.discard()
-    }
-
-    /// Uploads whose gateway vanished mid-way are dropped after ten minutes of silence.
-    func pruneAbandonedUploads() {
-        let cutoff = ContinuousClock.now - .seconds(600)
-        for (id, spool) in uploads where spool.lastActivity < cutoff {
-            logger.warning("dropping upload \(id): no data for ten minutes")
-            discard(id)
-        }
+        library.discard(id)
     }
 }

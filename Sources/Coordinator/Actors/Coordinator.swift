@@ -11,7 +11,7 @@ import Logging
 ///
 /// It composes parts that each own their state: the `Dispatcher` (queue, worker slots, leases,
 /// what an attempt's end means), the `EventHub` (event logs, subscribers, the epoch) and the book
-/// side (the store, the audio files, open uploads, kept PDFs).
+/// side (`BookLibrary`: open uploads, kept PDFs, joins under way; the store and the audio files).
 public distributed actor Coordinator {
     public typealias ActorSystem = ClusterSystem
 
@@ -29,11 +29,7 @@ public distributed actor Coordinator {
     var flushScheduled = false
     /// A pump that failed to start its batch tries again after this much (doubling, bounded).
     var pumpRetry: Duration?
-    var uploads: [String: UploadSpool] = [:]
-    /// Open PDFs of books with pages waiting for OCR.
-    var sources: [Int64: PDFTextDocument] = [:]
-    /// Whole-book MP3s being joined, so two requests build once.
-    var bookAudioBuilds: [Int64: Task<Void, any Error>] = [:]
+    var library: BookLibrary
     var watching: Task<Void, Never>?
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {
@@ -46,6 +42,7 @@ public distributed actor Coordinator {
             policy: .init(
                 maxAttempts: settings.maxAttempts, maxLosses: settings.maxLosses, backoff: settings.retryBackoff))
         self.events = EventHub(epoch: try store.nextEpoch())
+        self.library = BookLibrary(uploadDirectory: URL(fileURLWithPath: settings.uploadDirectory, isDirectory: true))
         actorSystem.registerErrorType(PageJobRefused.self)
         actorSystem.registerErrorType(PageTransferError.self)
         // Spooled uploads of a previous run can never be finished: nobody holds their ids.

@@ -15,9 +15,7 @@ final class UploadSpool {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         url = directory.appendingPathComponent("\(id).pdf")
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw LectorError(
-                status: 500, code: "spool_failed",
-                message: "Cannot create an upload file in \(directory.path).")
+            throw LectorError(status: 500, code: "spool_failed", message: "The upload cannot be stored on the server.")
         }
         handle = try FileHandle(forWritingTo: url)
     }

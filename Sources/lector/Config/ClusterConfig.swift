@@ -53,7 +53,7 @@ struct ClusterConfig: Sendable, Equatable {
     /// What a PDF may declare before native code works on it (see `CoordinatorSettings`).
     struct Limits: Equatable {
         var maxPages = 5000
-        var maxPageCharacters = 100_000
+        var maxPageCharacters = 200_000
     }
     var limits = Limits()
     var apiToken: String?
