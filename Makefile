@@ -56,6 +56,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build
 	Tests/web/run.sh
+	Tests/hostile/run.sh
 
 clean:
 	rm -rf .build $(DATA)

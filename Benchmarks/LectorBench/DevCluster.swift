@@ -9,19 +9,24 @@ final class DevCluster {
     let folder: URL
     let base: String
 
-    init(lector: URL, workers: Int, concurrency: Int, skipSynthesis: Bool = false) async throws {
+    /// Worker processes of the benchmark binary itself (`noop-worker`), when a run asks for them.
+    var noopWorkers: [Process] = []
+
+    /// `noopWorkerCount` > 0 starts the dev cluster without workers and joins that many no-op worker
+    /// processes instead.
+    init(lector: URL, workers: Int, concurrency: Int, noopWorkerCount: Int = 0) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let port = try Self.freePort()
         base = "http://127.0.0.1:\(port)"
         process.executableURL = lector
         process.arguments = [
-            "dev", "--http", "127.0.0.1:\(port)", "--workers", "\(workers)", "--concurrency", "\(concurrency)",
+            "dev", "--http", "127.0.0.1:\(port)", "--workers", "\(noopWorkerCount > 0 ? 0 : workers)",
+            "--concurrency", "\(concurrency)",
             "--data", folder.appendingPathComponent("data").path,
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
-        if skipSynthesis { environment["LECTOR_BENCH_SKIP_SYNTHESIS"] = "1" }
         process.environment = environment
         let log = folder.appendingPathComponent("cluster.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -29,10 +34,31 @@ final class DevCluster {
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
+        if noopWorkerCount > 0 {
+            let config = folder.appendingPathComponent("data/cluster.yaml")
+            let started = ContinuousClock.now
+            while !FileManager.default.fileExists(atPath: config.path), ContinuousClock.now - started < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: .seconds(1))  // the coordinator's transport up
+            for index in 1...noopWorkerCount {
+                let worker = Process()
+                worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                worker.arguments = [
+                    "noop-worker", "--data", folder.appendingPathComponent("data").path, "--name",
+                    "bench-worker-\(index)", "--concurrency", "\(concurrency)",
+                ]
+                worker.standardOutput = handle
+                worker.standardError = handle
+                try worker.run()
+                noopWorkers.append(worker)
+            }
+        }
+        let expected = (noopWorkerCount > 0 ? noopWorkerCount : workers) + 2
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let cluster = try? await get("/api/cluster/") as? [String: Any],
-                let nodes = cluster["nodes"] as? [[String: Any]], nodes.count == workers + 2,
+                let nodes = cluster["nodes"] as? [[String: Any]], nodes.count == expected,
                 nodes.allSatisfy({ $0["state"] as? String == "up" })
             {
                 return
@@ -44,6 +70,7 @@ final class DevCluster {
     }
 
     func stop() {
+        for worker in noopWorkers where worker.isRunning { worker.terminate() }
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()

@@ -1,15 +1,15 @@
 import Foundation
 
-/// Page jobs through the coordinator to two worker processes that answer at once
-/// (`LECTOR_BENCH_SKIP_SYNTHESIS`): what the coordinator, its SQLite writes and the actor calls
-/// can dispatch, with nothing else in the way.
+/// Page jobs through the coordinator to two worker processes that answer at once (the benchmark's
+/// own `noop-worker`s): what the coordinator, its SQLite writes and the actor calls can dispatch,
+/// with nothing else in the way.
 struct DispatchBench {
     var lector: URL
     var pages: Int
     var concurrency: Int
 
     func run() async throws -> Figures {
-        let cluster = try await DevCluster(lector: lector, workers: 2, concurrency: concurrency, skipSynthesis: true)
+        let cluster = try await DevCluster(lector: lector, workers: 2, concurrency: concurrency, noopWorkerCount: 2)
         defer { cluster.stop() }
         let pdf = PDFWriter.pdf(pages: (1...pages).map { "Page \($0) of the dispatch benchmark." })
         // A small book first, so connections and the database are warm.

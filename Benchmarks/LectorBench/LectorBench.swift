@@ -6,7 +6,7 @@ import Foundation
 struct LectorBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lector-bench", abstract: "Lector's benchmarks, each against its baseline.",
-        subcommands: [RunAll.self, LoopPart.self], defaultSubcommand: RunAll.self)
+        subcommands: [RunAll.self, LoopPart.self, NoopWorkerCommand.self], defaultSubcommand: RunAll.self)
 }
 
 struct RunAll: AsyncParsableCommand {

@@ -4,6 +4,8 @@ import GRDB
 import NIOCore
 import Testing
 
+@testable import lector
+
 /// The SPEC's guarantees, proven by killing real `lector` processes.
 @Suite("Fault tolerance with real processes", .serialized)
 struct FaultToleranceTests {
@@ -143,6 +145,60 @@ struct FaultToleranceTests {
             try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM page WHERE book_id = ?", arguments: [book])
         }
         #expect(rows == 40)
+        await cluster.stop()
+    }
+
+    /// An open event stream and `lector upload --wait` across a coordinator restart: the stream
+    /// ends instead of hanging, a client resuming with an id from before gets a fresh `status`
+    /// (another epoch) and then every new event, and the CLI finishes by itself.
+    @Test func eventStreamsAndWaitingClientsSurviveACoordinatorRestart() async throws {
+        var cluster = try await Cluster.start(workers: 2)
+        let book = try await cluster.upload("english-40p")
+        let base = cluster.base
+        let cli = Task {
+            try await LectorProcess.run(
+                ["upload", FaultToleranceTests.fixtures.appendingPathComponent("english-8p.pdf").path, "--server",
+                 base, "--wait"], timeout: .seconds(240))
+        }
+        // The CLI's book exists (its upload is done) before the coordinator is killed.
+        _ = try await HTTP.waitFor("\(cluster.base)/api/books/", timeout: .seconds(60)) { json in
+            (json["data"] as? [Any])?.count == 2
+        }
+        try await cluster.waitForCompleted(book, atLeast: 2)
+        let url = "\(cluster.base)/api/books/\(book)/events/"
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let reading = Task { () -> [ServerEvent] in
+            var parser = ServerEventParser()
+            var events: [ServerEvent] = []
+            for try await chunk in response.body { events += parser.feed(chunk.readableBytesView) }
+            return events  // the stream ended
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        await cluster.coordinator.kill9()
+        // The gateway ends the stream once its coordinator is gone, well before the test's limit.
+        let seen = try await withThrowingTaskGroup(of: [ServerEvent].self) { group in
+            group.addTask { try await reading.value }
+            group.addTask {
+                try await Task.sleep(for: .seconds(30))
+                throw TestFailure("the event stream did not end after the coordinator died")
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        let lastID = try #require(seen.last(where: { $0.id != nil })?.id)
+        cluster.coordinator = try cluster.files.start("coordinator", node: "coordinator")
+        _ = try await HTTP.waitFor("\(cluster.base)/api/books/", timeout: .seconds(30)) { _ in true }
+
+        let resumed = try await UserFacingTests.events(url, lastEventID: lastID)
+        #expect(resumed.first?.name == "status", "\(resumed.prefix(2).map(\.name))")
+        let newEpoch = resumed.first?.id?.split(separator: "-").first
+        #expect(newEpoch != lastID.split(separator: "-").first)
+        #expect(resumed.last?.name == "book_completed")
+        let (status, output) = try await cli.value
+        #expect(status == 0, "\(output.suffix(500))")
         await cluster.stop()
     }
 

@@ -182,6 +182,12 @@ import Testing
         let two = try await HTTP.send(
             .POST, upload, headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: twice)
         #expect(two.status == 400 && two.errorCode == "multiple_files", "\(two.json)")
+        // Cut off before its closing delimiter: the last part cannot be trusted.
+        let cut = Data(
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n".utf8) + pdf
+        let truncated = try await HTTP.send(
+            .POST, upload, headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: cut)
+        #expect(truncated.status == 400 && truncated.errorCode == "bad_multipart", "\(truncated.json)")
         // MultipartKit traps on an empty boundary; the gateway must refuse it first.
         let empty = try await HTTP.send(
             .POST, upload, headers: [("Content-Type", "multipart/form-data; boundary=")], body: twice)

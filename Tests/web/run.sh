@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The browser test (selenium + Debian's chromium) and the OpenAPI conformance test (schemathesis),
-# against a real dev cluster started from the debug build. `make test` runs this after `swift test`.
+# The browser tests (selenium + Debian's chromium) and the OpenAPI conformance test (schemathesis),
+# against real dev clusters started from the debug build: one without an API token (the page as
+# everyone gets it) and one with LECTOR_API_TOKEN (the page asks for the token and sends it; the
+# API and schemathesis with it). `make test` runs this after `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,23 +16,44 @@ fi
 ARTIFACTS="$PWD/test-output"
 mkdir -p "$ARTIFACTS"
 DATA="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT="$(free_port)"
+TOKEN_PORT="$(free_port)"
+while [ "$TOKEN_PORT" = "$PORT" ]; do TOKEN_PORT="$(free_port)"; done
+TOKEN="lector-test-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+
+# Both clusters start at once (they pick their own transport ports); each test uses one of them.
 .build/debug/lector dev --http "127.0.0.1:$PORT" --workers 2 --data "$DATA/data" >"$ARTIFACTS/web-cluster.log" 2>&1 &
 CLUSTER=$!
+LECTOR_API_TOKEN="$TOKEN" .build/debug/lector dev --http "127.0.0.1:$TOKEN_PORT" --workers 2 --data "$DATA/data-token" \
+    >"$ARTIFACTS/web-cluster-token.log" 2>&1 &
+TOKEN_CLUSTER=$!
 cleanup() {
-    kill "$CLUSTER" 2>/dev/null || true
+    kill "$CLUSTER" "$TOKEN_CLUSTER" 2>/dev/null || true
     wait "$CLUSTER" 2>/dev/null || true
+    wait "$TOKEN_CLUSTER" 2>/dev/null || true
     rm -rf "$DATA"
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 120); do
-    if curl -fsS "http://127.0.0.1:$PORT/api/cluster/" 2>/dev/null | grep -q '"worker-2"'; then break; fi
-    sleep 0.5
-done
+wait_for_workers() { # URL [curl options…]: until the cluster lists worker-2 (about a minute at most)
+    local url="$1"; shift
+    for _ in $(seq 1 120); do
+        if curl -fsS "$@" "$url/api/cluster/" 2>/dev/null | grep -q '"worker-2"'; then return 0; fi
+        sleep 0.5
+    done
+    echo "the cluster at $url did not come up: see test-output/web-cluster*.log" >&2
+    return 1
+}
+wait_for_workers "http://127.0.0.1:$PORT"
+wait_for_workers "http://127.0.0.1:$TOKEN_PORT" -H "Authorization: Bearer $TOKEN"
 
-export LECTOR_URL="http://127.0.0.1:$PORT" LECTOR_FIXTURES="$PWD/Tests/LectorTests/Fixtures" LECTOR_ARTIFACTS="$ARTIFACTS"
+export LECTOR_FIXTURES="$PWD/Tests/LectorTests/Fixtures" LECTOR_ARTIFACTS="$ARTIFACTS"
 echo "Browser test (screenshot: test-output/web-page.png)"
-"$VENV/bin/python" Tests/web/test_web_page.py
+LECTOR_URL="http://127.0.0.1:$PORT" "$VENV/bin/python" Tests/web/test_web_page.py
+echo "Browser test with an API token (screenshot: test-output/web-page-token.png)"
+LECTOR_URL="http://127.0.0.1:$TOKEN_PORT" LECTOR_TOKEN="$TOKEN" "$VENV/bin/python" Tests/web/test_web_page.py
 echo "OpenAPI conformance (schemathesis)"
-"$VENV/bin/python" Tests/web/test_openapi.py
+LECTOR_URL="http://127.0.0.1:$PORT" "$VENV/bin/python" Tests/web/test_openapi.py
+echo "OpenAPI conformance with an API token (schemathesis)"
+LECTOR_URL="http://127.0.0.1:$TOKEN_PORT" LECTOR_TOKEN="$TOKEN" "$VENV/bin/python" Tests/web/test_openapi.py

@@ -25,6 +25,10 @@ Environment:
   LECTOR_MAX_EXAMPLES examples per operation (default 20)
   LECTOR_SEED         schemathesis seed (default 1, so runs are repeatable)
   LECTOR_EXCLUDE_OPERATIONS  comma-separated operationIds to leave out (e.g. deleteBook,retryBook)
+  LECTOR_TOKEN        the gateway's API token, when it has one: every request (schemathesis's too) sends
+                      `Authorization: Bearer <token>`, and the exact checks add that /api/, /media/ and
+                      /metrics answer 401 without it, with a wrong one and with two Authorization headers,
+                      while /healthz, the web page and the document stay open
   SCHEMATHESIS        the schemathesis executable (default: next to this Python, else on PATH)
 
 Run: python3 Tests/web/test_openapi.py   (exit status non-zero when anything fails)
@@ -53,6 +57,7 @@ FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(os.pat
                                                          "LectorTests", "Fixtures"))
 TIMEOUT = float(os.environ.get("LECTOR_TIMEOUT", "120"))
 EXCLUDE = [name.strip() for name in os.environ.get("LECTOR_EXCLUDE_OPERATIONS", "").split(",") if name.strip()]
+TOKEN = os.environ.get("LECTOR_TOKEN", "")
 
 # Every endpoint the gateway serves, as the document must name it.
 EXPECTED = {
@@ -138,8 +143,17 @@ def log(message):
     print(f"[openapi] {message}", flush=True)
 
 
-def http(method, path, body=None, headers=None, timeout=30):
-    request = urllib.request.Request(BASE + path, data=body, method=method, headers=headers or {})
+def auth_headers(headers=None, token=None):
+    """headers plus `Authorization: Bearer` with LECTOR_TOKEN (or token; "" sends none)."""
+    headers = dict(headers or {})
+    token = TOKEN if token is None else token
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def http(method, path, body=None, headers=None, timeout=30, token=None):
+    request = urllib.request.Request(BASE + path, data=body, method=method, headers=auth_headers(headers, token))
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
@@ -223,7 +237,7 @@ def schemathesis_executable():
 
 def run_schemathesis(probe):
     os.makedirs(ARTIFACTS, exist_ok=True)
-    report = os.path.join(ARTIFACTS, "schemathesis-junit.xml")
+    report = os.path.join(ARTIFACTS, "schemathesis-junit-token.xml" if TOKEN else "schemathesis-junit.xml")
     with tempfile.TemporaryDirectory(prefix="lector-schemathesis-") as folder:
         config = os.path.join(folder, "schemathesis.toml")
         with open(config, "w", encoding="utf-8") as handle:
@@ -238,9 +252,12 @@ def run_schemathesis(probe):
             "--report", "junit",
             "--report-junit-path", report,
         ]
+        if TOKEN:
+            command += ["--header", f"Authorization: Bearer {TOKEN}"]
         for operation in EXCLUDE:
             command += ["--exclude-operation-id", operation]
-        log("running: " + " ".join(command))
+        shown = [part.replace(TOKEN, "***") if TOKEN else part for part in command]
+        log("running: " + " ".join(shown))
         started = time.monotonic()
         result = subprocess.run(command, cwd=folder)
         log(f"schemathesis exited {result.returncode} after {time.monotonic() - started:.0f} s (JUnit: {report})")
@@ -251,7 +268,8 @@ def first_event(path, timeout=10):
     """The first message of an event stream: (status, content type, {event, id, data})."""
     connection = HTTPConnection(urllib.parse.urlsplit(BASE).netloc, timeout=timeout)
     try:
-        connection.request("GET", urllib.parse.urlsplit(BASE).path + path, headers={"Accept": "text/event-stream"})
+        connection.request("GET", urllib.parse.urlsplit(BASE).path + path,
+                           headers=auth_headers({"Accept": "text/event-stream"}))
         response = connection.getresponse()
         kind = response.getheader("Content-Type", "")
         if response.status != 200:
@@ -335,6 +353,45 @@ def exact_checks(probe):
     check(status == 200 and "text/event-stream" in kind and message.get("event") == "status" and message.get("id")
           and data is not None and data.get("book_id") == probe and data.get("audio_ready") is True,
           f"GET /api/books/{probe}/events/ first event: {status} {message!r:.200}")
+
+    # Paging: offset, limit (clamped to 200), next_offset (null after the last page).
+    for query, offset, limit, following, count in (("", 0, 200, None, 8), ("?limit=3", 0, 3, 3, 3),
+                                                   ("?offset=3&limit=3", 3, 3, 6, 3), ("?offset=6&limit=3", 6, 3, None, 2),
+                                                   ("?limit=5000", 0, 200, None, 8), ("?offset=8", 8, 200, None, 0)):
+        status, headers, body = http("GET", f"/api/books/{probe}/pages/{query}")
+        data = (envelope(body) or {}).get("data") or {}
+        pages = data.get("pages") or []
+        check(status == 200 and data.get("offset") == offset and data.get("limit") == limit
+              and "next_offset" in data and data.get("next_offset") == following and len(pages) == count
+              and [page.get("page_number") for page in pages] == list(range(offset + 1, offset + count + 1)),
+              f"GET /api/books/{probe}/pages/{query}: {status} offset {data.get('offset')!r} limit {data.get('limit')!r} "
+              f"next_offset {data.get('next_offset', 'absent')!r}, {len(pages)} pages")
+
+    if TOKEN:
+        refused = [("GET", "/api/books/"), ("GET", f"/api/books/{probe}/status/"), ("GET", f"/api/books/{probe}/events/"),
+                   ("GET", "/api/cluster/"), ("GET", media), ("GET", f"/api/books/{probe}/audio/"), ("GET", "/metrics"),
+                   ("POST", "/api/books/upload/"), ("DELETE", f"/api/books/{probe}/")]
+        for token, label in (("", "without a token"), (TOKEN + "x", "with a wrong token")):
+            for method, path in refused:
+                status, headers, body = http(method, path, token=token)
+                value = envelope(body) or {}
+                check(status == 401 and value.get("status") == "FAIL" and value.get("data", 1) is None
+                      and (value.get("error") or {}).get("code") == "unauthorized",
+                      f"{method} {path} {label}: {status} {body[:100]!r}")
+        connection = HTTPConnection(urllib.parse.urlsplit(BASE).netloc, timeout=10)
+        try:
+            connection.putrequest("GET", urllib.parse.urlsplit(BASE).path + "/api/books/")
+            connection.putheader("Authorization", f"Bearer {TOKEN}")
+            connection.putheader("Authorization", f"Bearer {TOKEN}")
+            connection.endheaders()
+            response = connection.getresponse()
+            response.read()
+            check(response.status == 401, f"GET /api/books/ with two Authorization headers: {response.status}")
+        finally:
+            connection.close()
+        for path in ("/healthz", "/", "/app.js", "/style.css", "/openapi.yaml"):
+            status, headers, body = http("GET", path, token="")
+            check(status == 200, f"GET {path} without a token: {status}")
 
     status, headers, body = http("POST", f"/api/books/{probe}/retry/")
     data = (envelope(body) or {}).get("data") or {}

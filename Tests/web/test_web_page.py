@@ -6,6 +6,10 @@ Environment:
   LECTOR_FIXTURES   a folder with english-8p.pdf and not-a-pdf.pdf
   LECTOR_ARTIFACTS  where web-page.png is saved (default /tmp)
   LECTOR_TIMEOUT    seconds to wait for the book's audio (default 120)
+  LECTOR_TOKEN      when set, the gateway has this API token and the token scenario runs instead: the
+                    page asks for the token (a wrong one is refused and asked again), the upload, the
+                    book's event stream, page 1's audio (a Blob URL fetched with the token) and the
+                    whole-book download work with it, and a reload keeps it without asking again
   CHROMIUM, CHROMEDRIVER  override /usr/bin/chromium and /usr/bin/chromedriver
 
 Run: python3 Tests/web/test_web_page.py   (exits non-zero on the first failed check)
@@ -13,6 +17,7 @@ Run: python3 Tests/web/test_web_page.py   (exits non-zero on the first failed ch
 
 import os
 import sys
+import tempfile
 import time
 
 from selenium import webdriver
@@ -25,11 +30,13 @@ BASE = os.environ.get("LECTOR_URL", "http://127.0.0.1:8000").rstrip("/")
 FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "LectorTests", "Fixtures"))
 ARTIFACTS = os.environ.get("LECTOR_ARTIFACTS", "/tmp")
 TIMEOUT = float(os.environ.get("LECTOR_TIMEOUT", "120"))
+TOKEN = os.environ.get("LECTOR_TOKEN", "")
 PHONE_WIDTH = 380
+PREFIX = "web-token" if TOKEN else "web"
 
 
 def log(message):
-    print(f"[web] {message}", flush=True)
+    print(f"[{PREFIX}] {message}", flush=True)
 
 
 def wait_for(description, condition, timeout, interval=0.25):
@@ -105,6 +112,13 @@ def audio_duration(driver, book_id):
 
 
 def main():
+    if TOKEN:
+        token_main()
+    else:
+        plain_main()
+
+
+def plain_main():
     english = fixture("english-8p.pdf")
     not_pdf = fixture("not-a-pdf.pdf")
     os.makedirs(ARTIFACTS, exist_ok=True)
@@ -241,9 +255,173 @@ def main():
         driver.quit()
 
 
+def token_dialog_open(driver):
+    return driver.execute_script("const d = document.querySelector('#token-dialog'); return !!(d && d.open);")
+
+
+def enter_token(driver, token):
+    field = driver.find_element(By.ID, "token-input")
+    field.clear()
+    field.send_keys(token)
+    driver.find_element(By.ID, "token-save").click()
+
+
+def stored_token(driver):
+    return driver.execute_script("return window.localStorage.getItem('lector.apiToken')")
+
+
+def api_status(driver, path, token=None):
+    """The HTTP status of GET path from inside the page, with or without the token."""
+    return driver.execute_script(
+        """
+        const headers = arguments[1] ? {Authorization: 'Bearer ' + arguments[1]} : {};
+        return fetch(arguments[0], {headers}).then(r => r.status);
+        """, path, token)
+
+
+def token_main():
+    """The page against a gateway with an API token."""
+    english = fixture("english-8p.pdf")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    screenshot = os.path.join(ARTIFACTS, "web-page-token.png")
+    downloads = tempfile.mkdtemp(prefix="lector-downloads-")
+    driver = make_driver()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    try:
+        # 1. The first requests are refused (401): the page asks for the token, once.
+        driver.get(BASE + "/")
+        assert "Lector" in driver.title, f"unexpected page title {driver.title!r}"
+        assert api_status(driver, "/api/books/") == 401, "the gateway does not ask for a token (is LECTOR_API_TOKEN set?)"
+        wait_for("the token dialog", lambda: token_dialog_open(driver), 15)
+        reason = driver.find_element(By.ID, "token-reason").text
+        dialogs = driver.execute_script("return document.querySelectorAll('dialog[open]').length")
+        assert dialogs == 1, f"{dialogs} dialogs open"
+        active = driver.execute_script("return document.activeElement && document.activeElement.id")
+        assert active == "token-input", f"the token field does not have the focus ({active!r})"
+        log(f"the page asks for the token: {reason!r} (focus on #token-input)")
+
+        # 2. A wrong token is refused: forgotten, and asked for again.
+        enter_token(driver, TOKEN + "-wrong")
+        wait_for("the dialog to ask again after a wrong token", lambda: token_dialog_open(driver)
+                 and "refused" in driver.find_element(By.ID, "token-reason").text, 15)
+        assert not stored_token(driver), f"the refused token is still stored: {stored_token(driver)!r}"
+        log(f"a wrong token is refused and forgotten: {driver.find_element(By.ID, 'token-reason').text!r}")
+
+        # 3. The right token: stored, and the page loads.
+        enter_token(driver, TOKEN)
+        wait_for("the dialog to close", lambda: not token_dialog_open(driver), 15)
+        assert stored_token(driver) == TOKEN, f"localStorage holds {stored_token(driver)!r}"
+        wait_for("the cluster panel's nodes", lambda: driver.find_elements(By.CSS_SELECTOR, "#nodes .node"), 15)
+        time.sleep(0.5)
+        assert not driver.find_element(By.ID, "books-error").is_displayed(), \
+            f"books error: {driver.find_element(By.ID, 'books-error').text!r}"
+        log("the token is kept in localStorage; the book list and the cluster panel load")
+        before = book_ids(driver)
+
+        # 4. The upload, sent with the token.
+        driver.find_element(By.ID, "file-input").send_keys(english)
+        new_ids = wait_for("a new .book[data-book-id] card", lambda: book_ids(driver) - before, 60)
+        assert len(new_ids) == 1, f"expected one new book card, got {sorted(new_ids)}"
+        book_id = new_ids.pop()
+        error = driver.find_element(By.ID, "upload-error")
+        assert not error.is_displayed(), f"unexpected upload error: {error.text}"
+        log(f"uploaded {os.path.basename(english)}: book {book_id}")
+
+        # 5. The book's event stream (fetch() with the token) carries it to 100 %.
+        seen = set()
+
+        def complete():
+            value = progress_of(driver, book_id)
+            if value is not None and value not in seen:
+                seen.add(value)
+                log(f"book {book_id} .book-progress = {value}")
+            return value == 100
+
+        wait_for(f"book {book_id}'s .book-progress to reach 100", complete, TIMEOUT, interval=0.5)
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+        event_id = card.get_attribute("data-last-event-id")
+        assert event_id, "no event of the book's stream reached the card"
+        assert "8/8 pages" in card.text, f"the card does not say 8/8 pages: {card.text!r}"
+        log(f"book {book_id} complete through its event stream (last event id {event_id})")
+
+        # 6. Page 1's audio: fetched with the token into a Blob URL, and it loads.
+        details = card.find_element(By.CSS_SELECTOR, "details.pages-details")
+        if details.get_attribute("open") is None:
+            details.find_element(By.TAG_NAME, "summary").click()
+        audio = wait_for("page 1's <audio> element", lambda: card.find_elements(
+            By.CSS_SELECTOR, '.page[data-page="1"] audio'), 30)[0]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", audio)
+        source = audio.get_attribute("data-src")
+        assert "/media/books/" in (source or "") and source.endswith(".mp3"), f"unexpected data-src {source!r}"
+        wait_for("page 1's Blob URL", lambda: (audio.get_attribute("src") or "").startswith("blob:"), 30)
+        duration = wait_for("page 1's audio duration > 0", lambda: (lambda d: d if d > 0 else None)(
+            audio_duration(driver, book_id)), 30, interval=0.5)
+        log(f"page 1 <audio data-src={source} src={audio.get_attribute('src')}> duration {duration:.2f} s")
+        wait_for("8 page rows with 8 audio players", lambda: len(card.find_elements(
+            By.CSS_SELECTOR, ".page[data-page]")) == 8 and len(card.find_elements(By.CSS_SELECTOR, ".page audio")) == 8, 15)
+        log("8 page rows, 8 audio players")
+
+        # 7. The whole-book download, fetched with the token.
+        download = card.find_element(By.CSS_SELECTOR, "a.download")
+        wait_for("the download link", lambda: download.is_displayed(), 15)
+        download.click()
+
+        def downloaded():
+            files = [name for name in os.listdir(downloads) if not name.endswith(".crdownload")]
+            return files and os.path.getsize(os.path.join(downloads, files[0])) > 10000 and files[0]
+
+        name = wait_for("the whole book's MP3 in the downloads folder", downloaded, 60)
+        with open(os.path.join(downloads, name), "rb") as handle:
+            head = handle.read(3)
+        assert head == b"ID3", f"the download {name} does not start with an ID3 tag: {head!r}"
+        log(f"whole-book download: {name}, {os.path.getsize(os.path.join(downloads, name))} bytes")
+
+        # 8. A reload keeps the token: no dialog, the book is there.
+        driver.refresh()
+        wait_for(f"book {book_id}'s card after the reload", lambda: book_id in book_ids(driver), 15)
+        time.sleep(1.0)
+        assert not token_dialog_open(driver), "the page asked for the token again after a reload"
+        assert stored_token(driver) == TOKEN, "the token is gone after the reload"
+        wait_for("the cluster panel after the reload", lambda: driver.find_elements(By.CSS_SELECTOR, "#nodes .node"), 15)
+        log("reload: the stored token is used, no dialog")
+
+        driver.save_screenshot(screenshot)
+        log(f"screenshot saved to {screenshot}")
+
+        # 9. Delete the book from its card; the API (with the token) forgets it.
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+        card.find_element(By.CSS_SELECTOR, "button.delete").click()
+        wait_for("the delete confirmation", lambda: driver.switch_to.alert, 10).accept()
+        wait_for(f"book {book_id}'s card to go", lambda: book_id not in book_ids(driver), 15)
+        status = api_status(driver, f"/api/books/{book_id}/status/", TOKEN)
+        assert status == 404, f"GET /api/books/{book_id}/status/ after the delete answered {status}"
+        log(f"deleted book {book_id}; its status now answers 404")
+
+        errors = [entry for entry in driver.get_log("browser")
+                  if entry.get("level") == "SEVERE" and "401" not in entry.get("message", "")
+                  and "404" not in entry.get("message", "")]
+        assert not errors, f"browser console errors: {errors}"
+        log("no unexpected errors in the browser console")
+        log("PASS")
+    except BaseException:
+        try:
+            driver.save_screenshot(screenshot)
+            log(f"screenshot of the failure saved to {screenshot}")
+            for entry in driver.get_log("browser"):
+                log(f"console: {entry.get('level')} {entry.get('message')}")
+        except Exception:
+            pass
+        raise
+    finally:
+        driver.quit()
+        for name in os.listdir(downloads):
+            os.remove(os.path.join(downloads, name))
+        os.rmdir(downloads)
+
+
 if __name__ == "__main__":
     try:
         main()
     except AssertionError as failure:
-        print(f"[web] FAIL: {failure}", file=sys.stderr, flush=True)
+        print(f"[{PREFIX}] FAIL: {failure}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -57,6 +57,10 @@ extension Coordinator {
         }
         let pages = await Self.extractText(
             of: document, reportingTo: receiver, maxCharacters: settings.maxPageCharacters)
+        guard library.finished(uploadId) else {
+            logger.warning("upload \(uploadId) was aborted by its gateway while its text was read; no book made")
+            throw LectorError(status: 410, code: "upload_gone", message: "This upload was aborted; send the file again.")
+        }
         let title = Self.title(from: metadata)
         let book = try store.createBook(title: title, metadata: metadata, pages: pages)
         let bookID = book.id!

@@ -43,14 +43,28 @@ struct BookLibrary {
         return spool
     }
 
-    /// Hands the spool over to the caller, which finishes (and deletes) it.
+    /// Uploads being turned into books, and those whose gateway gave up meanwhile.
+    private var finishing: Set<String> = []
+    private var cancelled: Set<String> = []
+
+    /// Hands the spool over to the caller, which finishes (and deletes) it, calling `finished`
+    /// before it creates anything.
     mutating func take(_ id: String) throws -> UploadSpool {
         let spool = try spool(id)
         uploads[id] = nil
+        finishing.insert(id)
         return spool
     }
 
+    /// Whether the upload may still become a book: false when its gateway aborted it while the
+    /// text was being extracted (its client was told it failed, so no book may appear).
+    mutating func finished(_ id: String) -> Bool {
+        finishing.remove(id)
+        return cancelled.remove(id) == nil
+    }
+
     mutating func discard(_ id: String) {
+        if finishing.contains(id) { cancelled.insert(id) }
         uploads.removeValue(forKey: id)?.discard()
     }
 

@@ -12,6 +12,10 @@ struct UploadRoutes {
         var message: String
     }
 
+    /// Reading every page's text takes milliseconds a page, but a hostile page can hold poppler
+    /// for seconds; past this the upload is aborted (and the coordinator then creates nothing).
+    static let extractionTimeout: Duration = .seconds(300)
+
     let client: CoordinatorClient
     let system: ClusterSystem
     let limits: UploadLimits
@@ -43,8 +47,8 @@ struct UploadRoutes {
             let id = received.uploadId
             let metadata = received.metadata
             do {
-                let created = try await client.call {
-                    try await $0.finishUpload(id, metadata: metadata, progress: nil)
+                let created = try await ClusterSystem.$callTimeout.withValue(Self.extractionTimeout) {
+                    try await client.call { try await $0.finishUpload(id, metadata: metadata, progress: nil) }
                 }
                 return APIResponse.ok(created, message: created.message)
             } catch {
@@ -86,8 +90,10 @@ struct UploadRoutes {
             let sinkID = sink.id
             let finishing = Task {
                 defer { continuation.finish() }
-                return try await client.call {
-                    try await $0.finishUpload(received.uploadId, metadata: received.metadata, progress: sinkID)
+                return try await ClusterSystem.$callTimeout.withValue(Self.extractionTimeout) {
+                    try await client.call {
+                        try await $0.finishUpload(received.uploadId, metadata: received.metadata, progress: sinkID)
+                    }
                 }
             }
             for await progress in events {

@@ -46,9 +46,15 @@ struct UploadReceiver {
     mutating func receive(_ request: Request) async throws -> Received {
         do {
             return try await receiveBody(request)
-        } catch {
+        } catch let error as APIError {
             await abort()
             throw error
+        } catch {
+            // Anything else came from reading the body itself: a bad chunk size, a connection
+            // that ended before its Content-Length. The client's fault, not the server's.
+            await abort()
+            throw APIError(
+                .badRequest, code: "bad_body", "The request body could not be read: it is malformed or ended early.")
         }
     }
 
@@ -141,8 +147,14 @@ struct UploadReceiver {
             state.inFile = false
         }
         var silent = 0
+        // The last bytes of the body: a multipart body must end with its closing delimiter, or
+        // it was cut off and its last part cannot be trusted.
+        var tail = [UInt8]()
+        let closing = Array("--\(boundary)--".utf8)
         for try await buffer in body {
             try count(buffer)
+            tail += buffer.readableBytesView.suffix(closing.count + 8)
+            if tail.count > closing.count + 8 { tail.removeFirst(tail.count - closing.count - 8) }
             state.heard = false
             do {
                 try parser.execute(buffer)
@@ -164,6 +176,10 @@ struct UploadReceiver {
                 try await accept(state.file)
                 state.file.clear()
             }
+        }
+        guard tail.firstRange(of: closing) != nil, !state.inFile, state.field == nil else {
+            throw APIError(
+                .badRequest, code: "bad_multipart", "The multipart body was cut off before its closing boundary.")
         }
         for (field, buffer) in state.values {
             guard let decoded = String(validating: buffer.readableBytesView, as: UTF8.self) else {

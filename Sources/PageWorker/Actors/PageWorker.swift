@@ -19,14 +19,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     var draining = false
     var jobsInHand = 0
     var transfers = PageTransfers()
-    /// Answers every job at once with no audio, for the dispatch benchmark only.
-    let skipsSynthesis: Bool
-
-    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger, skipsSynthesis: Bool = false) {
+    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger) {
         self.actorSystem = actorSystem
         self.concurrency = concurrency
         self.logger = logger
-        self.skipsSynthesis = skipsSynthesis
     }
 
     public distributed func capacity() -> Int { concurrency }
@@ -58,7 +54,6 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         guard job.leaseSeconds.isFinite, job.leaseSeconds > 0, job.leaseSeconds <= 24 * 3600 else {
             throw PageTransferError(reason: "the job's lease of \(job.leaseSeconds) s is not usable")
         }
-        if skipsSynthesis { return PageResult(audioBytes: 0, durationSeconds: 0, voice: nil) }
         jobsInHand += 1
         defer { jobsInHand -= 1 }
         transfers.expire(now: .now)

@@ -11,14 +11,14 @@ struct DevCommand: AsyncParsableCommand {
     )
 
     @Option(help: "HOST:PORT of the HTTP API and web page.") var http: String = "127.0.0.1:8000"
-    @Option(help: "Number of worker processes.") var workers: Int = 2
+    @Option(help: "Number of worker processes (0: none; add them with `lector worker --join`).") var workers: Int = 2
     @Option(help: "Pages each worker synthesises at once (2 keeps espeak-ng and LAME both busy).") var concurrency: Int = 2
     @Option(help: "Folder for the database, audio, certificates and the generated cluster.yaml.")
     var data: String = "lector-data"
 
     func validate() throws {
-        guard (1...64).contains(workers) else {
-            throw ValidationError("--workers must be between 1 and 64")
+        guard (0...64).contains(workers) else {
+            throw ValidationError("--workers must be between 0 and 64")
         }
         guard (1...64).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 64")
@@ -84,7 +84,7 @@ enum DevClusterFile {
                 http: \(httpHost):\(httpPort)
 
             """
-        for index in 1...workers {
+        for index in stride(from: 1, through: workers, by: 1) {
             yaml += """
                   - name: worker-\(index)
                     role: worker

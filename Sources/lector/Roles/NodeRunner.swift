@@ -80,11 +80,7 @@ struct NodeRunner {
             system.receptionist.register(coordinator, key: Coordinator.receptionKey)
             actors.append(coordinator)
         case .worker:
-            // Only `make bench` sets this: jobs come back at once, so dispatch itself is measured.
-            let skipsSynthesis = ProcessInfo.processInfo.environment["LECTOR_BENCH_SKIP_SYNTHESIS"] == "1"
-            let worker = PageWorker(
-                actorSystem: system, concurrency: node.concurrency ?? 2, logger: logger, skipsSynthesis: skipsSynthesis)
-            if skipsSynthesis { logger.warning("benchmark mode: this worker skips synthesis and returns no audio") }
+            let worker = PageWorker(actorSystem: system, concurrency: node.concurrency ?? 2, logger: logger)
             system.receptionist.register(worker, key: pageWorkerKey)
             actors.append(worker)
             beforeLeaving = {
