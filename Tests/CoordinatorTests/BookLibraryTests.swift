@@ -47,8 +47,12 @@ import Testing
             }
         }
         #expect(library.openSources == BookLibrary.maxOpenSources)
-        _ = try library.source(book: Int64(BookLibrary.maxOpenSources + 2)) { Issue.record("reopened"); return try PDFTextDocument.open(data: pdf) }
-        _ = try library.source(book: 1) { opened += 1; return try PDFTextDocument.open(data: pdf) }  // closed: reopened
+        _ = try library.source(book: Int64(BookLibrary.maxOpenSources + 2)) {
+            Issue.record("reopened"); return try PDFTextDocument.open(data: pdf)
+        }
+        _ = try library.source(book: 1) {
+            opened += 1; return try PDFTextDocument.open(data: pdf)
+        }  // closed: reopened
         #expect(opened == BookLibrary.maxOpenSources + 3)
         library.closeSource(book: 1)
         #expect(library.openSources == BookLibrary.maxOpenSources - 1)

@@ -51,8 +51,10 @@ import Testing
 
     @Test func failuresRetryWithBackoffThenFail() {
         let policy = Self.policy
-        #expect(policy.verdict(for: .failed, attempt: 1, losses: 0, message: "boom") == .retry(after: .milliseconds(100)))
-        #expect(policy.verdict(for: .failed, attempt: 2, losses: 0, message: "boom") == .retry(after: .milliseconds(200)))
+        #expect(
+            policy.verdict(for: .failed, attempt: 1, losses: 0, message: "boom") == .retry(after: .milliseconds(100)))
+        #expect(
+            policy.verdict(for: .failed, attempt: 2, losses: 0, message: "boom") == .retry(after: .milliseconds(200)))
         #expect(policy.verdict(for: .failed, attempt: 3, losses: 0, message: "boom") == .fail("boom"))
     }
 
@@ -64,7 +66,9 @@ import Testing
             policy.verdict(for: .lost, attempt: 1, losses: 3, message: "gone")
                 == .fail("worker lost while voicing this page (3 times)"))
         // A refusal (draining, busy) costs nothing but waits a little, so it cannot spin.
-        #expect(policy.verdict(for: .refused, attempt: 3, losses: 3, message: "busy") == .requeue(after: .milliseconds(100)))
+        #expect(
+            policy.verdict(for: .refused, attempt: 3, losses: 3, message: "busy") == .requeue(after: .milliseconds(100))
+        )
     }
 
     @Test func connectionErrorsAreLossesAndWorkerErrorsAreFailures() {

@@ -24,7 +24,9 @@ import Testing
         for (width, height) in [
             (1e23, 1e23), (-5, -5), (0, 612), (.nan, 100), (.infinity, 100), (100, -.infinity), (0.001, 0.001),
         ] {
-            #expect(PDFTextDocument.renderSize(widthPoints: width, heightPoints: height, dpi: 300) == nil, "\(width)×\(height)")
+            #expect(
+                PDFTextDocument.renderSize(widthPoints: width, heightPoints: height, dpi: 300) == nil,
+                "\(width)×\(height)")
         }
     }
 }

@@ -118,7 +118,9 @@ struct BookPipelineTests {
                         == Array(1...8))
                 for event in events where event.name == "text_progress" {
                     #expect(
-                        Set(event.data.keys) == ["current_page", "total_pages", "progress", "message", "chars", "text_source"])
+                        Set(event.data.keys) == [
+                            "current_page", "total_pages", "progress", "message", "chars", "text_source",
+                        ])
                     #expect(event.data["text_source"] as? String == "pdf")
                     #expect(event.data["total_pages"] as? Int == 8)
                     #expect((event.data["chars"] as? Int ?? 0) > 500)

@@ -30,8 +30,9 @@ import Testing
     }
 
     @Test func invalidHeadersAreIgnored() {
-        for header in ["bytes=5-2", "bytes=abc", "items=0-5", "bytes=", "bytes=--1", "bytes=1-2-3", "bytes=+1-2", "bytes=0x10-"]
-        {
+        for header in [
+            "bytes=5-2", "bytes=abc", "items=0-5", "bytes=", "bytes=--1", "bytes=1-2-3", "bytes=+1-2", "bytes=0x10-",
+        ] {
             #expect(ByteRangeRequest.parse(header) == nil, "\(header)")
         }
     }

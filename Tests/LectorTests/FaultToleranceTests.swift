@@ -157,8 +157,10 @@ struct FaultToleranceTests {
         let base = cluster.base
         let cli = Task {
             try await LectorProcess.run(
-                ["upload", FaultToleranceTests.fixtures.appendingPathComponent("english-8p.pdf").path, "--server",
-                 base, "--wait"], timeout: .seconds(240))
+                [
+                    "upload", FaultToleranceTests.fixtures.appendingPathComponent("english-8p.pdf").path, "--server",
+                    base, "--wait",
+                ], timeout: .seconds(240))
         }
         // The CLI's book exists (its upload is done) before the coordinator is killed.
         _ = try await HTTP.waitFor("\(cluster.base)/api/books/", timeout: .seconds(60)) { json in

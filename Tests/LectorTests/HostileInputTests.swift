@@ -18,8 +18,10 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         process.arguments =
-            ["-s", "--path-as-is", "--max-time", "20", "-D", folder.appendingPathComponent("h").path, "-o",
-             folder.appendingPathComponent("b").path, "-w", "%{http_code}"] + arguments
+            [
+                "-s", "--path-as-is", "--max-time", "20", "-D", folder.appendingPathComponent("h").path, "-o",
+                folder.appendingPathComponent("b").path, "-w", "%{http_code}",
+            ] + arguments
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -40,7 +42,10 @@ import Testing
         objects.append("<< /Type /Pages /Kids [\(kids)] /Count \(pages) >>")
         for index in 0..<pages {
             let content =
-                lines.map { "BT /F1 8 Tf 10 \(10 * $0.count + 10) Td 10 TL " + $0.map { "(\($0)) '" }.joined(separator: " ") + " ET" }
+                lines.map {
+                    "BT /F1 8 Tf 10 \(10 * $0.count + 10) Td 10 TL " + $0.map { "(\($0)) '" }.joined(separator: " ")
+                        + " ET"
+                }
                 ?? text.map { "BT /F1 12 Tf 72 700 Td (\($0)) Tj ET" } ?? ""
             objects.append(
                 "<< /Type /Page /Parent 2 0 R /MediaBox [\(box)] /Contents \(4 + 2 * index) 0 R "
@@ -164,7 +169,8 @@ import Testing
         // A title of 500 characters, the last one split across two reads of the body, arrives whole.
         let title = String(repeating: "é", count: 500)
         let (fine, fineType) = SSEClient.multipart(file: pdf, filename: "a.pdf", fields: ["title": title])
-        let accepted = try await HTTP.send(.POST, upload, headers: [("Content-Type", fineType)], body: fine, chunked: true)
+        let accepted = try await HTTP.send(
+            .POST, upload, headers: [("Content-Type", fineType)], body: fine, chunked: true)
         #expect(accepted.status == 200, "\(accepted.json)")
         let id = try #require(accepted.data?["book_id"] as? Int)
         let status = try await HTTP.json("\(cluster.base)/api/books/\(id)/status/").json
@@ -183,8 +189,9 @@ import Testing
             .POST, upload, headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: twice)
         #expect(two.status == 400 && two.errorCode == "multiple_files", "\(two.json)")
         // Cut off before its closing delimiter: the last part cannot be trusted.
-        let cut = Data(
-            "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n".utf8) + pdf
+        let cut =
+            Data(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n".utf8) + pdf
         let truncated = try await HTTP.send(
             .POST, upload, headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: cut)
         #expect(truncated.status == 400 && truncated.errorCode == "bad_multipart", "\(truncated.json)")
@@ -215,7 +222,10 @@ import Testing
             separator: " ")
         var generator = SplitMix(seed: 11)
         // About 80 000 characters on one tall page: over an hour of espeak-ng (about 20 a second).
-        let lines = (0..<1500).map { _ in (0..<10).map { _ in String(words[Int(generator.next() % UInt64(words.count))]) }.joined(separator: " ") + "." }
+        let lines = (0..<1500).map { _ in
+            (0..<10).map { _ in String(words[Int(generator.next() % UInt64(words.count))]) }.joined(separator: " ")
+                + "."
+        }
         let long = try await HTTP.send(
             .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
             body: Self.pdf(box: "0 0 2000 \(10 * lines.count + 20)", lines: lines))
@@ -236,7 +246,8 @@ import Testing
         #expect(mp3.status == 200)
         #expect(mp3.body.count > 16 << 20, "\(mp3.body.count) bytes")
 
-        #expect(try await cluster.settle(scanBook, timeout: .seconds(300))["processing_status"] as? String == "completed")
+        #expect(
+            try await cluster.settle(scanBook, timeout: .seconds(300))["processing_status"] as? String == "completed")
         let scanPage = try #require(try await BookPipelineTests.pagesOf(cluster.base, scanBook).first)
         #expect(scanPage["text_source"] as? String == "ocr")
         let text = (scanPage["text_content"] as? String ?? "").lowercased()

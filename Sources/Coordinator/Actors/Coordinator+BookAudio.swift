@@ -51,7 +51,8 @@ extension Coordinator {
         } catch {
             logger.error("[BOOK AUDIO] Book \(book) - \(error)")
             throw LectorError(
-                status: 500, code: "book_audio_failed", message: "The whole-book audio could not be made; the error was logged.")
+                status: 500, code: "book_audio_failed",
+                message: "The whole-book audio could not be made; the error was logged.")
         }
         return relative
     }

@@ -280,7 +280,8 @@ extension Coordinator {
         let message = Self.describe(error)
         let outcome: BookStore.AttemptOutcome
         do {
-            outcome = try store.endAttempt(key, attempt: lease.attempt, error: message, ending: ending, policy: dispatcher.policy)
+            outcome = try store.endAttempt(
+                key, attempt: lease.attempt, error: message, ending: ending, policy: dispatcher.policy)
         } catch {
             logger.error("[AUDIO TASK] Cannot record the failure of \(key): \(error)")
             // The page stays `processing` in the database; it must not stay out of the queue too.
@@ -293,7 +294,8 @@ extension Coordinator {
             CoordinatorMetrics.pagesFailed.increment()
             emit(
                 key.book, "page_failed",
-                PageFailed(bookId: key.book, pageNumber: key.page, error: reason, attempt: lease.attempt, willRetry: false))
+                PageFailed(
+                    bookId: key.book, pageNumber: key.page, error: reason, attempt: lease.attempt, willRetry: false))
             emitProgress(key.book)
             logger.error(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(lease.attempt) attempts: \(reason)")
@@ -306,7 +308,8 @@ extension Coordinator {
             CoordinatorMetrics.attemptsFailed.increment()
             emit(
                 key.book, "page_failed",
-                PageFailed(bookId: key.book, pageNumber: key.page, error: message, attempt: lease.attempt, willRetry: true))
+                PageFailed(
+                    bookId: key.book, pageNumber: key.page, error: message, attempt: lease.attempt, willRetry: true))
             emitProgress(key.book)
             logger.warning(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(lease.attempt) failed: \(message); retrying in \(delay)"

@@ -26,7 +26,8 @@ extension Coordinator {
         }
         let settled = status.processingStatus == .completed || status.processingStatus == .failed
         if settled && first.last?.name != "book_completed" {
-            first.append(BookEvent(id: events.lastID(book: book), name: "book_completed", json: EventJSON.encode(status)))
+            first.append(
+                BookEvent(id: events.lastID(book: book), name: "book_completed", json: EventJSON.encode(status)))
         }
         if !settled, let handle = try? $BookEventReceiving.resolve(id: receiver, using: actorSystem) {
             events.subscribe(book: book, id: receiver, receiver: handle)

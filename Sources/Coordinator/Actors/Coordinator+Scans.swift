@@ -35,7 +35,8 @@ extension Coordinator {
             logger.error("[OCR] cannot open the kept PDF of book \(book): \(error)")
             throw LectorError(
                 status: 500, code: "source_missing",
-                message: "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR."
+                message:
+                    "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR."
             )
         }
     }

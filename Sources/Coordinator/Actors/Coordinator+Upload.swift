@@ -59,7 +59,8 @@ extension Coordinator {
             of: document, reportingTo: receiver, maxCharacters: settings.maxPageCharacters)
         guard library.finished(uploadId) else {
             logger.warning("upload \(uploadId) was aborted by its gateway while its text was read; no book made")
-            throw LectorError(status: 410, code: "upload_gone", message: "This upload was aborted; send the file again.")
+            throw LectorError(
+                status: 410, code: "upload_gone", message: "This upload was aborted; send the file again.")
         }
         let title = Self.title(from: metadata)
         let book = try store.createBook(title: title, metadata: metadata, pages: pages)
@@ -136,7 +137,8 @@ extension Coordinator {
     static func lectorError(for error: any Error) -> LectorError {
         if let error = error as? LectorError { return error }
         guard let error = error as? PDFError else {
-            return LectorError(status: 500, code: "internal_error", message: "The upload could not be read on the server.")
+            return LectorError(
+                status: 500, code: "internal_error", message: "The upload could not be read on the server.")
         }
         switch error {
         case .empty: return .badRequest("The uploaded file is empty.", code: "empty_file")

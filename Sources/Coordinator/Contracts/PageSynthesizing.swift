@@ -50,8 +50,9 @@ public struct PageResult: Codable, Sendable, Equatable {
     /// The text the worker read from the page image (OCR), to be stored as the page's text.
     public var text: String?
 
-    public init(audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil)
-    {
+    public init(
+        audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil
+    ) {
         self.audioBytes = audioBytes
         self.durationSeconds = durationSeconds
         self.voice = voice

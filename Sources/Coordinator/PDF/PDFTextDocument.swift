@@ -47,8 +47,7 @@ public final class PDFTextDocument: Sendable {
     }
 
     /// Takes over one reference to `bytes`: the document keeps it, or it is released on error.
-    private static func open(taking bytes: sending OpaquePointer, maxPages: Int) throws(PDFError) -> PDFTextDocument
-    {
+    private static func open(taking bytes: sending OpaquePointer, maxPages: Int) throws(PDFError) -> PDFTextDocument {
         var size: gsize = 0
         let start = g_bytes_get_data(bytes, &size)
         // Checked before poppler: it reports empty input without an error, and a non-PDF as

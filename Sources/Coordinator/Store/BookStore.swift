@@ -143,7 +143,9 @@ final class BookStore: Sendable {
     func nextEpoch() throws -> Int64 {
         try pool.write { db in
             try db.execute(
-                sql: "INSERT INTO meta (key, value) VALUES ('epoch', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1")
+                sql:
+                    "INSERT INTO meta (key, value) VALUES ('epoch', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1"
+            )
             return try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'epoch'") ?? 1
         }
     }

@@ -53,7 +53,9 @@ extension MethodNotAllowedMiddleware {
         guard let methods = Self.methods(for: request.uri.path) else { return try await next(request, context) }
         let allowed = methods.contains(.get) ? methods + [.head] : methods
         guard !allowed.contains(request.method) else { return try await next(request, context) }
-        if let token, Self.isProtected(request.uri.path), !BearerTokenMiddleware<Context>.isAuthorised(request, token: token) {
+        if let token, Self.isProtected(request.uri.path),
+            !BearerTokenMiddleware<Context>.isAuthorised(request, token: token)
+        {
             return BearerTokenMiddleware<Context>.refusal()
         }
         let list = allowed.map(\.rawValue).joined(separator: ", ")

@@ -67,7 +67,8 @@ struct UploadRoutes {
 
     static func apiError(_ error: any Error) -> APIError {
         error as? APIError
-            ?? APIError(.internalServerError, code: "internal_error", "The upload failed on the server; the error was logged.")
+            ?? APIError(
+                .internalServerError, code: "internal_error", "The upload failed on the server; the error was logged.")
     }
 
     /// Events are written as they happen: extraction reports each page through a sink actor the

@@ -169,9 +169,12 @@ struct UploadReceiver {
             }
             if state.fileParts > 1 {
                 throw APIError(
-                    .badRequest, code: "multiple_files", "Send one PDF per upload; this request has several file parts.")
+                    .badRequest, code: "multiple_files", "Send one PDF per upload; this request has several file parts."
+                )
             }
-            if let field = state.overlong { throw Self.fieldTooLong(field, limit: limits.maxFieldCharacters[field] ?? 0) }
+            if let field = state.overlong {
+                throw Self.fieldTooLong(field, limit: limits.maxFieldCharacters[field] ?? 0)
+            }
             if state.file.readableBytes > 0 {
                 try await accept(state.file)
                 state.file.clear()

@@ -101,7 +101,9 @@ public final class SpeechSynthesizer: Sendable {
         }
         let stopped = sink.takeUnretainedValue().stopped
         if stopped == .deadline { throw .abandoned }
-        if stopped == .tooLong { throw .synthesisFailed("the page speaks for more than \(Self.maxSeconds / 3600) hours") }
+        if stopped == .tooLong {
+            throw .synthesisFailed("the page speaks for more than \(Self.maxSeconds / 3600) hours")
+        }
         guard status == EE_OK else { throw .synthesisFailed("espeak_Synth returned \(status.rawValue)") }
         // A no-op in synchronous mode, kept so a change of output mode cannot return early.
         guard espeak_Synchronize() == EE_OK else { throw .synthesisFailed("espeak_Synchronize failed") }

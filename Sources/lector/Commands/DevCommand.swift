@@ -12,7 +12,8 @@ struct DevCommand: AsyncParsableCommand {
 
     @Option(help: "HOST:PORT of the HTTP API and web page.") var http: String = "127.0.0.1:8000"
     @Option(help: "Number of worker processes (0: none; add them with `lector worker --join`).") var workers: Int = 2
-    @Option(help: "Pages each worker synthesises at once (2 keeps espeak-ng and LAME both busy).") var concurrency: Int = 2
+    @Option(help: "Pages each worker synthesises at once (2 keeps espeak-ng and LAME both busy).") var concurrency:
+        Int = 2
     @Option(help: "Folder for the database, audio, certificates and the generated cluster.yaml.")
     var data: String = "lector-data"
 
