@@ -42,7 +42,7 @@ struct NoopWorkerCommand: AsyncParsableCommand {
         let authority = try CertificateAuthority(
             certificatePEM: String(contentsOf: folder.appendingPathComponent("certs/ca.pem"), encoding: .utf8),
             keyPEM: String(contentsOf: folder.appendingPathComponent("certs/ca-key.pem"), encoding: .utf8))
-        let pair = try authority.issue(nodeName: name, hosts: ["127.0.0.1"])
+        let pair = try authority.issue(nodeName: name, role: "worker", hosts: ["127.0.0.1"])
         let coordinator = try Self.coordinatorAddress(in: folder.appendingPathComponent("cluster.yaml"))
         var settings = ClusterSettings(
             name: name, role: "worker", host: "127.0.0.1", port: 0,
@@ -72,4 +72,8 @@ struct NoopWorkerCommand: AsyncParsableCommand {
         let host = listen.dropFirst("listen:".count).prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces)
         return (host, port)
     }
+}
+
+extension NoopWorker: CallerRoles {
+    static func allowedRoles(forMethod method: String) -> Set<String>? { [NodeRole.coordinator] }
 }

@@ -14,7 +14,7 @@ struct RPCBench {
     func run() async throws -> [String: [String: Double]] {
         let authority = try CertificateAuthority.create(clusterName: "bench")
         func settings(_ name: String, seeds: [ClusterSettings.Seed]) throws -> ClusterSettings {
-            let pair = try authority.issue(nodeName: name, hosts: ["127.0.0.1"])
+            let pair = try authority.issue(nodeName: name, role: "bench", hosts: ["127.0.0.1"])
             return ClusterSettings(
                 name: name, role: "bench", host: "127.0.0.1", port: 0,
                 credentials: try ClusterCredentials(

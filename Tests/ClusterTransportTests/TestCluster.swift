@@ -12,8 +12,8 @@ struct TestCluster {
         authority = try CertificateAuthority.create(clusterName: name)
     }
 
-    func credentials(for node: String) throws -> ClusterCredentials {
-        let issued = try authority.issue(nodeName: node, hosts: ["127.0.0.1"])
+    func credentials(for node: String, role: String = "test") throws -> ClusterCredentials {
+        let issued = try authority.issue(nodeName: node, role: role, hosts: ["127.0.0.1"])
         return try ClusterCredentials(
             caPEM: authority.certificatePEM, certificatePEM: issued.certificatePEM, keyPEM: issued.keyPEM)
     }
@@ -23,7 +23,7 @@ struct TestCluster {
     ) throws -> ClusterSettings {
         var settings = ClusterSettings(
             name: name, role: role, host: "127.0.0.1", port: port,
-            credentials: try credentials(for: name), seeds: seeds)
+            credentials: try credentials(for: name, role: role), seeds: seeds)
         settings.heartbeatInterval = .milliseconds(100)
         // Loose enough that a loaded CI machine (every suite runs at once) does not take a slow
         // heartbeat for a dead node and close a connection mid-test.

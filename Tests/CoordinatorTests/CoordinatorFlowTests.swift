@@ -70,7 +70,7 @@ struct FlowCluster {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flow-\(UUID().uuidString)")
         let authority = try CertificateAuthority.create(clusterName: "flow")
         func settings(_ name: String, seeds: [ClusterSettings.Seed]) throws -> ClusterSettings {
-            let pair = try authority.issue(nodeName: name, hosts: ["127.0.0.1"])
+            let pair = try authority.issue(nodeName: name, role: name, hosts: ["127.0.0.1"])
             var settings = ClusterSettings(
                 name: name, role: name, host: "127.0.0.1", port: 0,
                 credentials: try ClusterCredentials(
@@ -348,5 +348,28 @@ struct AudioWriteFailureTests {
         #expect(!FileManager.default.fileExists(atPath: work.path))
         #expect(!FileManager.default.fileExists(atPath: half.path))
         try? FileManager.default.removeItem(at: folder)
+    }
+}
+
+@Suite("The coordinator answers only gateways", .serialized)
+struct CoordinatorCallerTests {
+    @Test func aWorkerCertificateCannotDeleteBooks() async throws {
+        let cluster = try await FlowCluster.start()
+        let created = try await cluster.upload("mixed-3p")
+        // The worker node's certificate grants `worker`: it may answer jobs, not use the book API.
+        let fromWorker = try Coordinator.resolve(id: cluster.coordinator.id, using: cluster.workerSystem)
+        do {
+            try await fromWorker.delete(book: created.bookId)
+            Issue.record("a worker deleted a book")
+        } catch let error as ClusterError {
+            guard case .forbidden(let message) = error else {
+                Issue.record("expected forbidden, got \(error)")
+                return
+            }
+            #expect(message.contains("delete"))
+        }
+        await #expect(throws: ClusterError.self) { _ = try await fromWorker.listBooks() }
+        #expect(try await cluster.coordinator.status(book: created.bookId).totalPages == 3)
+        await cluster.stop()
     }
 }

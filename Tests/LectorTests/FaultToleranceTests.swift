@@ -244,7 +244,9 @@ struct FaultToleranceTests {
 
     @Test func joiningWorkerGetsJobs() async throws {
         let cluster = try await Cluster.start(workers: 1)
-        let certs = try await LectorProcess.run(["certs", "--config", cluster.files.configPath, "--node", "worker-9"])
+        let certs = try await LectorProcess.run([
+            "certs", "--config", cluster.files.configPath, "--node", "worker-9", "--host", "127.0.0.1",
+        ])
         #expect(certs.status == 0, "\(certs.output)")
         let books = [try await cluster.upload("english-40p"), try await cluster.upload("english-40p")]
         try await cluster.waitForCompleted(books[0], atLeast: 1)

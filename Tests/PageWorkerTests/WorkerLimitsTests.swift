@@ -17,7 +17,7 @@ import Testing
 
     static func system() async throws -> ClusterSystem {
         let authority = try CertificateAuthority.create(clusterName: "limits")
-        let pair = try authority.issue(nodeName: "worker", hosts: ["127.0.0.1"])
+        let pair = try authority.issue(nodeName: "worker", role: "worker", hosts: ["127.0.0.1"])
         return try await ClusterSystem.start(
             settings: ClusterSettings(
                 name: "worker", role: "worker", host: "127.0.0.1", port: 0,

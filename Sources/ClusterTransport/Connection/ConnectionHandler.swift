@@ -4,14 +4,16 @@ import NIOCore
 protocol ConnectionDelegate: AnyObject, Sendable {
     /// A connection someone else dialled has passed its handshake.
     func accepted(_ connection: PeerConnection, hello: Hello)
-    /// Runs an incoming call and returns its outcome.
-    func execute(_ call: Call) async -> Reply.Outcome
+    /// Runs an incoming call from a peer of the given certified role and returns its outcome.
+    func execute(_ call: Call, callerRole: String?) async -> Reply.Outcome
     /// Brackets an incoming call from its arrival until its reply is written, so shutdown can wait.
     func incomingCallStarted()
     func incomingCallEnded()
     func pong(answering ping: Ping, from peer: ClusterNode) -> Pong
     func received(_ pong: Pong, from connection: PeerConnection)
     func peerIsLeaving(_ node: ClusterNode)
+    /// Calls one connection may have running at once.
+    var maxIncomingCalls: Int { get }
     func connectionClosed(_ connection: PeerConnection, reason: String)
 }
 
@@ -35,6 +37,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let established: EventLoopPromise<(PeerConnection, Hello)>?
     private var connection: PeerConnection?
     private var pending: [UInt64: Pending] = [:]
+    /// Incoming calls being worked on, by call id, so a `cancel` can reach them.
+    private var running: [UInt64: Task<Void, Never>] = [:]
+    private var readingPaused = false
     private var context: ChannelHandlerContext?
     private var closeReason: String?
     private var failure: (any Error)?
@@ -86,11 +91,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         let peerName = self.peerName
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
-            loopBound.value.complete(
+            let handler = loopBound.value
+            handler.complete(
                 id,
                 with: .failure(
                     ClusterError.timedOut(
                         target: target, node: peerName, after: .nanoseconds(timeout.nanoseconds))))
+            // The callee stops working on it too.
+            handler.context?.writeAndFlush(handler.wrapOutboundOut(.cancel(id)), promise: nil)
         }
         pending[id] = Pending(promise: promise, timeout: timeoutTask)
         context.writeAndFlush(wrapOutboundOut(.call(call))).whenFailure { error in
@@ -101,7 +109,9 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Gives up on a call (its task was cancelled); a reply arriving later is dropped.
     func cancel(_ id: UInt64) {
+        guard pending[id] != nil else { return }
         complete(id, with: .failure(CancellationError()))
+        context?.writeAndFlush(wrapOutboundOut(.cancel(id)), promise: nil)
     }
 
     private func complete(_ id: UInt64, with result: Result<Reply.Outcome, any Error>) {
@@ -115,15 +125,12 @@ final class ConnectionHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
+        connection.heardNow()
         switch unwrapInboundIn(data) {
         case .call(let call):
-            let channel = context.channel
-            let delegate = self.delegate
-            Task {
-                let outcome = await delegate.execute(call)
-                channel.writeAndFlush(
-                    Envelope.reply(Reply(callID: call.id, outcome: outcome)), promise: nil)
-            }
+            run(call, from: connection, context: context)
+        case .cancel(let id):
+            running[id]?.cancel()
         case .reply(let reply):
             complete(reply.callID, with: .success(reply.outcome))
         case .ping(let ping):
@@ -132,10 +139,56 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .pong(let pong):
             delegate.received(pong, from: connection)
         case .leaving(let node):
+            // Only about itself: a node announcing that another is leaving is ignored.
+            guard node == connection.peer else {
+                context.fireErrorCaught(
+                    ClusterError.invalidCall("\(connection.peer.name) announced \(node.name) leaving"))
+                return
+            }
             delegate.peerIsLeaving(node)
         case .hello, .welcome:
             closeReason = "peer repeated its handshake"
             context.close(promise: nil)
+        }
+    }
+
+    /// Runs an incoming call in a task of its own, bounded per connection: at the limit the
+    /// connection stops being read (backpressure), and a call that still arrives is refused.
+    private func run(_ call: Call, from connection: PeerConnection, context: ChannelHandlerContext) {
+        let channel = context.channel
+        guard running.count < delegate.maxIncomingCalls, running[call.id] == nil else {
+            let failure = RemoteFailure(
+                kind: .overloaded, typeName: "", message: "\(running.count) calls from this node are already running")
+            context.writeAndFlush(
+                wrapOutboundOut(.reply(Reply(callID: call.id, outcome: .failure(failure)))), promise: nil)
+            return
+        }
+        let delegate = self.delegate
+        let role = connection.peerRole
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        delegate.incomingCallStarted()
+        running[call.id] = Task {
+            let outcome = await delegate.execute(call, callerRole: role)
+            channel.eventLoop.execute {
+                loopBound.value.finished(call.id)
+            }
+            // Counted until the reply is on the wire, so a draining node waits for it.
+            channel.writeAndFlush(Envelope.reply(Reply(callID: call.id, outcome: outcome))).whenComplete { _ in
+                delegate.incomingCallEnded()
+            }
+        }
+        if running.count >= delegate.maxIncomingCalls, !readingPaused {
+            readingPaused = true
+            channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+    }
+
+    private func finished(_ id: UInt64) {
+        running[id] = nil
+        if readingPaused, running.count < delegate.maxIncomingCalls / 2 + 1, let context {
+            readingPaused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            context.read()
         }
     }
 
@@ -152,6 +205,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         closeReason = reason
         let failed = pending
         pending = [:]
+        // Nobody will read their replies: their work stops.
+        for task in running.values { task.cancel() }
         for (_, entry) in failed {
             entry.timeout?.cancel()
             entry.promise.fail(ClusterError.connectionLost(node: peerName, reason: reason))

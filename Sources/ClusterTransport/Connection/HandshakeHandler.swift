@@ -20,13 +20,22 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private let side: Side
+    /// The host this side dialled (dialers only), checked against the certificate's names.
+    private let dialledHost: String?
     private let localHello: () -> Hello
+    /// Called once when the handshake ends, however it ends.
+    private var settled: (() -> Void)?
     private let timeout: TimeAmount
     private var timeoutTask: Scheduled<Void>?
     private var done = false
 
-    init(side: Side, timeout: TimeAmount, localHello: @escaping () -> Hello) {
+    init(
+        side: Side, timeout: TimeAmount, dialledHost: String? = nil, localHello: @escaping () -> Hello,
+        settled: @escaping () -> Void = {}
+    ) {
         self.side = side
+        self.dialledHost = dialledHost
+        self.settled = settled
         self.timeout = timeout
         self.localHello = localHello
     }
@@ -81,7 +90,13 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    private func settle() {
+        settled?()
+        settled = nil
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        settle()
         if !done {
             done = true
             timeoutTask?.cancel()
@@ -108,6 +123,18 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
                 "peer claims to be node '\(hello.node.name)' but its certificate names '\(certifiedName)'"
         }
+        guard let certifiedRole = certificate.nodeRole else {
+            return
+                "the certificate of node '\(certifiedName)' carries no role; re-issue it with `lector certs --node \(certifiedName)`"
+        }
+        guard certifiedRole == hello.role else {
+            return "node '\(certifiedName)' claims the role \(hello.role) but its certificate grants \(certifiedRole)"
+        }
+        // A dialled node must be reachable where its certificate says: gossip cannot send this
+        // node to an address no certificate names.
+        if case .dialer = side, let address = dialledHost, !certificate.dialableHosts.contains(address) {
+            return "node '\(certifiedName)' was dialled at \(address), which its certificate does not name"
+        }
         if let expectedName, expectedName != hello.node.name {
             return "dialled node '\(expectedName)' but reached '\(hello.node.name)'"
         }
@@ -116,6 +143,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func finish(context: ChannelHandlerContext, peer: Hello) {
         done = true
+        settle()
         timeoutTask?.cancel()
         // Announced before any later envelope is read, so the connection handler knows its peer first.
         context.fireUserInboundEventTriggered(PeerIdentified(hello: peer))
@@ -125,6 +153,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(context: ChannelHandlerContext, reason: String) {
         guard !done else { return }
         done = true
+        settle()
         timeoutTask?.cancel()
         context.fireErrorCaught(ClusterError.handshakeRefused(reason))
         context.close(promise: nil)

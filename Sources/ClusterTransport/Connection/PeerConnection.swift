@@ -11,6 +11,9 @@ final class PeerConnection: Sendable {
     let direction: Direction
     private let handler: NIOLoopBound<ConnectionHandler>
     private let nextCallID = Atomic<UInt64>(1)
+    /// When the peer last sent anything, in nanoseconds of `ContinuousClock` since `created`.
+    private let lastHeard = Atomic<Int64>(0)
+    private let created = ContinuousClock.now
 
     init(
         channel: any Channel, peer: ClusterNode, peerRole: String, direction: Direction,
@@ -25,12 +28,12 @@ final class PeerConnection: Sendable {
 
     /// Sends a call and waits for its outcome; cancelling the task abandons the call.
     func call(
-        recipientPath: String, target: String, genericSubstitutions: [String], arguments: [ByteBuffer],
-        timeout: Duration
+        recipientPath: String, recipientIncarnation: UInt64, target: String, genericSubstitutions: [String],
+        arguments: [ByteBuffer], timeout: Duration
     ) async throws -> Reply.Outcome {
         let id = nextCallID.add(1, ordering: .relaxed).oldValue
         let call = Call(
-            id: id, recipientPath: recipientPath, recipientIncarnation: peer.incarnation, target: target,
+            id: id, recipientPath: recipientPath, recipientIncarnation: recipientIncarnation, target: target,
             genericSubstitutions: genericSubstitutions, arguments: arguments)
         let loop = channel.eventLoop
         let promise = loop.makePromise(of: Reply.Outcome.self)
@@ -42,6 +45,19 @@ final class PeerConnection: Sendable {
         } onCancel: {
             loop.execute { handler.value.cancel(id) }
         }
+    }
+
+    func heardNow() {
+        let elapsed = ContinuousClock.now - created
+        lastHeard.store(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000,
+            ordering: .relaxed)
+    }
+
+    /// How long the peer has been silent.
+    var silence: Duration {
+        let heard = created + .nanoseconds(lastHeard.load(ordering: .relaxed))
+        return ContinuousClock.now - heard
     }
 
     func send(_ envelope: Envelope) {

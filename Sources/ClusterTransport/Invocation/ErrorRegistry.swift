@@ -29,6 +29,12 @@ final class ErrorRegistry: Sendable {
             return ClusterError.unknownActor(failure.message)
         case .invalidCall:
             return ClusterError.invalidCall(failure.message)
+        case .forbidden:
+            return ClusterError.forbidden(failure.message)
+        case .actorGone:
+            return ClusterError.actorGone(failure.message)
+        case .overloaded:
+            return ClusterError.overloaded(failure.message)
         case .thrown:
             if let payload = failure.payload, let decode = decoders.withLock({ $0[failure.typeName] }),
                 let error = try? decode(payload)

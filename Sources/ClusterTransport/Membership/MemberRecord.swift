@@ -28,6 +28,8 @@ struct MemberRecord {
     var stateVersion: UInt64 = 0
     var registrations: [String: [String]] = [:]
     var pingSequence: UInt64 = 0
+    /// Receptionist keys this peer tried to register under and may not (logged once each).
+    var refusedKeys: Set<String> = []
 
     init(
         name: String, role: String, host: String, port: Int, incarnation: UInt64?, isSeed: Bool,

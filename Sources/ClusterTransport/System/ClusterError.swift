@@ -8,6 +8,12 @@ public enum ClusterError: Error, Equatable, CustomStringConvertible {
     case unreachable(node: String, reason: String)
     case handshakeRefused(String)
     case shutDown
+    /// The caller's certified role may not make this call.
+    case forbidden(String)
+    /// The target actor lived in an earlier incarnation of its node.
+    case actorGone(String)
+    /// The callee refused the call for now (too many in hand from this connection).
+    case overloaded(String)
 
     public var description: String {
         switch self {
@@ -20,6 +26,9 @@ public enum ClusterError: Error, Equatable, CustomStringConvertible {
         case .unreachable(let node, let reason): "node \(node) is unreachable: \(reason)"
         case .handshakeRefused(let reason): "handshake refused: \(reason)"
         case .shutDown: "the actor system has shut down"
+        case .forbidden(let message): "forbidden: \(message)"
+        case .actorGone(let message): "actor gone: \(message)"
+        case .overloaded(let message): "overloaded: \(message)"
         }
     }
 }

@@ -6,9 +6,20 @@ extension ClusterSystem: ConnectionDelegate {
     /// The same pipeline in both directions; only the TLS role and who speaks first differ.
     func configurePipeline(
         _ channel: any Channel, direction: PeerConnection.Direction,
-        established: EventLoopPromise<(PeerConnection, Hello)>?, expectedName: String? = nil
+        established: EventLoopPromise<(PeerConnection, Hello)>?, expectedName: String? = nil,
+        dialledHost: String? = nil
     ) throws {
         let sync = channel.pipeline.syncOperations
+        if direction == .inbound {
+            // Strangers may hold only so many connections that have not proved who they are.
+            let admitted = unauthenticated.wrappingAdd(1, ordering: .relaxed).newValue
+            guard admitted <= settings.maxUnauthenticatedConnections else {
+                unauthenticated.wrappingSubtract(1, ordering: .relaxed)
+                refusedConnections.increment()
+                channel.close(promise: nil)
+                return
+            }
+        }
         switch direction {
         case .inbound: try sync.addHandler(tls.makeServerHandler())
         case .outbound: try sync.addHandler(try tls.makeClientHandler())
@@ -21,7 +32,10 @@ extension ClusterSystem: ConnectionDelegate {
         try sync.addHandler(
             HandshakeHandler(
                 side: direction == .inbound ? .listener : .dialer(expectedName: expectedName),
-                timeout: TimeAmount(settings.handshakeTimeout), localHello: { [self] in makeHello() }))
+                timeout: TimeAmount(settings.handshakeTimeout), dialledHost: dialledHost,
+                localHello: { [self] in makeHello() },
+                settled: direction == .inbound
+                    ? { [self] in _ = unauthenticated.wrappingSubtract(1, ordering: .relaxed) } : {}))
         try sync.addHandler(
             ConnectionHandler(direction: direction, delegate: self, established: established))
     }
@@ -58,7 +72,8 @@ extension ClusterSystem: ConnectionDelegate {
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try configurePipeline(
-                        channel, direction: .outbound, established: established, expectedName: expectedName)
+                        channel, direction: .outbound, established: established, expectedName: expectedName,
+                        dialledHost: host)
                 }
             }
             .connect(host: host, port: port)
@@ -87,7 +102,7 @@ extension ClusterSystem: ConnectionDelegate {
             defer { state.members[target.name] = record }
             if let incarnation = record.incarnation, incarnation != target.incarnation {
                 return .fail(
-                    ClusterError.unknownActor(
+                    ClusterError.actorGone(
                         "node \(target.name) has restarted since this actor reference was made"))
             }
             switch record.link {
@@ -136,6 +151,7 @@ extension ClusterSystem: ConnectionDelegate {
 
     private func dialSucceeded(_ connection: PeerConnection, hello: Hello, joinIndex: Int?) {
         let now = ContinuousClock.now
+        var stale: PeerConnection?
         let keep = state.withLock { state -> Bool in
             guard !state.isShutDown else { return false }
             if let joinIndex, state.joinSeeds.indices.contains(joinIndex) {
@@ -153,7 +169,7 @@ extension ClusterSystem: ConnectionDelegate {
                 // Two dials raced; the first one stays.
                 return false
             }
-            adopt(hello, into: &record, now: now)
+            stale = adopt(hello, into: &record, now: now)
             record.link = .connected(connection)
             record.backoff = settings.heartbeatInterval
             record.lastError = nil
@@ -162,6 +178,7 @@ extension ClusterSystem: ConnectionDelegate {
             publishChanges(&state)
             return true
         }
+        stale?.close()
         if keep {
             logger.debug("connected to node \(hello.node)")
         } else {
@@ -197,13 +214,17 @@ extension ClusterSystem: ConnectionDelegate {
         }
     }
 
-    /// Takes a peer's claimed identity; a new incarnation means everything known of the old one is gone.
-    func adopt(_ hello: Hello, into record: inout MemberRecord, now: ContinuousClock.Instant) {
+    /// Takes a peer's claimed identity; a new incarnation means everything known of the old one is
+    /// gone. Returns the old incarnation's connection, which the caller closes once it has let go of
+    /// the lock (closing runs `channelInactive`, which takes the lock too).
+    func adopt(_ hello: Hello, into record: inout MemberRecord, now: ContinuousClock.Instant) -> PeerConnection? {
+        var stale: PeerConnection?
         if record.incarnation != hello.node.incarnation {
             record.registrations = [:]
+            record.refusedKeys = []
             record.stateVersion = 0
             if let old = record.connection, old.peer.incarnation != hello.node.incarnation {
-                old.close()
+                stale = old
                 record.link = .idle
             }
         }
@@ -212,6 +233,7 @@ extension ClusterSystem: ConnectionDelegate {
         record.host = hello.node.host
         record.port = hello.node.port
         heard(from: &record, now: now)
+        return stale
     }
 
     func heard(from record: inout MemberRecord, now: ContinuousClock.Instant) {
@@ -227,6 +249,7 @@ extension ClusterSystem: ConnectionDelegate {
 
     func accepted(_ connection: PeerConnection, hello: Hello) {
         let now = ContinuousClock.now
+        var stale: PeerConnection?
         let accepted = state.withLock { state -> Bool in
             guard !state.isShutDown else { return false }
             state.inbound[ObjectIdentifier(connection)] = connection
@@ -236,15 +259,18 @@ extension ClusterSystem: ConnectionDelegate {
                 ?? MemberRecord(
                     name: name, role: hello.role, host: hello.node.host, port: hello.node.port,
                     incarnation: nil, isSeed: false, now: now, backoff: settings.heartbeatInterval)
-            adopt(hello, into: &record, now: now)
+            stale = adopt(hello, into: &record, now: now)
             if case .idle = record.link { record.retryAt = now }
             state.members[name] = record
             apply(hello.state, from: name, state: &state, now: now)
             publishChanges(&state)
             return true
         }
+        stale?.close()
         if !accepted { connection.close() }
     }
+
+    var maxIncomingCalls: Int { settings.maxIncomingCallsPerConnection }
 
     func incomingCallStarted() {
         incomingCalls.add(1, ordering: .relaxed)

@@ -122,6 +122,11 @@ extension ClusterSystem {
                 }
                 state.members[name] = record
             }
+            // Inbound connections whose dialler went quiet (its pings stopped) are let go.
+            for (key, connection) in state.inbound where connection.silence >= settings.inboundIdleTimeout {
+                state.inbound[key] = nil
+                closing.append(connection)
+            }
             for index in state.joinSeeds.indices {
                 let seed = state.joinSeeds[index]
                 guard !seed.isJoined, !seed.connecting, now >= seed.retryAt else { continue }
@@ -165,7 +170,20 @@ extension ClusterSystem {
         guard let nodeState = try? Serialization.decode(NodeState.self, from: body, system: self),
             var record = state.members[name]
         else { return }
-        record.registrations = nodeState.registrations
+        // Versions only move forward: an old state arriving late must not undo a newer one.
+        guard nodeState.version >= record.stateVersion else { return }
+        // Only keys the peer's certified role may hold (a worker cannot pose as the coordinator).
+        var registrations = nodeState.registrations
+        for key in Array(registrations.keys) {
+            if let roles = settings.registrationRoles[key], !roles.contains(record.role) {
+                registrations[key] = nil
+                if !record.refusedKeys.contains(key) {
+                    record.refusedKeys.insert(key)
+                    logger.warning("node \(name) (\(record.role)) may not register under '\(key)'; ignored")
+                }
+            }
+        }
+        record.registrations = registrations
         record.stateVersion = nodeState.version
         state.members[name] = record
         for known in nodeState.members

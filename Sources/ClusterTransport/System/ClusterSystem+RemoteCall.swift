@@ -47,13 +47,16 @@ extension ClusterSystem {
                 Call(
                     id: 0, recipientPath: id.path, recipientIncarnation: node.incarnation,
                     target: target.identifier,
-                    genericSubstitutions: invocation.genericSubstitutions, arguments: invocation.arguments))
+                    genericSubstitutions: invocation.genericSubstitutions, arguments: invocation.arguments),
+                callerRole: nil)
         }
         let started = ContinuousClock.now
         defer { Self.callDuration.record(duration: ContinuousClock.now - started) }
         let connection = try await connection(to: id.node)
+        // The target's own incarnation, not the connection's: an id from before a restart must
+        // not reach the new actor that happens to have the same path.
         return try await connection.call(
-            recipientPath: id.path, target: target.identifier,
+            recipientPath: id.path, recipientIncarnation: id.node.incarnation, target: target.identifier,
             genericSubstitutions: invocation.genericSubstitutions,
             arguments: invocation.arguments, timeout: Self.callTimeout ?? settings.callTimeout)
     }
@@ -61,12 +64,13 @@ extension ClusterSystem {
     /// Every remote call's round trip, as seen by the caller (failures included).
     static let callDuration = Metrics.Timer(label: "lector_actor_call_duration_seconds")
 
-    /// Runs a call addressed to an actor of this node.
-    func execute(_ call: Call) async -> Reply.Outcome {
+    /// Runs a call addressed to an actor of this node. `callerRole` is the certified role of the
+    /// peer it came from (nil for a local call, which is not checked).
+    func execute(_ call: Call, callerRole: String?) async -> Reply.Outcome {
         guard call.recipientIncarnation == node.incarnation else {
             return .failure(
                 RemoteFailure(
-                    kind: .unknownActor, typeName: "",
+                    kind: .actorGone, typeName: "",
                     message:
                         "actor \(call.recipientPath) belonged to an earlier run of node \(node.name), which has restarted"
                 ))
@@ -76,6 +80,11 @@ extension ClusterSystem {
                 RemoteFailure(
                     kind: .unknownActor, typeName: "",
                     message: "no actor \(call.recipientPath) on node \(node.name)"))
+        }
+        if let callerRole, let refusal = CallAuthorization.refusal(of: call.target, on: actor, callerRole: callerRole) {
+            CallAuthorization.forbiddenCalls.increment()
+            logger.warning("refused a call: \(refusal)")
+            return .failure(RemoteFailure(kind: .forbidden, typeName: "", message: refusal))
         }
         let outcome = OutcomeBox()
         var decoder = ClusterInvocationDecoder(

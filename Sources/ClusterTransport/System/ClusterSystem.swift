@@ -1,6 +1,7 @@
 import Distributed
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -35,6 +36,9 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     private let server: Mutex<(any Channel)?> = Mutex(nil)
     /// Calls received and not yet answered on the wire.
     let incomingCalls = Atomic<Int>(0)
+    /// Inbound connections still in their TLS or node handshake.
+    let unauthenticated = Atomic<Int>(0)
+    let refusedConnections = Counter(label: "lector_transport_connections_refused_total")
     let heartbeatTask: Mutex<Task<Void, Never>?> = Mutex(nil)
 
     public var receptionist: Receptionist { Receptionist(system: self) }
@@ -49,6 +53,28 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         {
             throw ClusterConfigurationError(
                 "node '\(settings.name)' was given the certificate of node '\(certified)'; make one with `lector certs --node \(settings.name)`"
+            )
+        }
+        if settings.requireCertificateMatchesName {
+            guard let certifiedRole = settings.credentials.nodeRole else {
+                throw ClusterConfigurationError(
+                    "the certificate of node '\(settings.name)' carries no role (it was made before roles were written into certificates); re-issue it with `lector certs --node \(settings.name)`"
+                )
+            }
+            if let hosts = settings.credentials.dialableHosts, !hosts.contains(settings.dialHost) {
+                throw ClusterConfigurationError(
+                    "the certificate of node '\(settings.name)' does not name \(settings.dialHost), the address others dial it at; re-issue it with `lector certs --node \(settings.name) --host \(settings.dialHost)`"
+                )
+            }
+            guard certifiedRole == settings.role else {
+                throw ClusterConfigurationError(
+                    "node '\(settings.name)' runs as \(settings.role) but its certificate grants the role \(certifiedRole); re-issue it with `lector certs --node \(settings.name)`"
+                )
+            }
+        }
+        if ["0.0.0.0", "::", "[::]"].contains(settings.dialHost) {
+            throw ClusterConfigurationError(
+                "node '\(settings.name)' listens on \(settings.host) but advertises no address others can dial; set `advertise` (or `--advertise`)"
             )
         }
         let tls = try ClusterTLS(credentials: settings.credentials)
@@ -70,7 +96,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         var logger = logger
         logger[metadataKey: "node"] = "\(settings.name)"
         let node = ClusterNode(
-            name: settings.name, host: settings.host, port: port,
+            name: settings.name, host: settings.dialHost, port: port,
             incarnation: UInt64.random(in: 1...UInt64.max))
         let system = ClusterSystem(
             node: node, settings: settings, tls: tls, group: group, logger: logger)
@@ -109,7 +135,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     /// failure detector work.
     func shutdown(announcing: Bool) async {
         // Answers already being computed get written before the connections close (bounded).
-        let deadline = ContinuousClock.now + settings.callTimeout
+        let deadline = ContinuousClock.now + (settings.drainTimeout ?? settings.callTimeout)
         while announcing, incomingCalls.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }

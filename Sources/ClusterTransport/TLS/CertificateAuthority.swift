@@ -6,7 +6,8 @@ import X509
 /// Makes the cluster's CA and signs node certificates, with no openssl CLI.
 ///
 /// A node certificate names its node in the subject's common name and as a DNS subject alternative
-/// name; peers check that name against the node identity claimed in the handshake.
+/// name, and its role as a URI subject alternative name (`urn:lector:role:worker`); peers check
+/// both against the identity claimed in the handshake.
 public struct CertificateAuthority: Sendable {
     public let certificate: Certificate
     let key: P256.Signing.PrivateKey
@@ -51,12 +52,22 @@ public struct CertificateAuthority: Sendable {
     public var certificatePEM: String { get throws { try certificate.serializeAsPEM().pemString } }
     public var keyPEM: String { key.pemRepresentation }
 
-    /// A certificate for one node, usable both to serve and to dial (mutual TLS).
-    public func issue(nodeName: String, hosts: [String] = [], now: Date = Date()) throws -> (
+    /// A certificate for one node, usable both to serve and to dial (mutual TLS). `role` is what
+    /// the node may do in the cluster (`gateway`, `coordinator`, `worker`); `hosts` are the
+    /// addresses it may be dialled at.
+    public func issue(nodeName: String, role: String, hosts: [String] = [], now: Date = Date()) throws -> (
+        certificatePEM: String, keyPEM: String
+    ) {
+        try issue(nodeName: nodeName, roleOrNil: role, hosts: hosts, now: now)
+    }
+
+    /// `roleOrNil` nil makes a certificate of the kind issued before roles (tests of the refusal).
+    func issue(nodeName: String, roleOrNil role: String?, hosts: [String] = [], now: Date = Date()) throws -> (
         certificatePEM: String, keyPEM: String
     ) {
         let key = P256.Signing.PrivateKey()
         var names: [GeneralName] = [.dnsName(nodeName)]
+        if let role { names.append(.uniformResourceIdentifier(Certificate.roleURIPrefix + role)) }
         for host in hosts where host != nodeName {
             if let ip = IPAddressBytes(host) {
                 names.append(.ipAddress(ASN1OctetString(contentBytes: ip.bytes[...])))
@@ -93,6 +104,22 @@ public struct CertificateAuthority: Sendable {
 /// The 4 or 16 bytes of a textual IP address, for an IP subject alternative name.
 struct IPAddressBytes {
     var bytes: [UInt8]
+
+    /// The textual form of 4 or 16 address bytes.
+    static func text(_ bytes: [UInt8]) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family: Int32
+        switch bytes.count {
+        case 4: family = AF_INET
+        case 16: family = AF_INET6
+        default: return nil
+        }
+        let written = bytes.withUnsafeBytes { raw in
+            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count))
+        }
+        guard written != nil else { return nil }
+        return String(cString: buffer)
+    }
 
     init?(_ text: String) {
         var v4 = in_addr()

@@ -57,6 +57,26 @@ public struct ClusterCredentials: Sendable {
         }
         return certificate.nodeName
     }
+
+    /// The hosts this node's own certificate may be dialled at.
+    public var dialableHosts: [String]? {
+        guard let leaf = certificateChain.first,
+            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
+        else {
+            return nil
+        }
+        return certificate.dialableHosts
+    }
+
+    /// The role this node's own certificate carries (nil for a certificate made before roles).
+    public var nodeRole: String? {
+        guard let leaf = certificateChain.first,
+            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
+        else {
+            return nil
+        }
+        return certificate.nodeRole
+    }
 }
 
 /// A configuration or credential problem found at start-up, worded for the operator.
@@ -66,6 +86,32 @@ public struct ClusterConfigurationError: Error, CustomStringConvertible {
 }
 
 extension Certificate {
+    /// Where a node's role is written: a URI subject alternative name, `urn:lector:role:<role>`.
+    public static let roleURIPrefix = "urn:lector:role:"
+
+    /// The role a certificate grants, from its subject alternative names; nil when it has none
+    /// (or more than one, which no certificate `lector certs` makes has).
+    public var nodeRole: String? {
+        guard let names = try? extensions.subjectAlternativeNames else { return nil }
+        let roles = names.compactMap { name -> String? in
+            guard case .uniformResourceIdentifier(let uri) = name, uri.hasPrefix(Self.roleURIPrefix) else { return nil }
+            return String(uri.dropFirst(Self.roleURIPrefix.count))
+        }
+        return roles.count == 1 ? roles[0] : nil
+    }
+
+    /// The hosts a certificate may be dialled at: its DNS and IP subject alternative names.
+    public var dialableHosts: [String] {
+        guard let names = try? extensions.subjectAlternativeNames else { return [] }
+        return names.compactMap { name -> String? in
+            switch name {
+            case .dnsName(let host): return host
+            case .ipAddress(let bytes): return IPAddressBytes.text(Array(bytes.bytes))
+            default: return nil
+            }
+        }
+    }
+
     /// The node a certificate speaks for: its subject's common name.
     public var nodeName: String? {
         for rdn in subject.reversed() {
@@ -74,5 +120,19 @@ extension Certificate {
             }
         }
         return nil
+    }
+}
+
+/// What a node certificate says, for tools that check certificates on disk.
+public struct NodeCertificate: Sendable, Equatable {
+    public var name: String?
+    public var role: String?
+    public var hosts: [String]
+
+    public init?(pem: String) {
+        guard let certificate = try? Certificate(pemEncoded: pem) else { return nil }
+        name = certificate.nodeName
+        role = certificate.nodeRole
+        hosts = certificate.dialableHosts
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 extension Envelope {
     enum Tag: UInt8 {
         case hello = 1
-        case welcome, call, replyValue, replyVoid, replyFailure, ping, pong, leaving
+        case welcome, call, replyValue, replyVoid, replyFailure, ping, pong, leaving, cancel
     }
 
     public func encode(into buffer: inout ByteBuffer) {
@@ -55,6 +55,9 @@ extension Envelope {
         case .leaving(let node):
             buffer.writeInteger(Tag.leaving.rawValue)
             buffer.writeNode(node)
+        case .cancel(let callID):
+            buffer.writeInteger(Tag.cancel.rawValue)
+            buffer.writeInteger(callID)
         }
     }
 
@@ -113,6 +116,8 @@ extension Envelope {
                 Pong(sequence: sequence, stateVersion: version, state: try buffer.readOptionalBlob()))
         case .leaving:
             self = .leaving(try buffer.readNode())
+        case .cancel:
+            self = .cancel(try buffer.readRequired())
         }
         guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
     }

@@ -14,10 +14,14 @@ public enum Envelope: Equatable, Sendable {
     case ping(Ping)
     case pong(Pong)
     /// The sender is shutting down on purpose: forget it now rather than after the failure timeout.
+    /// Only ever about the sender itself; a node naming another is ignored.
     case leaving(ClusterNode)
+    /// The caller gave up on a call (timeout, cancellation): the callee cancels its work.
+    case cancel(UInt64)
 
     /// Bumped whenever the layout or the meaning of a message changes; peers must match.
-    public static let protocolVersion: UInt16 = 1
+    /// 2: roles in certificates, `cancel`, `forbidden` and `actorGone` failures.
+    public static let protocolVersion: UInt16 = 2
 }
 
 public struct Hello: Equatable, Sendable {
@@ -86,6 +90,12 @@ public struct RemoteFailure: Equatable, Sendable {
         case unknownActor = 2
         /// The call could not be decoded or dispatched.
         case invalidCall = 3
+        /// The caller's role may not call this method (see `CallerRoles`).
+        case forbidden = 4
+        /// The actor belonged to an earlier incarnation of the node, which has restarted.
+        case actorGone = 5
+        /// The callee has too many calls from this connection in hand.
+        case overloaded = 6
     }
 
     public var kind: Kind

@@ -268,8 +268,9 @@ extension Coordinator {
         if error is PageJobRefused { return .refused }
         if let error = error as? ClusterError {
             switch error {
-            case .connectionLost, .unreachable, .shutDown, .handshakeRefused, .unknownActor: return .lost
-            case .timedOut, .invalidCall, .serialization: return .failed
+            case .connectionLost, .unreachable, .shutDown, .handshakeRefused, .unknownActor, .actorGone: return .lost
+            case .overloaded: return .refused
+            case .timedOut, .invalidCall, .serialization, .forbidden: return .failed
             }
         }
         return .failed

@@ -22,7 +22,7 @@ struct CoordinatorClient: Sendable {
             throw APIError(HTTPResponse.Status(code: error.status), code: error.code, error.message)
         } catch let error as ClusterError {
             switch error {
-            case .serialization, .invalidCall:
+            case .serialization, .invalidCall, .forbidden:
                 // Not the coordinator being away: something is wrong, and 503 would hide it.
                 system.logger.error("coordinator call failed: \(error)")
                 throw Self.internalError

@@ -19,3 +19,7 @@ distributed actor BookEventSink: BookEventReceiving {
         for event in BookEventBatch.decode(batch) ?? [] { continuation.yield(event) }
     }
 }
+
+extension BookEventSink: CallerRoles {
+    static func allowedRoles(forMethod method: String) -> Set<String>? { [NodeRole.coordinator] }
+}

@@ -18,3 +18,7 @@ distributed actor UploadProgressSink: UploadProgressReceiving {
         continuation.yield(progress)
     }
 }
+
+extension UploadProgressSink: CallerRoles {
+    static func allowedRoles(forMethod method: String) -> Set<String>? { [NodeRole.coordinator] }
+}

@@ -134,3 +134,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         return PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice)
     }
 }
+
+extension PageWorker: CallerRoles {
+    /// Only the coordinator hands out and reads back jobs; gateways gather metrics.
+    public static func allowedRoles(forMethod method: String) -> Set<String>? {
+        method == "prometheusText" ? [NodeRole.gateway] : [NodeRole.coordinator]
+    }
+}

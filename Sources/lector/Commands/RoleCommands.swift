@@ -74,6 +74,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var name: String?
     @Option(help: "HOST:PORT the joining worker listens on; other nodes must reach it there.")
     var listen: String = "127.0.0.1:0"
+    @Option(help: "The host others dial the joining worker at, when --listen is 0.0.0.0; its certificate must name it.")
+    var advertise: String?
     @Option(help: "Pages the joining worker synthesises at once.") var concurrency: Int = 2
 
     func validate() throws {
@@ -102,7 +104,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await NodeRunner(config: config).run(
                 joiner: .init(
                     name: name, join: try parse(join, "--join"), listen: try parse(listen, "--listen"),
-                    concurrency: concurrency))
+                    advertise: advertise, concurrency: concurrency))
             return
         }
         let name = node ?? config.nodes(.worker).first?.name
@@ -126,14 +128,19 @@ struct CertsCommand: AsyncParsableCommand {
             "Make only this node's certificate; it need not be listed in cluster.yaml (an extra worker).")
     var node: String?
     @Option(help: "Extra host name or IP the node's certificate should carry (repeatable).") var host: [String] = []
+    @Option(help: "The role of a node not listed in cluster.yaml (gateway, coordinator or worker).")
+    var role: String = "worker"
     @Flag(help: "Replace existing node certificates.") var force = false
 
     func run() async throws {
         let config = try options.load()
+        guard ClusterConfig.Role(rawValue: role) != nil else {
+            throw ValidationError("--role must be gateway, coordinator or worker")
+        }
         let names = node.map { [$0] } ?? config.nodes.map(\.name)
         let hostsByNode = Dictionary(uniqueKeysWithValues: names.map { ($0, host) })
         let outcome = try CertificateFiles.ensure(
-            config: config, nodes: names, hosts: hostsByNode, force: force)
+            config: config, nodes: names, hosts: hostsByNode, roleOfUnlisted: role, force: force)
         if outcome.createdAuthority { print("created the cluster CA: \(config.path(config.tls.ca))") }
         for name in names {
             let verb = outcome.issued.contains(name) ? "issued" : "kept existing"

@@ -57,10 +57,23 @@ extension ClusterConfig {
         }
 
         var maxFrameBytes = 16 << 20
-        if let reader = try top.optional("transport")?.mapping(allowed: ["max_frame_bytes"]),
-            let value = try reader.optional("max_frame_bytes")
-        {
-            maxFrameBytes = try value.int(in: 4096...(1 << 30))
+        var transport = ClusterConfig.Transport()
+        if let reader = try top.optional("transport")?.mapping(allowed: [
+            "max_frame_bytes", "max_unauthenticated_connections", "handshake_timeout",
+            "max_incoming_calls_per_connection",
+        ]) {
+            if let value = try reader.optional("max_frame_bytes") {
+                maxFrameBytes = try value.int(in: 4096...(1 << 30))
+            }
+            if let value = try reader.optional("max_unauthenticated_connections") {
+                transport.maxUnauthenticatedConnections = try value.int(in: 1...100_000)
+            }
+            if let value = try reader.optional("handshake_timeout") {
+                transport.handshakeTimeout = try value.duration()
+            }
+            if let value = try reader.optional("max_incoming_calls_per_connection") {
+                transport.maxIncomingCallsPerConnection = try value.int(in: 1...100_000)
+            }
         }
 
         var maxUploadBytes = 100 << 20
@@ -83,7 +96,7 @@ extension ClusterConfig {
         var nodes: [Node] = []
         for reader in try top.required("nodes").sequence() {
             let fields = try reader.mapping(allowed: [
-                "name", "role", "listen", "http", "database", "audio_dir", "concurrency", "cert", "key",
+                "name", "role", "listen", "advertise", "http", "database", "audio_dir", "concurrency", "cert", "key",
             ])
             let name = try fields.required("name").string()
             guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9._-]*$"#, options: .regularExpression) != nil
@@ -99,6 +112,11 @@ extension ClusterConfig {
                     "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             var node = Node(name: name, role: role, listen: try fields.required("listen").hostPort())
+            node.advertise = try fields.optional("advertise")?.string()
+            if ["0.0.0.0", "::", "[::]"].contains(node.listen.host), node.advertise == nil {
+                throw try fields.required("listen").error(
+                    "a node listening on all interfaces needs `advertise: HOST`, the address others dial it at")
+            }
             node.cert = try fields.optional("cert")?.string()
             node.key = try fields.optional("key")?.string()
             switch role {
@@ -125,6 +143,7 @@ extension ClusterConfig {
             nodes: nodes,
             baseDirectory: baseDirectory)
         config.limits = limits
+        config.transport = transport
         return config
     }
 }

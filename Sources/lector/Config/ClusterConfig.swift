@@ -33,6 +33,9 @@ struct ClusterConfig: Sendable, Equatable {
         var name: String
         var role: Role
         var listen: HostPort
+        /// The host others dial this node at, when it listens on all interfaces (`0.0.0.0`); its
+        /// certificate must name it.
+        var advertise: String?
         /// Gateways: where the HTTP API listens.
         var http: HostPort?
         /// Coordinator: the SQLite file and the audio folder.
@@ -49,6 +52,13 @@ struct ClusterConfig: Sendable, Equatable {
     var tls: TLS
     var timings = Timings()
     var maxFrameBytes: Int = 16 << 20
+    /// How much an unauthenticated or silent peer may hold (see `ClusterSettings`).
+    struct Transport: Equatable {
+        var maxUnauthenticatedConnections = 64
+        var handshakeTimeout: Duration = .seconds(5)
+        var maxIncomingCallsPerConnection = 256
+    }
+    var transport = Transport()
     var maxUploadBytes: Int = 100 << 20
     /// What a PDF may declare before native code works on it (see `CoordinatorSettings`).
     struct Limits: Equatable {

@@ -14,13 +14,14 @@ struct NodeRunner {
         var name: String
         var join: ClusterConfig.HostPort
         var listen: ClusterConfig.HostPort
+        var advertise: String?
         var concurrency: Int
     }
 
     let config: ClusterConfig
 
     func settings(
-        name: String, role: ClusterConfig.Role, listen: ClusterConfig.HostPort,
+        name: String, role: ClusterConfig.Role, listen: ClusterConfig.HostPort, advertise: String?,
         seeds: [ClusterSettings.Seed]
     ) throws -> ClusterSettings {
         let credentials = try ClusterCredentials(
@@ -29,6 +30,17 @@ struct NodeRunner {
         var settings = ClusterSettings(
             name: name, role: role.rawValue, host: listen.host, port: listen.port,
             credentials: credentials, seeds: seeds)
+        settings.advertisedHost = advertise
+        // A worker stopped with SIGTERM answers the job in hand (up to its lease) before it leaves.
+        if role == .worker { settings.drainTimeout = config.timings.jobLease }
+        settings.maxUnauthenticatedConnections = config.transport.maxUnauthenticatedConnections
+        settings.handshakeTimeout = config.transport.handshakeTimeout
+        settings.maxIncomingCallsPerConnection = config.transport.maxIncomingCallsPerConnection
+        // Each key only the role meant to hold it (a worker certificate cannot pose as the coordinator).
+        settings.registrationRoles = [
+            Coordinator.receptionKey: [NodeRole.coordinator],
+            pageWorkerKey: [NodeRole.worker],
+        ]
         settings.heartbeatInterval = config.timings.heartbeatInterval
         settings.failureTimeout = config.timings.failureTimeout
         settings.callTimeout = config.timings.callTimeout
@@ -39,19 +51,22 @@ struct NodeRunner {
     func run(node name: String) async throws {
         let node = try config.node(named: name)
         let seeds = config.nodes.filter { $0.name != name }.map {
-            ClusterSettings.Seed(name: $0.name, host: $0.listen.host, port: $0.listen.port)
+            ClusterSettings.Seed(name: $0.name, host: $0.advertise ?? $0.listen.host, port: $0.listen.port)
         }
         try await run(
-            settings: settings(name: name, role: node.role, listen: node.listen, seeds: seeds), node: node
-        )
+            settings: settings(
+                name: name, role: node.role, listen: node.listen, advertise: node.advertise, seeds: seeds),
+            node: node)
     }
 
     func run(joiner: Joiner) async throws {
         var node = ClusterConfig.Node(name: joiner.name, role: .worker, listen: joiner.listen)
+        node.advertise = joiner.advertise
         node.concurrency = joiner.concurrency
         let seed = ClusterSettings.Seed(name: nil, host: joiner.join.host, port: joiner.join.port)
         try await run(
-            settings: settings(name: joiner.name, role: .worker, listen: joiner.listen, seeds: [seed]),
+            settings: settings(
+                name: joiner.name, role: .worker, listen: joiner.listen, advertise: joiner.advertise, seeds: [seed]),
             node: node)
     }
 

@@ -9,7 +9,8 @@ enum CertificateFiles {
     }
 
     static func ensure(
-        config: ClusterConfig, nodes: [String], hosts: [String: [String]] = [:], force: Bool = false
+        config: ClusterConfig, nodes: [String], hosts: [String: [String]] = [:], roleOfUnlisted: String = "worker",
+        force: Bool = false
     ) throws -> Outcome {
         let fileManager = FileManager.default
         let caPath = config.path(config.tls.ca)
@@ -35,16 +36,22 @@ enum CertificateFiles {
         for name in nodes {
             let certPath = config.certificatePath(for: name)
             let keyPath = config.keyPath(for: name)
-            if !force, createdAuthority == false, fileManager.fileExists(atPath: certPath),
-                fileManager.fileExists(atPath: keyPath)
+            let listed = config.nodes.first(where: { $0.name == name })
+            let role = listed?.role.rawValue ?? roleOfUnlisted
+            var names = hosts[name] ?? []
+            if let listed {
+                names.append(listed.advertise ?? listed.listen.host)
+            }
+            // An existing certificate is kept only if it grants the node's role and names its
+            // addresses; one made before roles were written is replaced.
+            if !force, createdAuthority == false, fileManager.fileExists(atPath: keyPath),
+                let pem = try? String(contentsOfFile: certPath, encoding: .utf8),
+                let existing = NodeCertificate(pem: pem), existing.role == role,
+                Set(names).isSubset(of: Set(existing.hosts))
             {
                 continue
             }
-            var names = hosts[name] ?? []
-            if let node = config.nodes.first(where: { $0.name == name }) {
-                names.append(node.listen.host)
-            }
-            let pair = try authority.issue(nodeName: name, hosts: Array(Set(names)))
+            let pair = try authority.issue(nodeName: name, role: role, hosts: Array(Set(names)))
             try write(pair.certificatePEM, to: certPath, private: false)
             try write(pair.keyPEM, to: keyPath, private: true)
             issued.append(name)
