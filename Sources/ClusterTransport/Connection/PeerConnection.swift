@@ -9,7 +9,7 @@ final class PeerConnection: Sendable {
     let peer: ClusterNode
     let peerRole: String
     let direction: Direction
-    private let handler: NIOLoopBound<ConnectionHandler>
+    private let calls: NIOLoopBound<OutgoingCallHandler>
     private let nextCallID = Atomic<UInt64>(1)
     /// When the peer last sent anything, in nanoseconds of `ContinuousClock` since `created`.
     private let lastHeard = Atomic<Int64>(0)
@@ -17,13 +17,13 @@ final class PeerConnection: Sendable {
 
     init(
         channel: any Channel, peer: ClusterNode, peerRole: String, direction: Direction,
-        handler: NIOLoopBound<ConnectionHandler>
+        calls: NIOLoopBound<OutgoingCallHandler>
     ) {
         self.channel = channel
         self.peer = peer
         self.peerRole = peerRole
         self.direction = direction
-        self.handler = handler
+        self.calls = calls
     }
 
     /// Sends a call and waits for its outcome; cancelling the task abandons the call.
@@ -37,13 +37,13 @@ final class PeerConnection: Sendable {
             genericSubstitutions: genericSubstitutions, arguments: arguments)
         let loop = channel.eventLoop
         let promise = loop.makePromise(of: Reply.Outcome.self)
-        let handler = self.handler
+        let calls = self.calls
         let amount = TimeAmount(timeout)
-        loop.execute { handler.value.send(call, timeout: amount, promise: promise) }
+        loop.execute { calls.value.send(call, timeout: amount, promise: promise) }
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
-            loop.execute { handler.value.cancel(id) }
+            loop.execute { calls.value.cancel(id) }
         }
     }
 

@@ -1,12 +1,13 @@
 import Foundation
-import NIOCore
 
-/// This node's bookkeeping for one peer: where to reach it, the link to it, and what it last said.
-struct MemberRecord {
+/// What this node knows of one other node. Generic over the connection, so the membership state
+/// machine that owns these is tested with plain objects instead of sockets.
+struct MemberRecord<Connection: AnyObject> {
     enum Link {
         case idle
-        case connecting(EventLoopFuture<(PeerConnection, Hello)>)
-        case connected(PeerConnection)
+        /// A dial is under way (its future lives with the system, which does the I/O).
+        case connecting
+        case connected(Connection)
     }
 
     var name: String
@@ -47,9 +48,14 @@ struct MemberRecord {
         self.backoff = backoff
     }
 
-    var connection: PeerConnection? {
+    var connection: Connection? {
         if case .connected(let connection) = link { return connection }
         return nil
+    }
+
+    var isConnecting: Bool {
+        if case .connecting = link { return true }
+        return false
     }
 
     var publicView: Member {

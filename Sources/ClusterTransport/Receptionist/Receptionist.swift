@@ -66,7 +66,7 @@ public struct Receptionist: Sendable {
 extension ClusterSystem {
     func listing(_ key: String, in state: SystemState) -> [ClusterActorID] {
         var ids = (state.registrations[key] ?? []).map { ClusterActorID(node: node, path: $0) }
-        for record in state.members.values where record.status != .down {
+        for record in state.membership.records.values where record.status != .down {
             guard let incarnation = record.incarnation, let paths = record.registrations[key] else {
                 continue
             }

@@ -36,8 +36,13 @@ extension ClusterSystem: ConnectionDelegate {
                 localHello: { [self] in makeHello() },
                 settled: direction == .inbound
                     ? { [self] in _ = unauthenticated.wrappingSubtract(1, ordering: .relaxed) } : {}))
+        // After the handshake: replies to this node's calls, then calls to this node, then
+        // heartbeats and membership (each handler takes its envelopes and passes the rest on).
+        let calls = OutgoingCallHandler()
+        try sync.addHandler(calls)
+        try sync.addHandler(IncomingCallHandler(delegate: self))
         try sync.addHandler(
-            ConnectionHandler(direction: direction, delegate: self, established: established))
+            PeerMessageHandler(direction: direction, delegate: self, calls: calls, established: established))
     }
 
     func makeHello() -> Hello {
@@ -50,15 +55,8 @@ extension ClusterSystem: ConnectionDelegate {
     }
 
     func localNodeState(_ state: SystemState) -> NodeState {
-        let members = state.members.values.compactMap { record -> NodeState.KnownNode? in
-            guard record.status == .up, let incarnation = record.incarnation else { return nil }
-            return NodeState.KnownNode(
-                node: ClusterNode(
-                    name: record.name, host: record.host, port: record.port, incarnation: incarnation),
-                role: record.role)
-        }
-        return NodeState(
-            version: state.stateVersion, registrations: state.registrations, members: members)
+        NodeState(
+            version: state.stateVersion, registrations: state.registrations, members: state.membership.knownNodes)
     }
 
     /// Opens a connection and completes `established` once the peer has proved who it is.
@@ -93,30 +91,20 @@ extension ClusterSystem: ConnectionDelegate {
         }
         let step = state.withLock { state -> Step in
             guard !state.isShutDown else { return .fail(ClusterError.shutDown) }
-            let now = ContinuousClock.now
-            var record =
-                state.members[target.name]
-                ?? MemberRecord(
-                    name: target.name, role: "", host: target.host, port: target.port, incarnation: nil,
-                    isSeed: false, now: now, backoff: settings.heartbeatInterval)
-            defer { state.members[target.name] = record }
-            if let incarnation = record.incarnation, incarnation != target.incarnation {
-                return .fail(
-                    ClusterError.actorGone(
-                        "node \(target.name) has restarted since this actor reference was made"))
-            }
-            switch record.link {
-            case .connected(let connection):
+            switch state.membership.route(to: target, now: .now) {
+            case .ready(let connection):
                 return .ready(connection)
-            case .connecting(let future):
-                return .wait(future)
-            case .idle:
-                if now < record.retryAt, let lastError = record.lastError {
-                    return .fail(ClusterError.unreachable(node: target.name, reason: lastError))
+            case .wait:
+                guard let future = state.dials[target.name] else {
+                    return .fail(ClusterError.unreachable(node: target.name, reason: "a dial is under way"))
                 }
+                return .wait(future)
+            case .dial(let host, let port):
                 let promise = group.next().makePromise(of: (PeerConnection, Hello).self)
-                record.link = .connecting(promise.futureResult)
-                return .dial(promise, host: record.host, port: record.port)
+                state.dials[target.name] = promise.futureResult
+                return .dial(promise, host: host, port: port)
+            case .failure(let error):
+                return .fail(error)
             }
         }
         switch step {
@@ -151,33 +139,19 @@ extension ClusterSystem: ConnectionDelegate {
 
     private func dialSucceeded(_ connection: PeerConnection, hello: Hello, joinIndex: Int?) {
         let now = ContinuousClock.now
-        var stale: PeerConnection?
-        let keep = state.withLock { state -> Bool in
-            guard !state.isShutDown else { return false }
-            if let joinIndex, state.joinSeeds.indices.contains(joinIndex) {
-                state.joinSeeds[joinIndex].connecting = false
-                state.joinSeeds[joinIndex].isJoined = true
+        let (keep, stale) = state.withLock { state -> (Bool, PeerConnection?) in
+            guard !state.isShutDown else { return (false, nil) }
+            if state.dials[hello.node.name]?.eventLoop === connection.channel.eventLoop {
+                state.dials[hello.node.name] = nil
             }
-            let name = hello.node.name
-            var record =
-                state.members[name]
-                ?? MemberRecord(
-                    name: name, role: hello.role, host: hello.node.host, port: hello.node.port,
-                    incarnation: nil, isSeed: joinIndex != nil, now: now, backoff: settings.heartbeatInterval)
-            if joinIndex != nil { record.isSeed = true }
-            if let existing = record.connection, existing !== connection {
-                // Two dials raced; the first one stays.
-                return false
+            let outcome = state.membership.dialSucceeded(connection, hello: hello, seedIndex: joinIndex, now: now)
+            if outcome.keep {
+                apply(hello.state, from: hello.node, state: &state, now: now)
+                publishChanges(&state)
             }
-            stale = adopt(hello, into: &record, now: now)
-            record.link = .connected(connection)
-            record.backoff = settings.heartbeatInterval
-            record.lastError = nil
-            state.members[name] = record
-            apply(hello.state, from: name, state: &state, now: now)
-            publishChanges(&state)
-            return true
+            return outcome
         }
+        // Closed outside the lock: closing runs `channelInactive`, which takes it.
         stale?.close()
         if keep {
             logger.debug("connected to node \(hello.node)")
@@ -187,61 +161,13 @@ extension ClusterSystem: ConnectionDelegate {
     }
 
     private func dialFailed(expectedName: String?, joinIndex: Int?, error: any Error) {
-        let now = ContinuousClock.now
         let message = "\(error)"
         let firstFailure = state.withLock { state -> Bool in
-            if let joinIndex, state.joinSeeds.indices.contains(joinIndex) {
-                var seed = state.joinSeeds[joinIndex]
-                let first = seed.lastError == nil
-                seed.connecting = false
-                seed.lastError = message
-                seed.retryAt = now + seed.backoff
-                seed.backoff = min(seed.backoff * 2, settings.maximumReconnectBackoff)
-                state.joinSeeds[joinIndex] = seed
-                return first
-            }
-            guard let name = expectedName, var record = state.members[name] else { return false }
-            if case .connecting = record.link { record.link = .idle }
-            let first = record.lastError != message
-            record.lastError = message
-            record.retryAt = now + record.backoff
-            record.backoff = min(record.backoff * 2, settings.maximumReconnectBackoff)
-            state.members[name] = record
-            return first
+            if let expectedName { state.dials[expectedName] = nil }
+            return state.membership.dialFailed(name: expectedName, seedIndex: joinIndex, message: message, now: .now)
         }
         if firstFailure {
             logger.debug("cannot reach \(expectedName ?? "seed"): \(message)")
-        }
-    }
-
-    /// Takes a peer's claimed identity; a new incarnation means everything known of the old one is
-    /// gone. Returns the old incarnation's connection, which the caller closes once it has let go of
-    /// the lock (closing runs `channelInactive`, which takes the lock too).
-    func adopt(_ hello: Hello, into record: inout MemberRecord, now: ContinuousClock.Instant) -> PeerConnection? {
-        var stale: PeerConnection?
-        if record.incarnation != hello.node.incarnation {
-            record.registrations = [:]
-            record.refusedKeys = []
-            record.stateVersion = 0
-            if let old = record.connection, old.peer.incarnation != hello.node.incarnation {
-                stale = old
-                record.link = .idle
-            }
-        }
-        record.incarnation = hello.node.incarnation
-        record.role = hello.role
-        record.host = hello.node.host
-        record.port = hello.node.port
-        heard(from: &record, now: now)
-        return stale
-    }
-
-    func heard(from record: inout MemberRecord, now: ContinuousClock.Instant) {
-        record.lastHeartbeat = now
-        record.lastHeartbeatDate = Date()
-        if record.status != .up, record.connection != nil || record.status == .down {
-            record.status = record.connection != nil ? .up : .suspect
-            record.statusSince = now
         }
     }
 
@@ -253,16 +179,8 @@ extension ClusterSystem: ConnectionDelegate {
         let accepted = state.withLock { state -> Bool in
             guard !state.isShutDown else { return false }
             state.inbound[ObjectIdentifier(connection)] = connection
-            let name = hello.node.name
-            var record =
-                state.members[name]
-                ?? MemberRecord(
-                    name: name, role: hello.role, host: hello.node.host, port: hello.node.port,
-                    incarnation: nil, isSeed: false, now: now, backoff: settings.heartbeatInterval)
-            stale = adopt(hello, into: &record, now: now)
-            if case .idle = record.link { record.retryAt = now }
-            state.members[name] = record
-            apply(hello.state, from: name, state: &state, now: now)
+            stale = state.membership.accepted(hello, now: now)
+            apply(hello.state, from: hello.node, state: &state, now: now)
             publishChanges(&state)
             return true
         }
@@ -291,61 +209,35 @@ extension ClusterSystem: ConnectionDelegate {
     func received(_ pong: Pong, from connection: PeerConnection) {
         let now = ContinuousClock.now
         state.withLock { state in
-            let name = connection.peer.name
-            guard var record = state.members[name], record.incarnation == connection.peer.incarnation
-            else { return }
-            heard(from: &record, now: now)
-            state.members[name] = record
+            state.membership.heard(from: connection.peer.name, incarnation: connection.peer.incarnation, now: now)
             if let body = pong.state {
-                apply(body, from: name, state: &state, now: now)
+                apply(body, from: connection.peer, state: &state, now: now)
             }
             publishChanges(&state)
         }
     }
 
-    func peerIsLeaving(_ node: ClusterNode) {
-        let now = ContinuousClock.now
-        let connection = state.withLock { state -> PeerConnection? in
-            guard var record = state.members[node.name], record.incarnation == node.incarnation else {
-                return nil
-            }
-            let connection = record.connection
-            if record.isSeed {
-                record.registrations = [:]
-                record.status = .down
-                record.statusSince = now
-                record.lastHeartbeat = nil
-                record.firstSeen = now - settings.failureTimeout
-                record.link = .idle
-                record.retryAt = now + settings.heartbeatInterval
-                state.members[node.name] = record
-            } else {
-                state.members[node.name] = nil
-            }
-            publishChanges(&state)
-            return connection
+    func peerIsLeaving(_ node: ClusterNode, announcedBy peer: ClusterNode) {
+        let (accepted, connection) = state.withLock { state -> (Bool, PeerConnection?) in
+            let outcome = state.membership.leaving(node, announcedBy: peer, now: .now)
+            if outcome.accepted { publishChanges(&state) }
+            return outcome
+        }
+        guard accepted else {
+            logger.warning("node \(peer.name) announced that \(node.name) is leaving; ignored")
+            return
         }
         logger.info("node \(node.name) left the cluster")
         connection?.close()
     }
 
     func connectionClosed(_ connection: PeerConnection, reason: String) {
-        let now = ContinuousClock.now
         state.withLock { state in
             if connection.direction == .inbound {
                 state.inbound[ObjectIdentifier(connection)] = nil
                 return
             }
-            let name = connection.peer.name
-            guard var record = state.members[name], record.connection === connection else { return }
-            record.link = .idle
-            record.lastError = reason
-            record.retryAt = now + record.backoff
-            if record.status == .up {
-                record.status = .suspect
-                record.statusSince = now
-            }
-            state.members[name] = record
+            state.membership.connectionClosed(connection, to: connection.peer.name, reason: reason, now: .now)
             publishChanges(&state)
         }
         if !state.withLock({ $0.isShutDown }) {

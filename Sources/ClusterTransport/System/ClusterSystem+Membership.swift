@@ -30,23 +30,14 @@ extension ClusterSystem {
         let me = Member(
             name: node.name, role: role, host: node.host, port: node.port, incarnation: node.incarnation,
             status: .up, lastHeartbeat: Date(), isLocal: true)
-        return [me] + state.members.values.map(\.publicView).sorted { $0.name < $1.name }
+        return [me] + state.membership.records.values.map(\.publicView).sorted { $0.name < $1.name }
     }
 
     func addSeeds() {
         let now = ContinuousClock.now
         state.withLock { state in
             for seed in settings.seeds {
-                if let name = seed.name {
-                    guard name != node.name else { continue }
-                    state.members[name] = MemberRecord(
-                        name: name, role: "", host: seed.host, port: seed.port, incarnation: nil, isSeed: true,
-                        now: now, backoff: settings.heartbeatInterval)
-                } else {
-                    state.joinSeeds.append(
-                        SystemState.JoinSeed(
-                            host: seed.host, port: seed.port, retryAt: now, backoff: settings.heartbeatInterval))
-                }
+                state.membership.addSeed(name: seed.name, host: seed.host, port: seed.port, now: now)
             }
         }
     }
@@ -63,89 +54,39 @@ extension ClusterSystem {
         heartbeatTask.withLock { $0 = task }
     }
 
-    /// One heartbeat: ping the connected, dial the due, and judge everyone's status by their silence.
+    /// One heartbeat: the membership machine judges everyone's silence and says whom to ping, dial
+    /// and close; that is done here, after the lock.
     func tick() {
-        struct Dial {
-            var promise: EventLoopPromise<(PeerConnection, Hello)>
-            var host: String
-            var port: Int
-            var name: String?
-            var joinIndex: Int?
-        }
         let now = ContinuousClock.now
-        var dials: [Dial] = []
-        var pings: [(PeerConnection, Ping)] = []
-        var closing: [PeerConnection] = []
-        var downed: [String] = []
-        state.withLock { state in
-            guard !state.isShutDown else { return }
-            for name in Array(state.members.keys) {
-                guard var record = state.members[name] else { continue }
-                let silence = now - (record.lastHeartbeat ?? record.firstSeen)
-                let status: MemberStatus =
-                    silence >= settings.failureTimeout
-                    ? .down
-                    : (record.connection == nil || silence >= settings.effectiveSuspectTimeout
-                        ? .suspect : .up)
-                if status != record.status {
-                    if status == .down {
-                        downed.append(name)
-                        // A silent connection may still look open; closing it fails its calls now.
-                        if let connection = record.connection {
-                            closing.append(connection)
-                            record.link = .idle
-                        }
-                    }
-                    record.status = status
-                    record.statusSince = now
-                }
-                if !record.isSeed, record.status == .down,
-                    now - record.statusSince >= settings.failureTimeout * 3
-                {
-                    state.members[name] = nil
-                    continue
-                }
-                switch record.link {
-                case .connected(let connection):
-                    record.pingSequence += 1
-                    pings.append(
-                        (
-                            connection,
-                            Ping(sequence: record.pingSequence, knownStateVersion: record.stateVersion)
-                        ))
-                case .idle where now >= record.retryAt:
-                    let promise = group.next().makePromise(of: (PeerConnection, Hello).self)
-                    record.link = .connecting(promise.futureResult)
-                    dials.append(Dial(promise: promise, host: record.host, port: record.port, name: name))
-                case .idle, .connecting:
-                    break
-                }
-                state.members[name] = record
-            }
+        let group = self.group
+        let (actions, dials) = state.withLock {
+            state -> (
+                Membership<PeerConnection>.Tick,
+                [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)]
+            ) in
+            guard !state.isShutDown else { return (.init(), []) }
+            var actions = state.membership.tick(now: now)
+            var dials: [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)] = []
             // Inbound connections whose dialler went quiet (its pings stopped) are let go.
             for (key, connection) in state.inbound where connection.silence >= settings.inboundIdleTimeout {
                 state.inbound[key] = nil
-                closing.append(connection)
+                actions.closing.append(connection)
             }
-            for index in state.joinSeeds.indices {
-                let seed = state.joinSeeds[index]
-                guard !seed.isJoined, !seed.connecting, now >= seed.retryAt else { continue }
-                state.joinSeeds[index].connecting = true
+            for dial in actions.dials {
                 let promise = group.next().makePromise(of: (PeerConnection, Hello).self)
-                dials.append(
-                    Dial(promise: promise, host: seed.host, port: seed.port, name: nil, joinIndex: index))
+                if let name = dial.name { state.dials[name] = promise.futureResult }
+                dials.append((dial, promise))
             }
             publishChanges(&state)
+            return (actions, dials)
         }
-        for name in downed {
+        for name in actions.downed {
             logger.warning("node \(name) is down: silent for \(settings.failureTimeout)")
         }
-        for connection in closing { connection.close() }
-        for (connection, ping) in pings { connection.send(.ping(ping)) }
-        for dial in dials {
-            startDial(
-                dial.promise, host: dial.host, port: dial.port, expectedName: dial.name,
-                joinIndex: dial.joinIndex)
+        for connection in actions.closing { connection.close() }
+        for (connection, ping) in actions.pings { connection.send(.ping(ping)) }
+        for (dial, promise) in dials {
+            startDial(promise, host: dial.host, port: dial.port, expectedName: dial.name, joinIndex: dial.seedIndex)
         }
     }
 
@@ -156,55 +97,28 @@ extension ClusterSystem {
             guard !state.isShutDown, let body = try? Serialization.encode(localNodeState(state)) else {
                 return ([], nil)
             }
-            let connections = Array(state.inbound.values) + state.members.values.compactMap(\.connection)
+            let connections = Array(state.inbound.values) + state.membership.connections
             return (connections, Pong(sequence: 0, stateVersion: state.stateVersion, state: body))
         }
         guard let pong else { return }
         for connection in connections { connection.send(.pong(pong)) }
     }
 
-    /// Takes in a peer's `NodeState`: its registrations, and nodes it knows that this node does not.
+    /// Takes in a peer's `NodeState` (through the membership machine's rules).
     func apply(
-        _ body: ByteBuffer, from name: String, state: inout SystemState, now: ContinuousClock.Instant
+        _ body: ByteBuffer, from peer: ClusterNode, state: inout SystemState, now: ContinuousClock.Instant
     ) {
-        guard let nodeState = try? Serialization.decode(NodeState.self, from: body, system: self),
-            var record = state.members[name]
-        else { return }
-        // Versions only move forward: an old state arriving late must not undo a newer one.
-        guard nodeState.version >= record.stateVersion else { return }
-        // Only keys the peer's certified role may hold (a worker cannot pose as the coordinator).
-        var registrations = nodeState.registrations
-        for key in Array(registrations.keys) {
-            if let roles = settings.registrationRoles[key], !roles.contains(record.role) {
-                registrations[key] = nil
-                if !record.refusedKeys.contains(key) {
-                    record.refusedKeys.insert(key)
-                    logger.warning("node \(name) (\(record.role)) may not register under '\(key)'; ignored")
-                }
-            }
-        }
-        record.registrations = registrations
-        record.stateVersion = nodeState.version
-        state.members[name] = record
-        for known in nodeState.members
-        where known.node.name != node.name && state.members[known.node.name] == nil {
-            state.members[known.node.name] = MemberRecord(
-                name: known.node.name, role: known.role, host: known.node.host, port: known.node.port,
-                incarnation: nil, isSeed: false, now: now, backoff: settings.heartbeatInterval)
+        guard let nodeState = try? Serialization.decode(NodeState.self, from: body, system: self) else { return }
+        let refused = state.membership.apply(nodeState, from: peer.name, incarnation: peer.incarnation, now: now)
+        for key in refused {
+            logger.warning("node \(peer.name) may not register under '\(key)' with its role; ignored")
         }
     }
 
     /// Tells subscribers what changed: receptionist listings and the member list.
     func publishChanges(_ state: inout SystemState) {
         // The nodes this one vouches for are part of its node state: a change must reach peers.
-        var reachable: [String: UInt64] = [:]
-        for record in state.members.values where record.status == .up {
-            reachable[record.name] = record.incarnation ?? 0
-        }
-        if reachable != state.gossipedMembers {
-            state.gossipedMembers = reachable
-            state.stateVersion += 1
-        }
+        if state.membership.vouchedForChanged() { state.stateVersion += 1 }
         notifyListings(&state)
         let snapshot = membersSnapshot(state)
         let comparable = snapshot.map {

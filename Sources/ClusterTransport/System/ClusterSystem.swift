@@ -32,7 +32,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     let tls: ClusterTLS
     let group: any EventLoopGroup
     let errorRegistry = ErrorRegistry()
-    let state = Mutex(SystemState())
+    let state: Mutex<SystemState>
     private let server: Mutex<(any Channel)?> = Mutex(nil)
     /// Calls received and not yet answered on the wire.
     let incomingCalls = Atomic<Int>(0)
@@ -115,6 +115,15 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         self.node = node
         self.role = settings.role
         self.settings = settings
+        self.state = Mutex(
+            SystemState(
+                membership: Membership(
+                    localName: node.name,
+                    timing: .init(
+                        heartbeatInterval: settings.heartbeatInterval, failureTimeout: settings.failureTimeout,
+                        suspectTimeout: settings.effectiveSuspectTimeout,
+                        maximumReconnectBackoff: settings.maximumReconnectBackoff),
+                    registrationRoles: settings.registrationRoles)))
         self.tls = tls
         self.group = group
         self.logger = logger
@@ -148,7 +157,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
             guard !state.isShutDown else { return ([], [], []) }
             state.isShutDown = true
             var all = Array(state.inbound.values)
-            all += state.members.values.compactMap(\.connection)
+            all += state.membership.connections
             let listings = state.listingSubscribers.values.map(\.continuation)
             state.listingSubscribers = [:]
             let listeners = Array(state.membershipSubscribers.values)

@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import NIOCore
 
 /// Everything mutable in a `ClusterSystem`, kept behind its one lock.
 struct SystemState {
@@ -7,16 +8,6 @@ struct SystemState {
     final class WeakActor {
         weak var actor: (any DistributedActor)?
         init(_ actor: any DistributedActor) { self.actor = actor }
-    }
-
-    struct JoinSeed {
-        var host: String
-        var port: Int
-        var connecting = false
-        var isJoined = false
-        var retryAt: ContinuousClock.Instant
-        var backoff: Duration
-        var lastError: String?
     }
 
     struct ListingSubscription {
@@ -30,13 +21,17 @@ struct SystemState {
     /// Receptionist key → paths of local actors.
     var registrations: [String: [String]] = [:]
     var stateVersion: UInt64 = 1
-    var members: [String: MemberRecord] = [:]
-    var joinSeeds: [JoinSeed] = []
+    /// Who is in the cluster (a pure state machine; this state's owner does its I/O).
+    var membership: Membership<PeerConnection>
+    /// Dials under way to named members, for calls that wait on them.
+    var dials: [String: EventLoopFuture<(PeerConnection, Hello)>] = [:]
     var inbound: [ObjectIdentifier: PeerConnection] = [:]
     var listingSubscribers: [UUID: ListingSubscription] = [:]
     var membershipSubscribers: [UUID: AsyncStream<[Member]>.Continuation] = [:]
     var lastMembership: [Member] = []
-    /// Name → incarnation of the members last advertised in this node's state.
-    var gossipedMembers: [String: UInt64] = [:]
     var isShutDown = false
+
+    init(membership: Membership<PeerConnection>) {
+        self.membership = membership
+    }
 }
