@@ -100,6 +100,10 @@ public final class SpeechSynthesizer: Sendable {
                 sink.toOpaque())
         }
         let stopped = sink.takeUnretainedValue().stopped
+        // A synthesis stopped by the callback: espeak-ng is told to drop whatever of it is still
+        // queued (measured: nothing reached the next page even without this; kept as the
+        // documented way to stop).
+        if stopped != nil { espeak_Cancel() }
         if stopped == .deadline { throw .abandoned }
         if stopped == .tooLong {
             throw .synthesisFailed("the page speaks for more than \(Self.maxSeconds / 3600) hours")
