@@ -12,7 +12,6 @@ struct MembershipTests {
         let hub = try await cluster.start("hub")
         let left = try await cluster.start("left", seeds: [hub])
         let right = try await cluster.start("right", seeds: [hub])
-        defer { Task { for system in [left, right, hub] { await system.shutdown() } } }
 
         let a = Greeter(actorSystem: left)
         let b = Greeter(actorSystem: right)
@@ -37,6 +36,8 @@ struct MembershipTests {
         await right.shutdown()
         #expect(await updates.next()?.map(\.node.name) == ["left"])
         _ = (a, b)
+        await left.shutdown()
+        await hub.shutdown()
     }
 
     /// Silence with the socket still open, as a stopped process (SIGSTOP) or a partition gives:

@@ -89,7 +89,6 @@ struct RemoteCallTests {
         var server = try await cluster.start("server")
         let port = server.node.port
         let client = try await cluster.start("client", seeds: [server])
-        defer { Task { await client.shutdown() } }
         var greeter = Greeter(actorSystem: server)
         server.receptionist.register(greeter, key: "greeter")
         #expect(try await eventually { client.receptionist.lookup("greeter").count == 1 })
@@ -135,14 +134,15 @@ struct RemoteCallTests {
             }
         }
         await server.shutdown()
+        await client.shutdown()
     }
 
     @Test func localProxyRoutesThroughRegistry() async throws {
         let cluster = try TestCluster()
         let system = try await cluster.start("solo")
-        defer { Task { await system.shutdown() } }
         let greeter = Greeter(actorSystem: system)
         let resolved = try Greeter.resolve(id: greeter.id, using: system)
         #expect(try await resolved.greet("me") == "Hello, me from solo!")
+        await system.shutdown()
     }
 }

@@ -191,6 +191,10 @@ struct TrustTests {
         let friend = try await ClusterSystem.start(settings: friendSettings)
         // Established before the flood: a full cap keeps new strangers out, not known peers.
         #expect(try await eventually { friend.members.first { $0.name == "server" }?.status == .up })
+        func openDescriptors() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        }
+        let baseline = openDescriptors()
         var sockets: [Int32] = []
         for _ in 0..<1000 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -208,6 +212,9 @@ struct TrustTests {
         #expect(sockets.count > 900)
         try await Task.sleep(for: .milliseconds(300))
         #expect(server.unauthenticated.load(ordering: .relaxed) <= 50)
+        // This process holds the 1 000 client ends; the node's side of them stays under its cap.
+        let nodeSide = openDescriptors() - baseline - sockets.count
+        #expect(nodeSide <= 50 + 10, "\(nodeSide) descriptors on the node's side")
         let remote = try Greeter.resolve(id: greeter.id, using: friend)
         #expect(try await remote.greet("through the crowd") == "Hello, through the crowd from server!")
         // Past the handshake timeout every one of them has been closed by the node.

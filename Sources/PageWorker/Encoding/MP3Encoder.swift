@@ -39,17 +39,21 @@ public enum MP3Encoder {
     public static func encode(
         _ audio: PCMAudio, settings: MP3Settings = .speech, deadline: ContinuousClock.Instant? = nil
     ) async throws -> Data {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try encodeNow(audio, settings: settings, deadline: deadline) })
+        try await CancellationFlag.whileRunning { flag in
+            try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    continuation.resume(
+                        with: Result { try encodeNow(audio, settings: settings, deadline: deadline, flag: flag) })
+                }
             }
         }
     }
 
     /// The encode itself, on the calling thread.
-    static func encodeNow(_ audio: PCMAudio, settings: MP3Settings, deadline: ContinuousClock.Instant? = nil)
-        throws(SpeechError) -> Data
-    {
+    static func encodeNow(
+        _ audio: PCMAudio, settings: MP3Settings, deadline: ContinuousClock.Instant? = nil,
+        flag: CancellationFlag? = nil
+    ) throws(SpeechError) -> Data {
         guard audio.sampleRate > 0 else { throw .encodingFailed("the audio has no sample rate") }
         guard let lame = lame_init() else { throw .encodingFailed("lame_init failed") }
         defer { lame_close(lame) }
@@ -78,6 +82,7 @@ public enum MP3Encoder {
                 var start = 0
                 while start < pcm.count {
                     if let deadline, ContinuousClock.now >= deadline { throw .abandoned }
+                    if flag?.isCancelled == true { throw .abandoned }
                     let count = min(chunkSamples, pcm.count - start)
                     // Mono: LAME reads the left channel only.
                     let written = lame_encode_buffer(

@@ -12,7 +12,8 @@ public enum SpeechError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownVoice(let name): "espeak-ng has no voice named '\(name)'"
         case .synthesisFailed(let detail): "speech synthesis failed: \(detail)"
         case .encodingFailed(let detail): "MP3 encoding failed: \(detail)"
-        case .abandoned: "the job's lease ran out before the page was voiced; the worker gave it up"
+        case .abandoned:
+            "the job's lease ran out (or its caller gave up) before the page was voiced; the worker gave it up"
         }
     }
 }

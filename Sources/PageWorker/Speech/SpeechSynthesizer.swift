@@ -35,10 +35,13 @@ public final class SpeechSynthesizer: Sendable {
     public func synthesize(_ text: String, voice: String, deadline: ContinuousClock.Instant? = nil) async throws
         -> PCMAudio
     {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(
-                    with: Result { try self.synthesizeOnQueue(text, voice: voice, deadline: deadline) })
+        // Cancelling the calling task (its caller gave up) stops the synthesis too.
+        try await CancellationFlag.whileRunning { flag in
+            try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    continuation.resume(
+                        with: Result { try self.synthesizeOnQueue(text, voice: voice, deadline: deadline, flag: flag) })
+                }
             }
         }
     }
@@ -81,18 +84,20 @@ public final class SpeechSynthesizer: Sendable {
         espeak_SetParameter(espeakRATE, Int32(espeakRATE_NORMAL), 0)
     }
 
-    private func synthesizeOnQueue(_ text: String, voice: String, deadline: ContinuousClock.Instant?)
-        throws(SpeechError) -> PCMAudio
-    {
+    private func synthesizeOnQueue(
+        _ text: String, voice: String, deadline: ContinuousClock.Instant?, flag: CancellationFlag
+    ) throws(SpeechError) -> PCMAudio {
         // It may have waited in the queue behind other pages past its lease.
         if let deadline, ContinuousClock.now >= deadline { throw .abandoned }
+        if flag.isCancelled { throw .abandoned }
         let rate = try sampleRateOnQueue()
         // The voice is checked even for empty text, so a bad voice fails the same way every time.
         try select(voice: voice)
         guard text.contains(where: { !$0.isWhitespace }) else {
             return PCMAudio(samples: [], sampleRate: rate)
         }
-        let sink = Unmanaged.passRetained(SampleSink(deadline: deadline, maxSamples: rate * Self.maxSeconds))
+        let sink = Unmanaged.passRetained(
+            SampleSink(deadline: deadline, flag: flag, maxSamples: rate * Self.maxSeconds))
         defer { sink.release() }
         let status = text.withCString { pointer in
             espeak_Synth(
@@ -126,11 +131,13 @@ private final class SampleSink {
 
     var samples: [Int16] = []
     let deadline: ContinuousClock.Instant?
+    let flag: CancellationFlag
     let maxSamples: Int
     var stopped: Stop?
 
-    init(deadline: ContinuousClock.Instant?, maxSamples: Int) {
+    init(deadline: ContinuousClock.Instant?, flag: CancellationFlag, maxSamples: Int) {
         self.deadline = deadline
+        self.flag = flag
         self.maxSamples = maxSamples
     }
 }
@@ -142,7 +149,7 @@ private func collectSamples(
 ) -> Int32 {
     guard let wav, count > 0, let user = events?.pointee.user_data else { return 0 }
     let sink = Unmanaged<SampleSink>.fromOpaque(user).takeUnretainedValue()
-    if let deadline = sink.deadline, ContinuousClock.now >= deadline {
+    if sink.flag.isCancelled || sink.deadline.map({ ContinuousClock.now >= $0 }) == true {
         sink.stopped = .deadline
         return 1  // 1: stop synthesising
     }
