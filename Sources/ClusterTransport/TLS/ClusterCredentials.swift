@@ -48,35 +48,20 @@ public struct ClusterCredentials: Sendable {
         self.privateKey = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
     }
 
-    /// The node name this node's own certificate carries.
-    public var nodeName: String? {
-        guard let leaf = certificateChain.first,
-            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
-        else {
-            return nil
-        }
-        return certificate.nodeName
+    /// This node's own certificate, parsed.
+    private var leaf: Certificate? {
+        guard let first = certificateChain.first else { return nil }
+        return try? Certificate(derEncoded: first.toDERBytes())
     }
+
+    /// The node name this node's own certificate carries.
+    public var nodeName: String? { leaf?.nodeName }
 
     /// The hosts this node's own certificate may be dialled at.
-    public var dialableHosts: [String]? {
-        guard let leaf = certificateChain.first,
-            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
-        else {
-            return nil
-        }
-        return certificate.dialableHosts
-    }
+    public var dialableHosts: [String]? { leaf?.dialableHosts }
 
     /// The role this node's own certificate carries (nil for a certificate made before roles).
-    public var nodeRole: String? {
-        guard let leaf = certificateChain.first,
-            let certificate = try? Certificate(derEncoded: leaf.toDERBytes())
-        else {
-            return nil
-        }
-        return certificate.nodeRole
-    }
+    public var nodeRole: String? { leaf?.nodeRole }
 }
 
 /// A configuration or credential problem found at start-up, worded for the operator.

@@ -293,11 +293,7 @@ extension Coordinator {
         switch verdict {
         case .fail(let reason):
             CoordinatorMetrics.pagesFailed.increment()
-            emit(
-                key.book, "page_failed",
-                PageFailed(
-                    bookId: key.book, pageNumber: key.page, error: reason, attempt: lease.attempt, willRetry: false))
-            emitProgress(key.book)
+            reportFailure(key, attempt: lease.attempt, error: reason, willRetry: false)
             logger.error(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(lease.attempt) attempts: \(reason)")
         case .requeue(let delay):
@@ -307,16 +303,20 @@ extension Coordinator {
             requeue(key, after: delay)
         case .retry(let delay):
             CoordinatorMetrics.attemptsFailed.increment()
-            emit(
-                key.book, "page_failed",
-                PageFailed(
-                    bookId: key.book, pageNumber: key.page, error: message, attempt: lease.attempt, willRetry: true))
-            emitProgress(key.book)
+            reportFailure(key, attempt: lease.attempt, error: message, willRetry: true)
             logger.warning(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(lease.attempt) failed: \(message); retrying in \(delay)"
             )
             requeue(key, after: delay)
         }
+    }
+
+    /// `page_failed` and the book's progress, for the page's subscribers.
+    private func reportFailure(_ key: PageKey, attempt: Int, error: String, willRetry: Bool) {
+        emit(
+            key.book, "page_failed",
+            PageFailed(bookId: key.book, pageNumber: key.page, error: error, attempt: attempt, willRetry: willRetry))
+        emitProgress(key.book)
     }
 
     private func requeue(_ key: PageKey, after delay: Duration) {
