@@ -95,8 +95,11 @@ struct TrustTests {
         let connection = try await mallory.connection(to: server.node)
         connection.send(.leaving(client.node))
         try await Task.sleep(for: .milliseconds(800))
-        #expect(server.members.first { $0.name == "client" }?.status == .up)
+        // Still a member, still listed: the spoofed goodbye removed nothing (a loaded machine may
+        // show it suspect for a moment, never gone).
+        #expect(server.members.contains { $0.name == "client" && $0.status != .down })
         #expect(server.receptionist.lookup("greeter").count == 1)
+        #expect(try await eventually { server.members.first { $0.name == "client" }?.status == .up })
         let remote = try Greeter.resolve(id: greeter.id, using: server)
         #expect(try await remote.greet("still here") == "Hello, still here from client!")
         for system in [mallory, client, server] { await system.shutdown() }

@@ -255,4 +255,79 @@ import Testing
         #expect(scanPage["audio_url"] is String)
         #expect(cluster.coordinator.isRunning && cluster.gateway.isRunning)
     }
+
+    /// The pids of a node's native helpers (`lector native-helper` children).
+    static func helpers(of parent: Int32) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> Int32? in
+            guard let pid = Int32(entry),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")"),
+                let ppid = stat[stat.index(after: close)...].split(separator: " ").dropFirst(1).first.flatMap({ Int32($0) }),
+                ppid == parent,
+                let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: command, as: UTF8.self).contains("native-helper")
+            else { return nil }
+            return pid
+        }
+    }
+
+    /// Tesseract runs in a helper process: killing it mid-page (as a crash in the library would)
+    /// costs that attempt of the page, never the worker, and the retry reads the page.
+    @Test func aCrashInsideTesseractCostsThePageNotTheWorker() async throws {
+        let cluster = try await Cluster.start(workers: 1)
+        defer { Task { await cluster.stop() } }
+        let worker = try #require(cluster.workers["worker-1"])
+        let upload = try await HTTP.send(
+            .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
+            body: try BookPipelineTests.fixture("scanned-2p"))
+        let book = try #require(upload.data?["book_id"] as? Int)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var killed: Int32?
+        while killed == nil, ContinuousClock.now < deadline {
+            if let helper = Self.helpers(of: worker.pid).first {
+                kill(helper, SIGKILL)
+                killed = helper
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(killed != nil, "no OCR helper appeared")
+        let status = try await cluster.settle(book, timeout: .seconds(180))
+        #expect(status["processing_status"] as? String == "completed", "\(status)")
+        #expect(worker.isRunning)
+        // The attempt that lost its helper failed with the reason, and was retried.
+        #expect(
+            cluster.coordinator.output.contains("Tesseract crashed on this page"),
+            "\(cluster.coordinator.output.suffix(1500))")
+        let pages = try await BookPipelineTests.pagesOf(cluster.base, book)
+        #expect(pages.allSatisfy { $0["text_source"] as? String == "ocr" })
+        #expect(cluster.coordinator.isRunning)
+    }
+
+    /// Poppler and cairo run in the coordinator's helper process: killing it mid-render costs that
+    /// attempt, never the coordinator.
+    @Test func aCrashInsideTheRendererCostsThePageNotTheCoordinator() async throws {
+        let cluster = try await Cluster.start(workers: 1)
+        defer { Task { await cluster.stop() } }
+        let upload = try await HTTP.send(
+            .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
+            body: try BookPipelineTests.fixture("large-format-scan"))
+        let book = try #require(upload.data?["book_id"] as? Int)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var killed = false
+        while !killed, ContinuousClock.now < deadline {
+            if let helper = Self.helpers(of: cluster.coordinator.pid).first {
+                kill(helper, SIGKILL)
+                killed = true
+            } else {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        #expect(killed, "no render helper appeared")
+        let status = try await cluster.settle(book, timeout: .seconds(300))
+        #expect(status["processing_status"] as? String == "completed", "\(status)")
+        #expect(cluster.coordinator.isRunning)
+        #expect(
+            cluster.coordinator.output.contains("crashed the PDF renderer"), "\(cluster.coordinator.output.suffix(1500))")
+    }
 }

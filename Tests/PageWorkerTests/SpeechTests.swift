@@ -148,8 +148,10 @@ struct SpeechTests {
                     long, voice: "en", deadline: .now + .milliseconds(milliseconds))
             }
             let after = try await SpeechSynthesizer.shared.synthesize(english, voice: "en").duration
+            // Leftovers of the abandoned text would add seconds; 2 % allows for the other suites'
+            // pages interleaving on the one espeak-ng queue (up to 1.4 % seen on a loaded run).
             #expect(
-                abs(after - before) < before * 0.005,
+                abs(after - before) < before * 0.02,
                 "English \(before) s before, \(after) s after a page abandoned at \(milliseconds) ms")
         }
     }

@@ -10,14 +10,38 @@ extension Coordinator {
     ///
     /// The page is marked `rendering` in the database first: if poppler or cairo takes the
     /// process down, the next start counts it against the page, which fails after a few.
+    /// With a helper pool (`lector` nodes), poppler and cairo run in a helper process: a crash
+    /// there fails this attempt of the page, and the coordinator goes on.
     func scanImage(_ key: PageKey) async throws -> PageImage {
-        let document = try sourceDocument(book: key.book)
-        try store.setRendering(key, true)
-        defer { try? store.setRendering(key, false) }
         let started = ContinuousClock.now
-        let image: PageImage = try await withCheckedThrowingContinuation { continuation in
-            Self.renderQueue.async {
-                continuation.resume(with: Result { () throws(PDFError) in try document.render(page: key.page) })
+        let image: PageImage
+        if let renderHelpers {
+            let source = audioStore.sourceURL(book: key.book)
+            guard FileManager.default.fileExists(atPath: source.path) else { throw Self.sourceMissing(book: key.book) }
+            let request = NativeRequests.Render(pdf: source.path, page: key.page, dpi: 300)
+            let answer: Data
+            do {
+                answer = try await renderHelpers.request(.render, request.encoded, deadline: .now + .seconds(120))
+            } catch let failure as HelperPool.Failure {
+                logger.error("[OCR] Book \(key.book), Page \(key.page) - rendering failed: \(failure)")
+                throw LectorError(
+                    status: 500, code: "render_failed",
+                    message: failure.crashed
+                        ? "page \(key.page) crashed the PDF renderer and could not be drawn for OCR"
+                        : failure.description)
+            }
+            guard let decoded = NativeRequests.decodeImage(answer) else {
+                throw LectorError(status: 500, code: "render_failed", message: "the renderer's answer was not an image")
+            }
+            image = decoded
+        } else {
+            let document = try sourceDocument(book: key.book)
+            try store.setRendering(key, true)
+            defer { try? store.setRendering(key, false) }
+            image = try await withCheckedThrowingContinuation { continuation in
+                Self.renderQueue.async {
+                    continuation.resume(with: Result { () throws(PDFError) in try document.render(page: key.page) })
+                }
             }
         }
         logger.info(
@@ -33,12 +57,14 @@ extension Coordinator {
             return try library.source(book: book) { try PDFTextDocument.open(contentsOf: url) }
         } catch {
             logger.error("[OCR] cannot open the kept PDF of book \(book): \(error)")
-            throw LectorError(
-                status: 500, code: "source_missing",
-                message:
-                    "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR."
-            )
+            throw Self.sourceMissing(book: book)
         }
+    }
+
+    static func sourceMissing(book: Int64) -> LectorError {
+        LectorError(
+            status: 500, code: "source_missing",
+            message: "The PDF of book \(book) is not on the coordinator any more, so its page cannot be read with OCR.")
     }
 
     /// The book needs its PDF no more (every page done, or the book deleted).

@@ -22,6 +22,8 @@ public distributed actor Coordinator {
     let logger: Logger
     let store: BookStore
     let audioStore: AudioStore
+    /// Helper processes that render pages for OCR (nil: rendered in this process).
+    let renderHelpers: HelperPool?
     var dispatcher: Dispatcher<any PageSynthesizing>
     var events: EventHub<any BookEventReceiving>
     /// Answers received and not yet written (see `flushAccepted`).
@@ -38,6 +40,7 @@ public distributed actor Coordinator {
         self.logger = logger
         self.store = try BookStore(path: settings.databasePath)
         self.audioStore = AudioStore(directory: settings.audioDirectory)
+        self.renderHelpers = settings.nativeHelper.map { HelperPool(command: $0, size: 1) }
         self.dispatcher = Dispatcher(
             policy: .init(
                 maxAttempts: settings.maxAttempts, maxLosses: settings.maxLosses, backoff: settings.retryBackoff))

@@ -8,6 +8,13 @@ public struct PageImage: Sendable, Equatable {
     public var height: Int
     /// No pixel darker than light grey: nothing for OCR to find.
     public var isBlank: Bool
+
+    public init(png: Data, width: Int, height: Int, isBlank: Bool) {
+        self.png = png
+        self.width = width
+        self.height = height
+        self.isBlank = isBlank
+    }
 }
 
 extension PDFTextDocument {

@@ -19,10 +19,15 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     var draining = false
     var jobsInHand = 0
     var transfers = PageTransfers()
-    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger) {
+    /// Helper processes that run Tesseract, so a crash in it costs the page, not this worker;
+    /// nil reads in this process (tests).
+    let ocrHelpers: HelperPool?
+
+    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger, ocrHelpers: HelperPool? = nil) {
         self.actorSystem = actorSystem
         self.concurrency = concurrency
         self.logger = logger
+        self.ocrHelpers = ocrHelpers
     }
 
     public distributed func capacity() -> Int { concurrency }
@@ -84,7 +89,19 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             "[OCR] Page \(job.pageNumber) - reading the page image (\(image.count / 1024) KB) with Tesseract (\(languages))"
         )
         let started = ContinuousClock.now
-        let raw = try await TextRecognizer.shared.recognize(png: image, languages: languages, deadline: deadline)
+        let raw: String
+        if let ocrHelpers {
+            do {
+                let answer = try await ocrHelpers.request(
+                    .ocr, NativeRequests.OCR(languages: languages, dpi: 300, png: image).encoded, deadline: deadline)
+                raw = String(decoding: answer, as: UTF8.self)
+            } catch let failure as HelperPool.Failure {
+                logger.error("[OCR] Page \(job.pageNumber) - \(failure)")
+                throw OCRError.helperFailed(failure.crashed ? "Tesseract crashed on this page" : failure.description)
+            }
+        } else {
+            raw = try await TextRecognizer.shared.recognize(png: image, languages: languages, deadline: deadline)
+        }
         WorkerMetrics.ocrDuration.record(duration: ContinuousClock.now - started)
         WorkerMetrics.pagesRead.increment()
         let text = DevanagariRepair.repair(raw).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -106,6 +106,8 @@ public enum OCRError: Error, Equatable, CustomStringConvertible {
     case engineUnavailable(String)
     case unreadableImage
     case recognitionFailed
+    /// The helper process running Tesseract failed or crashed on the page.
+    case helperFailed(String)
 
     public var description: String {
         switch self {
@@ -113,6 +115,7 @@ public enum OCRError: Error, Equatable, CustomStringConvertible {
             "Tesseract cannot load the languages \(languages) (install tesseract-ocr-eng, -hin, -mar)"
         case .unreadableImage: "the page image could not be decoded"
         case .recognitionFailed: "Tesseract returned no result"
+        case .helperFailed(let reason): "OCR failed: \(reason)"
         }
     }
 }

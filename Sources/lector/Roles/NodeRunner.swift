@@ -86,6 +86,7 @@ struct NodeRunner {
                 maxUploadBytes: config.maxUploadBytes, maxAttempts: config.timings.maxAttempts,
                 jobLease: config.timings.jobLease)
             settings.retryBackoff = min(config.timings.heartbeatInterval, .milliseconds(500))
+            settings.nativeHelper = NativeHelper.command
             settings.maxPages = config.limits.maxPages
             settings.maxPageCharacters = config.limits.maxPageCharacters
             let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
@@ -95,7 +96,10 @@ struct NodeRunner {
             system.receptionist.register(coordinator, key: Coordinator.receptionKey)
             actors.append(coordinator)
         case .worker:
-            let worker = PageWorker(actorSystem: system, concurrency: node.concurrency ?? 2, logger: logger)
+            let concurrency = node.concurrency ?? 2
+            let worker = PageWorker(
+                actorSystem: system, concurrency: concurrency, logger: logger,
+                ocrHelpers: HelperPool(command: NativeHelper.command, size: concurrency))
             system.receptionist.register(worker, key: pageWorkerKey)
             actors.append(worker)
             beforeLeaving = {
@@ -150,5 +154,12 @@ enum ParentWatch {
                 }
             }
         }
+    }
+}
+
+/// How a node starts its native helpers: this same binary, `lector native-helper`.
+enum NativeHelper {
+    static var command: [String] {
+        [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, "native-helper"]
     }
 }

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import PageWorker
+
+/// `lector native-helper`: the process a node runs poppler, cairo and Tesseract in (see
+/// `HelperPool`). Reads one request frame at a time from stdin and answers on stdout until stdin
+/// closes; a crash here costs only the page it was working on.
+struct NativeHelperCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "native-helper", shouldDisplay: false)
+
+    /// The largest request accepted (a page image, or a path).
+    static let maxRequestBytes = 128 << 20
+
+    func run() async throws {
+        let input = FileHandle.standardInput
+        let output = FileHandle.standardOutput
+        while let head = Self.read(5, from: input) {
+            let length = head[1...4].reduce(0) { $0 << 8 | Int($1) }
+            guard length <= Self.maxRequestBytes, let payload = Self.read(length, from: input) else { return }
+            let answer: Result<Data, HelperError>
+            switch head[0] {
+            case 1: answer = await Self.ocr(payload)
+            case 2: answer = Self.render(payload)
+            default: answer = .failure(HelperError("unknown request \(head[0])"))
+            }
+            var frame = Data()
+            let body: Data
+            switch answer {
+            case .success(let data):
+                frame.append(0)
+                body = data
+            case .failure(let error):
+                frame.append(1)
+                body = Data(error.message.utf8)
+            }
+            frame.append(contentsOf: withUnsafeBytes(of: UInt32(body.count).bigEndian) { Array($0) })
+            frame.append(body)
+            try output.write(contentsOf: frame)
+        }
+    }
+
+    static func ocr(_ payload: Data) async -> Result<Data, HelperError> {
+        guard let request = NativeRequests.OCR(decoding: payload) else { return .failure(HelperError("bad OCR request")) }
+        do {
+            let text = try await TextRecognizer.shared.recognize(
+                png: request.png, languages: request.languages, dpi: request.dpi)
+            return .success(Data(text.utf8))
+        } catch {
+            return .failure(HelperError("\(error)"))
+        }
+    }
+
+    static func render(_ payload: Data) -> Result<Data, HelperError> {
+        guard let request = NativeRequests.Render(decoding: payload) else { return .failure(HelperError("bad render request")) }
+        do {
+            let document = try PDFTextDocument.open(contentsOf: URL(fileURLWithPath: request.pdf))
+            let image = try document.render(page: request.page, dpi: Double(request.dpi))
+            return .success(NativeRequests.encode(image))
+        } catch {
+            return .failure(HelperError("\(error)"))
+        }
+    }
+
+    static func read(_ count: Int, from handle: FileHandle) -> Data? {
+        var data = Data()
+        while data.count < count {
+            guard let chunk = try? handle.read(upToCount: count - data.count), !chunk.isEmpty else { return nil }
+            data.append(chunk)
+        }
+        return data
+    }
+}
+
+/// A request the helper could not do, with the message for the page's error.
+struct HelperError: Error {
+    var message: String
+    init(_ message: String) { self.message = message }
+}
