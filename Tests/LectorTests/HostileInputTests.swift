@@ -262,7 +262,9 @@ import Testing
             guard let pid = Int32(entry),
                 let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
                 let close = stat.lastIndex(of: ")"),
-                let ppid = stat[stat.index(after: close)...].split(separator: " ").dropFirst(1).first.flatMap({ Int32($0) }),
+                let ppid = stat[stat.index(after: close)...].split(separator: " ").dropFirst(1).first.flatMap({
+                    Int32($0)
+                }),
                 ppid == parent,
                 let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
                 String(decoding: command, as: UTF8.self).contains("native-helper")
@@ -328,6 +330,7 @@ import Testing
         #expect(status["processing_status"] as? String == "completed", "\(status)")
         #expect(cluster.coordinator.isRunning)
         #expect(
-            cluster.coordinator.output.contains("crashed the PDF renderer"), "\(cluster.coordinator.output.suffix(1500))")
+            cluster.coordinator.output.contains("crashed the PDF renderer"),
+            "\(cluster.coordinator.output.suffix(1500))")
     }
 }

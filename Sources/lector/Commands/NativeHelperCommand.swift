@@ -41,7 +41,9 @@ struct NativeHelperCommand: AsyncParsableCommand {
     }
 
     static func ocr(_ payload: Data) async -> Result<Data, HelperError> {
-        guard let request = NativeRequests.OCR(decoding: payload) else { return .failure(HelperError("bad OCR request")) }
+        guard let request = NativeRequests.OCR(decoding: payload) else {
+            return .failure(HelperError("bad OCR request"))
+        }
         do {
             let text = try await TextRecognizer.shared.recognize(
                 png: request.png, languages: request.languages, dpi: request.dpi)
@@ -52,7 +54,9 @@ struct NativeHelperCommand: AsyncParsableCommand {
     }
 
     static func render(_ payload: Data) -> Result<Data, HelperError> {
-        guard let request = NativeRequests.Render(decoding: payload) else { return .failure(HelperError("bad render request")) }
+        guard let request = NativeRequests.Render(decoding: payload) else {
+            return .failure(HelperError("bad render request"))
+        }
         do {
             let document = try PDFTextDocument.open(contentsOf: URL(fileURLWithPath: request.pdf))
             let image = try document.render(page: request.page, dpi: Double(request.dpi))
