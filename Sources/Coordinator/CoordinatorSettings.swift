@@ -19,8 +19,8 @@ public struct CoordinatorSettings: Sendable {
     public var maxPages = 5000
     /// A page's text is cut to this many characters (almost three hours of espeak-ng, which reads about 20 a second), with a note.
     public var maxPageCharacters = 200_000
-    /// Runs rendering (poppler, cairo) in helper processes, so a crash costs the page, not the
-    /// coordinator; nil renders in this process (tests).
+    /// Runs poppler and cairo (reading uploads, rendering pages for OCR) in helper processes, so a
+    /// crash costs the upload or the page, not the coordinator; nil works in this process (tests).
     public var nativeHelper: [String]?
     /// The largest MP3 a worker may return for one page (a 4-hour page at 48 kb/s is 86 MB).
     public var maxPageAudioBytes = 128 << 20

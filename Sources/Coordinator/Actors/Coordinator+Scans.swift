@@ -15,13 +15,13 @@ extension Coordinator {
     func scanImage(_ key: PageKey) async throws -> PageImage {
         let started = ContinuousClock.now
         let image: PageImage
-        if let renderHelpers {
+        if let nativeHelpers {
             let source = audioStore.sourceURL(book: key.book)
             guard FileManager.default.fileExists(atPath: source.path) else { throw Self.sourceMissing(book: key.book) }
             let request = NativeRequests.Render(pdf: source.path, page: key.page, dpi: 300)
             let answer: Data
             do {
-                answer = try await renderHelpers.request(.render, request.encoded, deadline: .now + .seconds(120))
+                answer = try await nativeHelpers.request(.render, request.encoded, deadline: .now + .seconds(120))
             } catch let failure as HelperPool.Failure {
                 logger.error("[OCR] Book \(key.book), Page \(key.page) - rendering failed: \(failure)")
                 throw LectorError(

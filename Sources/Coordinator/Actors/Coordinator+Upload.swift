@@ -25,14 +25,14 @@ extension Coordinator {
     }
 
     /// Checks the spooled file is a readable PDF, creating nothing. On any problem the upload is gone.
-    public distributed func inspectUpload(_ uploadId: String) throws -> UploadInspection {
+    public distributed func inspectUpload(_ uploadId: String) async throws -> UploadInspection {
         let spool = try spool(uploadId)
         spool.closeForReading()
         do {
-            let document = try PDFTextDocument.open(contentsOf: spool.url, maxPages: settings.maxPages)
-            guard document.pageCount > 0 else { throw PDFError.noPages }
-            spool.document = document
-            return UploadInspection(totalPages: document.pageCount, bytes: spool.bytes)
+            let reader = try await UploadReader.open(spool.url, maxPages: settings.maxPages, helpers: nativeHelpers)
+            guard reader.pageCount > 0 else { throw PDFError.noPages }
+            spool.reader = reader
+            return UploadInspection(totalPages: reader.pageCount, bytes: spool.bytes)
         } catch {
             discard(uploadId)
             throw Self.lectorError(for: error)
@@ -45,8 +45,8 @@ extension Coordinator {
         _ uploadId: String, metadata: UploadMetadata, progress: ClusterActorID?
     ) async throws -> BookCreated {
         let spool = try spool(uploadId)
-        if spool.document == nil { _ = try inspectUpload(uploadId) }
-        guard let document = spool.document else {
+        if spool.reader == nil { _ = try await inspectUpload(uploadId) }
+        guard let document = spool.reader else {
             throw LectorError.badRequest("The upload was not inspected.")
         }
         _ = try library.take(uploadId)
@@ -99,14 +99,15 @@ extension Coordinator {
 
     /// Runs off the actor: poppler takes milliseconds a page, and status calls must not wait on it.
     nonisolated static func extractText(
-        of document: PDFTextDocument, reportingTo receiver: (any UploadProgressReceiving)?, maxCharacters: Int
+        of document: UploadReader, reportingTo receiver: (any UploadProgressReceiving)?, maxCharacters: Int
     ) async -> [BookStore.NewPage] {
         var pages: [BookStore.NewPage] = []
         pages.reserveCapacity(document.pageCount)
         for number in 1...document.pageCount {
             var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
             do {
-                page.text = bounded(DevanagariRepair.repair(try document.text(ofPage: number)), limit: maxCharacters)
+                page.text = bounded(
+                    DevanagariRepair.repair(try await document.text(ofPage: number)), limit: maxCharacters)
                 page.needsOCR = !TextQuality(of: page.text).isUsable
             } catch {
                 page.unreadable = "Page \(number) could not be read from the PDF: \(error)"

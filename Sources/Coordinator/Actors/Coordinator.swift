@@ -22,8 +22,8 @@ public distributed actor Coordinator {
     let logger: Logger
     let store: BookStore
     let audioStore: AudioStore
-    /// Helper processes that render pages for OCR (nil: rendered in this process).
-    let renderHelpers: HelperPool?
+    /// Helper processes that read uploads' PDFs and render pages for OCR (nil: this process).
+    let nativeHelpers: HelperPool?
     var dispatcher: Dispatcher<any PageSynthesizing>
     var events: EventHub<any BookEventReceiving>
     /// Answers received and not yet written (see `flushAccepted`).
@@ -40,7 +40,8 @@ public distributed actor Coordinator {
         self.logger = logger
         self.store = try BookStore(path: settings.databasePath)
         self.audioStore = AudioStore(directory: settings.audioDirectory)
-        self.renderHelpers = settings.nativeHelper.map { HelperPool(command: $0, size: 1) }
+        // Two: an upload being read does not wait behind a page being drawn, and the other way round.
+        self.nativeHelpers = settings.nativeHelper.map { HelperPool(command: $0, size: 2) }
         self.dispatcher = Dispatcher(
             policy: .init(
                 maxAttempts: settings.maxAttempts, maxLosses: settings.maxLosses, backoff: settings.retryBackoff))

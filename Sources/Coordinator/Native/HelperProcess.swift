@@ -13,6 +13,10 @@ public final class HelperPool: Sendable {
     public enum Kind: UInt8, Sendable {
         case ocr = 1
         case render = 2
+        /// Open an upload's PDF: its page count, or why it cannot be read.
+        case inspect = 3
+        /// One page's text layer.
+        case text = 4
     }
 
     /// Why a request to a helper failed.
@@ -38,6 +42,9 @@ public final class HelperPool: Sendable {
     private let state = Mutex(State())
 
     public init(command: [String], environment: [String: String] = ProcessInfo.processInfo.environment, size: Int) {
+        // A helper that died leaves a broken pipe: writing to it must fail the request (EPIPE),
+        // not kill this process with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         self.command = command
         self.environment = environment
         self.size = max(1, size)

@@ -7,7 +7,7 @@ final class UploadSpool {
     let url: URL
     private let handle: FileHandle
     private(set) var bytes = 0
-    var document: PDFTextDocument?
+    var reader: UploadReader?
     var lastActivity = ContinuousClock.now
 
     init(directory: URL) throws {

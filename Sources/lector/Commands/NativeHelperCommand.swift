@@ -15,13 +15,16 @@ struct NativeHelperCommand: AsyncParsableCommand {
     func run() async throws {
         let input = FileHandle.standardInput
         let output = FileHandle.standardOutput
+        var cache: OpenDocument?
         while let head = Self.read(5, from: input) {
             let length = head[1...4].reduce(0) { $0 << 8 | Int($1) }
             guard length <= Self.maxRequestBytes, let payload = Self.read(length, from: input) else { return }
             let answer: Result<Data, HelperError>
             switch head[0] {
             case 1: answer = await Self.ocr(payload)
-            case 2: answer = Self.render(payload)
+            case 2: answer = Self.render(payload, cache: &cache)
+            case 3: answer = Self.inspect(payload, cache: &cache)
+            case 4: answer = Self.text(payload, cache: &cache)
             default: answer = .failure(HelperError("unknown request \(head[0])"))
             }
             var frame = Data()
@@ -53,14 +56,52 @@ struct NativeHelperCommand: AsyncParsableCommand {
         }
     }
 
-    static func render(_ payload: Data) -> Result<Data, HelperError> {
+    static func render(_ payload: Data, cache: inout OpenDocument?) -> Result<Data, HelperError> {
         guard let request = NativeRequests.Render(decoding: payload) else {
             return .failure(HelperError("bad render request"))
         }
         do {
-            let document = try PDFTextDocument.open(contentsOf: URL(fileURLWithPath: request.pdf))
+            let document = try document(request.pdf, maxPages: .max, cache: &cache)
             let image = try document.render(page: request.page, dpi: Double(request.dpi))
             return .success(NativeRequests.encode(image))
+        } catch {
+            return .failure(HelperError("\(error)"))
+        }
+    }
+
+    /// The document read last, kept for the next request: an upload's pages are read one by one.
+    struct OpenDocument {
+        var path: String
+        var document: PDFTextDocument
+    }
+
+    static func document(_ path: String, maxPages: Int, cache: inout OpenDocument?) throws(PDFError) -> PDFTextDocument
+    {
+        if let cache, cache.path == path { return cache.document }
+        let document = try PDFTextDocument.open(contentsOf: URL(fileURLWithPath: path), maxPages: maxPages)
+        cache = OpenDocument(path: path, document: document)
+        return document
+    }
+
+    static func inspect(_ payload: Data, cache: inout OpenDocument?) -> Result<Data, HelperError> {
+        guard let request = NativeRequests.Document(decoding: payload) else {
+            return .failure(HelperError("bad request"))
+        }
+        do throws(PDFError) {
+            let document = try document(request.pdf, maxPages: request.maxPages, cache: &cache)
+            return .success(NativeRequests.encode(inspection: .success(document.pageCount)))
+        } catch {
+            return .success(NativeRequests.encode(inspection: .failure(error)))
+        }
+    }
+
+    static func text(_ payload: Data, cache: inout OpenDocument?) -> Result<Data, HelperError> {
+        guard let request = NativeRequests.Document(decoding: payload) else {
+            return .failure(HelperError("bad request"))
+        }
+        do {
+            let document = try document(request.pdf, maxPages: .max, cache: &cache)
+            return .success(Data(try document.text(ofPage: request.page).utf8))
         } catch {
             return .failure(HelperError("\(error)"))
         }
