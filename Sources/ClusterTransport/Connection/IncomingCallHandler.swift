@@ -65,15 +65,25 @@ final class IncomingCallHandler: ChannelInboundHandler {
         delegate.incomingCallStarted()
         running[call.id] = Task {
             let outcome = await delegate.execute(call, callerRole: callerRole)
-            channel.eventLoop.execute { loopBound.value.finished(call.id) }
-            channel.writeAndFlush(Envelope.reply(Reply(callID: call.id, outcome: outcome))).whenComplete { _ in
-                delegate.incomingCallEnded()
+            // One hop to the event loop per call: the reply is written and its completion hooked
+            // there (hooking it from this task would cost a second cross-thread hop per call).
+            channel.eventLoop.execute {
+                loopBound.value.reply(call.id, outcome: outcome, channel: channel)
             }
         }
         if running.count >= delegate.maxIncomingCalls, !readingPaused {
             readingPaused = true
             channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
+    }
+
+    /// On the event loop: writes a call's reply; the call counts as running until it is written.
+    private func reply(_ id: UInt64, outcome: Reply.Outcome, channel: any Channel) {
+        let delegate = self.delegate
+        channel.writeAndFlush(Envelope.reply(Reply(callID: id, outcome: outcome))).whenComplete { _ in
+            delegate.incomingCallEnded()
+        }
+        finished(id)
     }
 
     private func finished(_ id: UInt64) {

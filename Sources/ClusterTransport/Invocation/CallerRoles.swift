@@ -27,14 +27,15 @@ enum CallAuthorization {
     }
 
     /// nil when the call may go ahead, otherwise why not.
-    static func refusal(of target: String, on actor: any DistributedActor, callerRole: String) -> String? {
-        guard let guarded = type(of: actor) as? any CallerRoles.Type else { return nil }
+    static func refusal(
+        of target: String, rules: any CallerRoles.Type, actorType: Any.Type, callerRole: String
+    ) -> String? {
         guard let method = methodName(of: target) else {
-            return "\(type(of: actor)): a call whose method cannot be read is refused"
+            return "\(actorType): a call whose method cannot be read is refused"
         }
-        guard let roles = guarded.allowedRoles(forMethod: method) else { return nil }
+        guard let roles = rules.allowedRoles(forMethod: method) else { return nil }
         guard roles.contains(callerRole) else {
-            return "a \(callerRole) may not call \(type(of: actor)).\(method)"
+            return "a \(callerRole) may not call \(actorType).\(method)"
         }
         return nil
     }

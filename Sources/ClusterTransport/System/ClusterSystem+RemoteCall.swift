@@ -75,13 +75,16 @@ extension ClusterSystem {
                         "actor \(call.recipientPath) belonged to an earlier run of node \(node.name), which has restarted"
                 ))
         }
-        guard let actor = localActor(path: call.recipientPath) else {
+        guard let (actor, rules) = localActorAndRules(path: call.recipientPath) else {
             return .failure(
                 RemoteFailure(
                     kind: .unknownActor, typeName: "",
                     message: "no actor \(call.recipientPath) on node \(node.name)"))
         }
-        if let callerRole, let refusal = CallAuthorization.refusal(of: call.target, on: actor, callerRole: callerRole) {
+        if let callerRole, let rules,
+            let refusal = CallAuthorization.refusal(
+                of: call.target, rules: rules, actorType: type(of: actor), callerRole: callerRole)
+        {
             CallAuthorization.forbiddenCalls.increment()
             logger.warning("refused a call: \(refusal)")
             return .failure(RemoteFailure(kind: .forbidden, typeName: "", message: refusal))

@@ -227,6 +227,14 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     func localActor(path: String) -> (any DistributedActor)? {
         state.withLock { $0.actors[path]?.actor }
     }
+
+    /// A local actor and its caller rules, in one look under the lock.
+    func localActorAndRules(path: String) -> (actor: any DistributedActor, rules: (any CallerRoles.Type)?)? {
+        state.withLock { state in
+            guard let entry = state.actors[path], let actor = entry.actor else { return nil }
+            return (actor, entry.callerRoles)
+        }
+    }
 }
 
 /// Lets the listener, bound before the system exists, reach it once it does.

@@ -7,7 +7,12 @@ struct SystemState {
     /// Weak, so a local actor that nobody holds any more goes away (and `resignID` removes it).
     final class WeakActor {
         weak var actor: (any DistributedActor)?
-        init(_ actor: any DistributedActor) { self.actor = actor }
+        /// The actor's caller rules, looked up once (a conformance cast per call was measurable).
+        let callerRoles: (any CallerRoles.Type)?
+        init(_ actor: any DistributedActor) {
+            self.actor = actor
+            self.callerRoles = type(of: actor) as? any CallerRoles.Type
+        }
     }
 
     struct ListingSubscription {
