@@ -373,3 +373,23 @@ struct CoordinatorCallerTests {
         await cluster.stop()
     }
 }
+
+@Suite("An upload whose caller gave up", .serialized)
+struct CancelledUploadTests {
+    @Test func aCancelledFinishReadsNoMoreAndMakesNoBook() async throws {
+        let cluster = try await FlowCluster.start()
+        let data = try Data(contentsOf: fixture("english-40p"))
+        let id = try await cluster.coordinator.beginUpload()
+        try await cluster.coordinator.appendUpload(id, chunk: data)
+        _ = try await cluster.coordinator.inspectUpload(id)
+        let coordinator = cluster.coordinator
+        // Cancelled before it runs, as a remote caller's `cancel` does to the callee's task.
+        let finishing = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await coordinator.finishUpload(id, metadata: UploadMetadata(), progress: nil)
+        }
+        await #expect(throws: LectorError.self) { _ = try await finishing.value }
+        #expect(try await cluster.coordinator.listBooks().isEmpty)
+        await cluster.stop()
+    }
+}

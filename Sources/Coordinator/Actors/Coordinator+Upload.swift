@@ -57,7 +57,9 @@ extension Coordinator {
         }
         let pages = await Self.extractText(
             of: document, reportingTo: receiver, maxCharacters: settings.maxPageCharacters)
-        guard library.finished(uploadId) else {
+        // Aborted by its gateway (`abortUpload`), or its caller gave up and cancelled the call:
+        // either way its client was told it failed, so no book may appear.
+        guard library.finished(uploadId), !Task.isCancelled else {
             logger.warning("upload \(uploadId) was aborted by its gateway while its text was read; no book made")
             throw LectorError(
                 status: 410, code: "upload_gone", message: "This upload was aborted; send the file again.")
@@ -104,6 +106,8 @@ extension Coordinator {
         var pages: [BookStore.NewPage] = []
         pages.reserveCapacity(document.pageCount)
         for number in 1...document.pageCount {
+            // A caller that gave up cancels this call: the rest of a slow, hostile PDF is not read.
+            if Task.isCancelled { break }
             var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
             do {
                 page.text = bounded(
