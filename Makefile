@@ -24,6 +24,15 @@ DEPS := \
 	"test -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata|tesseract-ocr-eng" \
 	"test -f /usr/share/tesseract-ocr/5/tessdata/hin.traineddata|tesseract-ocr-hin" \
 	"test -f /usr/share/tesseract-ocr/5/tessdata/mar.traineddata|tesseract-ocr-mar" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/fra.traineddata|tesseract-ocr-fra" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/deu.traineddata|tesseract-ocr-deu" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/spa.traineddata|tesseract-ocr-spa" \
+	"test -f /usr/share/tesseract-ocr/5/tessdata/osd.traineddata|tesseract-ocr-osd" \
+	"pkg-config --exists libexttextcat|libexttextcat-dev" \
+	"test -f /usr/share/libexttextcat/fr.lm|libexttextcat-data" \
+	"pkg-config --exists hunspell|libhunspell-dev" \
+	"test -f /usr/share/hunspell/hi_IN.dic|hunspell-hi" \
+	"command -v pdftoppm|poppler-utils" \
 	"command -v openssl|openssl" \
 	"command -v curl|curl" \
 	"command -v chromium|chromium" \

@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CLame", pkgConfig: "lame", providers: [.apt(["libmp3lame-dev"])]),
         .systemLibrary(
             name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]),
+        .systemLibrary(name: "CTextcat", pkgConfig: "libexttextcat", providers: [.apt(["libexttextcat-dev"])]),
+        .systemLibrary(name: "CHunspell", pkgConfig: "hunspell", providers: [.apt(["libhunspell-dev"])]),
         .target(
             name: "ClusterTransport",
             dependencies: [
@@ -49,7 +51,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "ClusterTransport", "CPoppler",
+                "ClusterTransport", "CPoppler", "CTextcat", "CHunspell",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,6 +132,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            exclude: ["Scans"],
             resources: [.copy("Fixtures")]
         ),
     ],

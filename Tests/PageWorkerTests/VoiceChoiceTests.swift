@@ -50,4 +50,43 @@ struct VoiceChoiceTests {
         #expect(VoiceChoice.prepare("शि \u{093F}खर") == "शि\u{093F}खर")
         #expect(VoiceChoice.prepare("कि नारे") == "कि नारे")
     }
+
+    @Test func theLanguageOfTheTextPicksTheVoice() {
+        let french = """
+            Le matin où Hélène quitta le village, la brume couvrait encore les prés et les toits des \
+            maisons. Elle marcha longtemps le long de la rivière, en pensant à sa grand-mère.
+            """
+        let marathi = """
+            माझे नाव राम आहे आणि मी पुण्यात राहतो. आज सकाळपासून पाऊस पडत आहे, म्हणून आम्ही घरातच बसलो \
+            आणि आजीने आम्हाला जुन्या गोष्टी सांगितल्या.
+            """
+        #expect(VoiceChoice.choose(for: job(french), identified: nil) == ("fr", "fr"))
+        #expect(VoiceChoice.choose(for: job(marathi), identified: nil) == ("mr", "mr"))
+        // What OCR identified is used; a language of another script than the text's is not.
+        #expect(VoiceChoice.choose(for: job("Guten Tag"), identified: "de") == ("de", "de"))
+        #expect(VoiceChoice.choose(for: job("Guten Tag"), identified: "hi") == ("en", "en"))
+        // The uploader's choice wins.
+        #expect(VoiceChoice.choose(for: job(french, language: "english"), identified: nil) == ("en", "en"))
+        #expect(VoiceChoice.choose(for: job(french, voice: "en-us"), identified: nil) == ("en-us", "en"))
+    }
+
+    @Test func lowConfidenceWordsAndPagesAreNotVoiced() {
+        typealias Word = PageReading.Word
+        let clear = PageReading(
+            words: [
+                Word(text: "The", confidence: 96), Word(text: "quick", confidence: 95, endsLine: true),
+                Word(text: "#%@", confidence: 20), Word(text: "fox", confidence: 91),
+            ], rotation: 0, script: "Latin", languages: "eng")
+        #expect(clear.text == "The quick\nfox")
+        #expect(clear.isReadable)
+        #expect(clear.meanConfidence > 85)
+        let noise = PageReading(
+            words: [Word(text: "oe", confidence: 30), Word(text: "Lr", confidence: 22), Word(text: "j", confidence: 70)],
+            rotation: 0, script: nil, languages: "eng")
+        #expect(!noise.isReadable)
+        #expect(noise.unreadableReason.contains("mean confidence"))
+        let empty = PageReading(words: [], rotation: 0, script: nil, languages: "eng")
+        #expect(!empty.isReadable)
+        #expect(empty.text == "")
+    }
 }

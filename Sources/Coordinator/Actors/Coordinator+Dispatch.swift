@@ -77,6 +77,7 @@ extension Coordinator {
             bookId: key.book, pageNumber: key.page, totalPages: input.totalPages, attempt: input.attempts,
             lease: lease.token,
             text: input.text, voice: input.voice, language: input.language, textSource: input.textSource)
+        job.checkWithOCR = input.checkWithOCR && input.textSource == "pdf"
         job.leaseSeconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let token = lease.token
         Task {
@@ -93,6 +94,15 @@ extension Coordinator {
                         try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
                         result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                     }
+                } else if job.checkWithOCR {
+                    let image = try await self.scanImage(key)
+                    // A page whose image is blank has nothing for OCR to compare.
+                    job.checkWithOCR = !image.isBlank
+                    if job.checkWithOCR {
+                        job.imageBytes = image.png.count
+                        try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
+                    }
+                    result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                 } else {
                     result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                 }
@@ -217,7 +227,10 @@ extension Coordinator {
                         key: $0.page.key, attempt: $0.page.lease.attempt, audioPath: $0.path,
                         duration: $0.page.result.durationSeconds, voice: $0.page.result.voice,
                         textSource: $0.page.result.textSource,
-                        text: $0.page.result.text.map { Self.bounded($0, limit: settings.maxPageCharacters) })
+                        text: $0.page.result.text.map { Self.bounded($0, limit: settings.maxPageCharacters) },
+                        language: $0.page.result.language.map { String($0.prefix(16)) },
+                        ocrConfidence: $0.page.result.ocrConfidence.flatMap { (0...100).contains($0) ? $0 : nil },
+                        textQuality: $0.page.result.textQuality.flatMap { ["good", "unreadable"].contains($0) ? $0 : nil })
                 })
         } catch {
             logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")
@@ -245,7 +258,9 @@ extension Coordinator {
                 PageCompleted(
                     bookId: key.book, pageNumber: key.page, audioUrl: url,
                     audioDuration: path == nil ? nil : Int(page.result.durationSeconds.rounded()),
-                    voice: page.result.voice, textSource: page.result.textSource))
+                    voice: page.result.voice, textSource: page.result.textSource,
+                    language: page.result.language.map { String($0.prefix(16)) },
+                    textQuality: page.result.textQuality.flatMap { ["good", "unreadable"].contains($0) ? $0 : nil }))
             logger.info("[AUDIO TASK] Page \(key.page) - COMPLETED! Audio URL: \(url ?? "none (no speakable text)")")
             if !books.contains(key.book) { books.append(key.book) }
         }

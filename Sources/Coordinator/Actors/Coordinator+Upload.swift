@@ -56,7 +56,8 @@ extension Coordinator {
             try? $UploadProgressReceiving.resolve(id: $0, using: actorSystem)
         }
         let pages = await Self.extractText(
-            of: document, reportingTo: receiver, maxCharacters: settings.maxPageCharacters)
+            of: document, reportingTo: receiver, maxCharacters: settings.maxPageCharacters,
+            language: metadata.language)
         // Aborted by its gateway (`abortUpload`), or its caller gave up and cancelled the call:
         // either way its client was told it failed, so no book may appear.
         guard library.finished(uploadId), !Task.isCancelled else {
@@ -71,16 +72,22 @@ extension Coordinator {
         CoordinatorMetrics.uploadBytes.increment(by: spool.bytes)
         CoordinatorMetrics.books.increment()
         let scanned = pages.filter(\.needsOCR).map(\.number)
-        if !scanned.isEmpty {
+        let checked = pages.filter(\.checkWithOCR).map(\.number)
+        if !checked.isEmpty {
+            logger.info(
+                "[OCR] Book \(bookID) - the text layer of pages \(checked.map(String.init).joined(separator: ", ")) is doubtful; each will be compared with OCR"
+            )
+        }
+        if !scanned.isEmpty || !checked.isEmpty {
             // The pages to OCR are rendered from the PDF when their jobs go out, so it is kept.
             do {
                 try audioStore.keepSource(spool.url, book: bookID)
             } catch {
                 logger.error("[OCR] cannot keep the PDF of book \(bookID): \(error); its scanned pages will fail")
             }
-            logger.info(
-                "[OCR] Book \(bookID) - pages \(scanned.map(String.init).joined(separator: ", ")) have no usable text layer; they will be read with OCR"
-            )
+            for page in pages where page.needsOCR {
+                logger.info("[OCR] Book \(bookID) - page \(page.number): \(page.ocrReason ?? "no usable text layer"); it will be read with OCR")
+            }
         }
         let readable = pages.filter { $0.unreadable == nil }
         logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
@@ -101,7 +108,8 @@ extension Coordinator {
 
     /// Runs off the actor: poppler takes milliseconds a page, and status calls must not wait on it.
     nonisolated static func extractText(
-        of document: UploadReader, reportingTo receiver: (any UploadProgressReceiving)?, maxCharacters: Int
+        of document: UploadReader, reportingTo receiver: (any UploadProgressReceiving)?, maxCharacters: Int,
+        language: String? = nil
     ) async -> [BookStore.NewPage] {
         var pages: [BookStore.NewPage] = []
         pages.reserveCapacity(document.pageCount)
@@ -110,9 +118,17 @@ extension Coordinator {
             if Task.isCancelled { break }
             var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
             do {
+                let raw = try await document.text(ofPage: number)
+                let dictionary = DevanagariDictionary.hindi
                 page.text = bounded(
-                    DevanagariRepair.repair(try await document.text(ofPage: number)), limit: maxCharacters)
-                page.needsOCR = !TextQuality(of: page.text).isUsable
+                    TextLayerCheck.repair(raw, language: language, dictionary: dictionary), limit: maxCharacters)
+                switch TextLayerCheck.verdict(raw: raw, repaired: page.text, language: language, dictionary: dictionary) {
+                case .voice: break
+                case .ocr(let reason):
+                    page.needsOCR = true
+                    page.ocrReason = reason
+                case .compare: page.checkWithOCR = true
+                }
             } catch {
                 page.unreadable = "Page \(number) could not be read from the PDF: \(error)"
             }

@@ -22,6 +22,9 @@ public struct PageJob: Codable, Sendable, Equatable {
     public var leaseSeconds: Double = 120
     /// The size of the staged page image (OCR jobs only).
     public var imageBytes: Int = 0
+    /// The text layer is doubtful: the worker also reads the staged image and voices whichever
+    /// scores better (`TextLayerCheck.prefersOCR`).
+    public var checkWithOCR = false
 
     public init(
         bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,
@@ -49,15 +52,25 @@ public struct PageResult: Codable, Sendable, Equatable {
     public var textSource: String
     /// The text the worker read from the page image (OCR), to be stored as the page's text.
     public var text: String?
+    /// The language the page was voiced in, a code (`fr`).
+    public var language: String?
+    /// Tesseract's mean word confidence (0–100) for a page read with OCR.
+    public var ocrConfidence: Double?
+    /// `good`, or `unreadable`: a scan read too unreliably to voice (no audio).
+    public var textQuality: String?
 
     public init(
-        audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil
+        audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil,
+        language: String? = nil, ocrConfidence: Double? = nil, textQuality: String? = nil
     ) {
         self.audioBytes = audioBytes
         self.durationSeconds = durationSeconds
         self.voice = voice
         self.textSource = textSource
         self.text = text
+        self.language = language
+        self.ocrConfidence = ocrConfidence
+        self.textQuality = textQuality
     }
 }
 
@@ -69,15 +82,20 @@ public struct PageAudio: Codable, Sendable, Equatable {
     public var textSource: String
     /// The text the worker read from the page image (OCR), to be stored as the page's text.
     public var text: String?
+    public var language: String?
+    public var ocrConfidence: Double?
+    public var textQuality: String?
 
     public init(
-        mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil
+        mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil,
+        language: String? = nil
     ) {
         self.mp3 = mp3
         self.durationSeconds = durationSeconds
         self.voice = voice
         self.textSource = textSource
         self.text = text
+        self.language = language
     }
 }
 

@@ -76,6 +76,13 @@ public struct BookPages: Codable, Sendable, Equatable {
         public var textSource: String
         /// Why the page failed (only when it did).
         public var error: String?
+        /// The language the page was voiced in (`en`, `fr`, `hi`), once voiced.
+        public var language: String? = nil
+        /// Tesseract's mean word confidence, 0–100, for pages read with OCR.
+        public var ocrConfidence: Double? = nil
+        /// `good` once voiced; `unreadable` for a scan OCR could not read reliably, which is
+        /// completed without audio rather than voiced as noise.
+        public var textQuality: String? = nil
     }
 
     /// The page slice answered: `offset` and `limit` as applied, and where the next slice starts
@@ -133,6 +140,7 @@ extension BookPages.Page {
 extension BookPages.Page {
     private enum CodingKeys: String, CodingKey {
         case id, pageNumber, textContent, audioUrl, audioDuration, processingStatus, voice, textSource, error
+        case language, ocrConfidence, textQuality
     }
 
     /// `audio_url`, `audio_duration` and `voice` are written as null when absent (the original
@@ -148,5 +156,8 @@ extension BookPages.Page {
         try container.encode(voice, forKey: .voice)
         try container.encode(textSource, forKey: .textSource)
         try container.encodeIfPresent(error, forKey: .error)
+        try container.encode(language, forKey: .language)
+        try container.encode(ocrConfidence, forKey: .ocrConfidence)
+        try container.encode(textQuality, forKey: .textQuality)
     }
 }

@@ -20,10 +20,13 @@ public struct PageCompleted: Codable, Sendable, Equatable {
     public var audioDuration: Int?
     public var voice: String?
     public var textSource: String
+    public var language: String? = nil
+    /// `unreadable`: the scan was not voiced (see the page's `ocr_confidence`).
+    public var textQuality: String? = nil
 
     private enum CodingKeys: String, CodingKey {
         case bookId = "book_id", pageNumber = "page_number", audioUrl = "audio_url", audioDuration = "audio_duration"
-        case voice, textSource = "text_source"
+        case voice, textSource = "text_source", language, textQuality = "text_quality"
     }
 
     /// Absent values are written as null, as in the pages list.
@@ -35,6 +38,8 @@ public struct PageCompleted: Codable, Sendable, Equatable {
         try container.encode(audioDuration, forKey: .audioDuration)
         try container.encode(voice, forKey: .voice)
         try container.encode(textSource, forKey: .textSource)
+        try container.encode(language, forKey: .language)
+        try container.encode(textQuality, forKey: .textQuality)
     }
 }
 

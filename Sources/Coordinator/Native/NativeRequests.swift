@@ -3,20 +3,24 @@ import Foundation
 /// The payloads of `HelperPool` requests and answers. Decoded with every length checked: even a
 /// helper's own parent is outside the helper's process.
 public enum NativeRequests {
+    /// `[flags u8][length u8][languages][dpi u16][png]`; languages "" lets the page decide, flag 1
+    /// turns the page upright first.
     public struct OCR: Equatable, Sendable {
-        public var languages: String
+        public var languages: String?
         public var dpi: Int
+        public var orientation: Bool
         public var png: Data
 
-        public init(languages: String, dpi: Int, png: Data) {
+        public init(languages: String?, dpi: Int, orientation: Bool = true, png: Data) {
             self.languages = languages
             self.dpi = dpi
+            self.orientation = orientation
             self.png = png
         }
 
         public var encoded: Data {
-            let name = Array(languages.utf8.prefix(255))
-            var data = Data([UInt8(name.count)])
+            let name = Array((languages ?? "").utf8.prefix(255))
+            var data = Data([orientation ? 1 : 0, UInt8(name.count)])
             data.append(contentsOf: name)
             data.append(contentsOf: withUnsafeBytes(of: UInt16(clamping: dpi).bigEndian) { Array($0) })
             data.append(png)
@@ -25,10 +29,14 @@ public enum NativeRequests {
 
         public init?(decoding data: Data) {
             let bytes = [UInt8](data)
-            guard let count = bytes.first.map(Int.init), bytes.count >= 1 + count + 2 else { return nil }
-            languages = String(decoding: bytes[1..<1 + count], as: UTF8.self)
-            dpi = Int(bytes[1 + count]) << 8 | Int(bytes[2 + count])
-            png = Data(bytes[(3 + count)...])
+            guard bytes.count >= 2, bytes[0] <= 1 else { return nil }
+            let count = Int(bytes[1])
+            guard bytes.count >= 2 + count + 2 else { return nil }
+            orientation = bytes[0] == 1
+            let name = String(decoding: bytes[2..<2 + count], as: UTF8.self)
+            languages = name.isEmpty ? nil : name
+            dpi = Int(bytes[2 + count]) << 8 | Int(bytes[3 + count])
+            png = Data(bytes[(4 + count)...])
         }
     }
 

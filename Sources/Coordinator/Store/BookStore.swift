@@ -12,6 +12,8 @@ final class BookStore: Sendable {
         var attempts: Int
         /// `ocr` when the page has to be read from its image first.
         var textSource: String
+        /// The text layer is voiced only if OCR of the page does not clearly score better.
+        var checkWithOCR: Bool
     }
 
     struct NewPage: Sendable {
@@ -21,6 +23,10 @@ final class BookStore: Sendable {
         var unreadable: String?
         /// The text layer is empty or unusable: a worker reads the page's image instead.
         var needsOCR = false
+        /// Why the layer is not used (for the log).
+        var ocrReason: String?
+        /// The layer is doubtful: a worker compares it with OCR of the page (`TextLayerCheck`).
+        var checkWithOCR = false
 
         /// Where the page's text comes from: `pdf`, `ocr` (waiting for it, then read by it) or
         /// `none` (the page object itself is broken, so there is no image either).
@@ -136,6 +142,14 @@ final class BookStore: Sendable {
             }
             try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
         }
+        migrator.registerMigration("v4: language, OCR confidence, text quality") { db in
+            try db.alter(table: "page") { t in
+                t.add(column: "language", .text)
+                t.add(column: "ocr_confidence", .double)
+                t.add(column: "text_quality", .text)
+                t.add(column: "check_with_ocr", .boolean).notNull().defaults(to: false)
+            }
+        }
         return migrator
     }
 
@@ -182,7 +196,7 @@ final class BookStore: Sendable {
                     id: nil, bookId: book.id!, pageNumber: page.number, textContent: page.needsOCR ? "" : page.text,
                     textSource: page.textSource,
                     processingStatus: (page.unreadable == nil ? ProcessingStatus.pending : .failed).rawValue,
-                    error: page.unreadable, attempts: 0)
+                    error: page.unreadable, attempts: 0, checkWithOcr: page.checkWithOCR)
                 try record.insert(db)
             }
             try refresh(book: book.id!, in: db)
@@ -208,7 +222,7 @@ final class BookStore: Sendable {
                                 UPDATE page SET processing_status = 'processing', attempts = attempts + 1, worker = ?,
                                     started_at = ?
                                 WHERE book_id = ? AND page_number = ? AND processing_status = 'pending'
-                                RETURNING attempts, text_content, text_source
+                                RETURNING attempts, text_content, text_source, check_with_ocr
                                 """),
                         arguments: [worker, Date(), key.book, key.page])
                 else {
@@ -236,7 +250,8 @@ final class BookStore: Sendable {
                 inputs.append(
                     JobInput(
                         text: page["text_content"], voice: book["voice"], language: book["language"],
-                        totalPages: book["total_pages"], attempts: page["attempts"], textSource: page["text_source"]))
+                        totalPages: book["total_pages"], attempts: page["attempts"], textSource: page["text_source"],
+                        checkWithOCR: page["check_with_ocr"]))
             }
             for book in books.keys { try refresh(book: book, in: db) }
             return inputs
@@ -252,6 +267,9 @@ final class BookStore: Sendable {
         var voice: String?
         var textSource: String
         var text: String?
+        var language: String? = nil
+        var ocrConfidence: Double? = nil
+        var textQuality: String? = nil
     }
 
     /// Records stored audio files, in one transaction. Only a page still `processing` in its
@@ -266,13 +284,15 @@ final class BookStore: Sendable {
                 try db.cachedStatement(
                     sql: """
                         UPDATE page SET processing_status = 'completed', audio_path = ?, audio_duration = ?, voice = ?,
-                            text_source = ?, text_content = COALESCE(?, text_content), error = NULL, completed_at = ?
+                            text_source = ?, text_content = COALESCE(?, text_content), error = NULL, completed_at = ?,
+                            language = ?, ocr_confidence = ?, text_quality = ?
                         WHERE book_id = ? AND page_number = ? AND processing_status = 'processing' AND attempts = ?
                         """
                 ).execute(
                     arguments: [
                         page.audioPath, page.audioPath == nil ? nil : page.duration, page.voice, page.textSource,
-                        page.text, Date(), page.key.book, page.key.page, page.attempt,
+                        page.text, Date(), page.language, page.ocrConfidence, page.textQuality,
+                        page.key.book, page.key.page, page.attempt,
                     ])
                 let done = db.changesCount > 0
                 applied.append(done)
@@ -497,7 +517,9 @@ final class BookStore: Sendable {
                         audioDuration: record.audioPath == nil
                             ? nil : Int((record.audioDuration ?? 0).rounded()),
                         processingStatus: status, voice: record.voice, textSource: record.textSource,
-                        error: status == .failed ? (record.error ?? "failed") : nil)
+                        error: status == .failed ? (record.error ?? "failed") : nil,
+                        language: record.language, ocrConfidence: record.ocrConfidence,
+                        textQuality: record.textQuality)
                 })
         }
     }

@@ -25,6 +25,14 @@ struct PageRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable 
     var losses: Int = 0
     /// Set while the coordinator renders the page for OCR: found set at start, the render crashed it.
     var rendering: Bool = false
+    /// The language the page was voiced in (a code: `fr`), as chosen by the worker.
+    var language: String?
+    /// Tesseract's mean word confidence, 0–100, for pages read with OCR.
+    var ocrConfidence: Double?
+    /// `good`, or `unreadable` for a scan read too unreliably to voice.
+    var textQuality: String?
+    /// The text layer is compared with OCR before it is voiced.
+    var checkWithOcr: Bool = false
     var startedAt: Date?
     var completedAt: Date?
 

@@ -39,4 +39,38 @@ enum Devanagari {
     static func isMark(_ scalar: Unicode.Scalar) -> Bool {
         isVowelSign(scalar) || isModifier(scalar) || scalar == virama || scalar == nukta
     }
+
+    /// Letters, signs and marks of words: not the danda, digits or the abbreviation sign.
+    static func isLetterOrSign(_ scalar: Unicode.Scalar) -> Bool {
+        isDevanagari(scalar) && !(0x0964...0x0970).contains(scalar.value)
+    }
+
+    /// The word without what surrounds it: punctuation, dandas, quotes.
+    static func core(of token: Substring) -> String {
+        let scalars = token.unicodeScalars
+        guard let first = scalars.firstIndex(where: isLetterOrSign),
+            let last = scalars.lastIndex(where: isLetterOrSign)
+        else { return "" }
+        return String(scalars[first...last])
+    }
+
+    /// Whitespace-separated tokens, split on scalars: a space followed by a vowel sign is one
+    /// `Character`, so splitting characters would miss exactly the gaps the checks look for.
+    static func tokens(_ string: some StringProtocol, separator: ((Unicode.Scalar) -> Bool)? = nil) -> [Substring] {
+        let text = Substring(string)
+        let isSeparator = separator ?? { $0.properties.isWhitespace }
+        var tokens: [Substring] = []
+        var start = text.unicodeScalars.startIndex
+        var index = start
+        let scalars = text.unicodeScalars
+        while index < scalars.endIndex {
+            if isSeparator(scalars[index]) {
+                tokens.append(Substring(scalars[start..<index]))
+                start = scalars.index(after: index)
+            }
+            index = scalars.index(after: index)
+        }
+        tokens.append(Substring(scalars[start..<scalars.endIndex]))
+        return tokens
+    }
 }

@@ -65,11 +65,11 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         let deadline = ContinuousClock.now + .seconds(job.leaseSeconds)
         let started = ContinuousClock.now
         var audio: PageAudio
-        if job.textSource == "ocr" {
+        if job.textSource == "ocr" || job.checkWithOCR {
             let image = try transfers.takeImage(lease: job.lease, expecting: job.imageBytes)
             audio = try await read(job, image: image, deadline: deadline)
         } else {
-            audio = try await voice(job, deadline: deadline)
+            audio = try await voice(job, identified: nil, deadline: deadline)
             WorkerMetrics.synthesisDuration.record(duration: ContinuousClock.now - started)
         }
         WorkerMetrics.pagesVoiced.increment()
@@ -80,40 +80,71 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         audio.mp3 = nil
         return PageResult(
             audioBytes: bytes, durationSeconds: audio.durationSeconds, voice: audio.voice,
-            textSource: audio.textSource, text: audio.text)
+            textSource: audio.textSource, text: audio.text, language: audio.language,
+            ocrConfidence: audio.ocrConfidence, textQuality: audio.textQuality)
     }
 
+    /// An OCR job, or a doubtful text layer checked against OCR of the same page.
     private func read(_ job: PageJob, image: Data, deadline: ContinuousClock.Instant) async throws -> PageAudio {
-        let languages = TextRecognizer.languages(for: job.language)
+        let page = job.pageNumber
+        let given = TextRecognizer.languages(for: job.language)
         logger.info(
-            "[OCR] Page \(job.pageNumber) - reading the page image (\(image.count / 1024) KB) with Tesseract (\(languages))"
+            "[OCR] Page \(page) - reading the page image (\(image.count / 1024) KB) with Tesseract (\(given ?? "packs chosen by script and language"))"
         )
         let started = ContinuousClock.now
-        let raw: String
-        if let ocrHelpers {
-            do {
-                let answer = try await ocrHelpers.request(
-                    .ocr, NativeRequests.OCR(languages: languages, dpi: 300, png: image).encoded, deadline: deadline)
-                raw = String(decoding: answer, as: UTF8.self)
-            } catch let failure as HelperPool.Failure {
-                logger.error("[OCR] Page \(job.pageNumber) - \(failure)")
-                throw OCRError.helperFailed(failure.crashed ? "Tesseract crashed on this page" : failure.description)
-            }
-        } else {
-            raw = try await TextRecognizer.shared.recognize(png: image, languages: languages, deadline: deadline)
-        }
+        let reading = try await recognize(image, languages: given, page: page, deadline: deadline)
         WorkerMetrics.ocrDuration.record(duration: ContinuousClock.now - started)
         WorkerMetrics.pagesRead.increment()
-        let text = DevanagariRepair.repair(raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        let language = job.language ?? reading.language
+        let dictionary = DevanagariDictionary.hindi
+        let text = TextLayerCheck.repair(reading.text, language: language, dictionary: dictionary)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let confidence = (reading.meanConfidence * 10).rounded() / 10
         logger.info(
-            "[OCR] Page \(job.pageNumber) - \(text.unicodeScalars.count) characters read in \(ContinuousClock.now - started)"
+            "[OCR] Page \(page) - \(text.unicodeScalars.count) characters read in \(ContinuousClock.now - started) with \(reading.languages), turned \(reading.rotation)°, script \(reading.script ?? "unknown"), mean confidence \(confidence) %"
         )
+        if job.checkWithOCR {
+            let useOCR =
+                reading.isReadable
+                && TextLayerCheck.prefersOCR(textLayer: job.text, ocr: text, language: language, dictionary: dictionary)
+            logger.info(
+                "[OCR] Page \(page) - text layer checked against OCR: \(useOCR ? "OCR reads better and replaces it" : "the text layer is kept")"
+            )
+            if !useOCR { return try await voice(job, identified: nil, deadline: deadline) }
+        }
+        guard reading.isReadable else {
+            logger.warning("[OCR] Page \(page) - not voiced: \(reading.unreadableReason)")
+            var audio = PageAudio(mp3: nil, durationSeconds: 0, voice: nil, textSource: "ocr", text: text)
+            audio.ocrConfidence = confidence
+            audio.textQuality = "unreadable"
+            return audio
+        }
         var read = job
         read.text = text
-        var audio = try await voice(read, deadline: deadline)
+        var audio = try await voice(read, identified: reading.language, deadline: deadline)
         audio.textSource = "ocr"
         audio.text = text
+        audio.ocrConfidence = confidence
         return audio
+    }
+
+    /// Tesseract in a helper process, or in this one when there are no helpers (tests).
+    private func recognize(_ image: Data, languages: String?, page: Int, deadline: ContinuousClock.Instant)
+        async throws -> PageReading
+    {
+        guard let ocrHelpers else {
+            return try await TextRecognizer.shared.read(png: image, languages: languages, deadline: deadline)
+        }
+        do {
+            let answer = try await ocrHelpers.request(
+                .ocr, NativeRequests.OCR(languages: languages, dpi: 300, png: image).encoded, deadline: deadline)
+            return try JSONDecoder().decode(PageReading.self, from: answer)
+        } catch let failure as HelperPool.Failure {
+            logger.error("[OCR] Page \(page) - \(failure)")
+            throw OCRError.helperFailed(failure.crashed ? "Tesseract crashed on this page" : failure.description)
+        } catch is DecodingError {
+            throw OCRError.helperFailed("the OCR helper's answer could not be read")
+        }
     }
 
     /// Stops taking jobs and returns once the ones in hand are done; SIGTERM on a worker calls it
@@ -128,14 +159,16 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         }
     }
 
-    private func voice(_ job: PageJob, deadline: ContinuousClock.Instant) async throws -> PageAudio {
+    private func voice(_ job: PageJob, identified: String?, deadline: ContinuousClock.Instant) async throws
+        -> PageAudio
+    {
         let page = job.pageNumber
         logger.info(
             "[AUDIO TASK] Page \(page) - Status: PENDING → PROCESSING (book \(job.bookId), attempt \(job.attempt))"
         )
         logger.info("[AUDIO TASK] Page \(page) - Text length: \(job.text.unicodeScalars.count) chars")
         let text = VoiceChoice.prepare(job.text)
-        let voice = VoiceChoice.voice(for: job)
+        let (voice, language) = VoiceChoice.choose(for: job, identified: identified)
         guard VoiceChoice.isSpeakable(text) else {
             logger.info("[AUDIO TASK] Page \(page) - nothing to speak; completed without audio")
             return PageAudio(mp3: nil, durationSeconds: 0, voice: nil)
@@ -143,12 +176,14 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         logger.info("[AUDIO TASK] Page \(page) - Generating audio with espeak-ng (voice \(voice))...")
         let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice, deadline: deadline)
         guard !pcm.samples.isEmpty else {
-            return PageAudio(mp3: nil, durationSeconds: 0, voice: voice)
+            return PageAudio(mp3: nil, durationSeconds: 0, voice: voice, language: language)
         }
         let mp3 = try await MP3Encoder.encode(pcm, deadline: deadline)
         logger.info(
             "[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(pcm.duration.rounded()))s")
-        return PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice)
+        var audio = PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice, language: language)
+        audio.textQuality = "good"
+        return audio
     }
 }
 

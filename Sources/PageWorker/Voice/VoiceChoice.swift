@@ -1,19 +1,46 @@
 import Coordinator
 import Foundation
 
-/// Which espeak-ng voice speaks a page: the upload's `voice`, else its `language`, else the
-/// page's script.
+/// Which espeak-ng voice speaks a page, and in which language: the upload's `voice`, else its
+/// `language`, else the language `LanguageIdentifier` finds in the text (a French page gets `fr`),
+/// else the page's script (for text too short or mixed to tell).
 public enum VoiceChoice {
     public static func voice(for job: PageJob) -> String {
-        if let voice = job.voice?.trimmingCharacters(in: .whitespaces), !voice.isEmpty { return voice }
-        switch job.language?.lowercased() {
-        case "hindi": return "hi"
-        case "english": return "en"
-        case "marathi": return "mr"
-        case "nepali": return "ne"
-        case "urdu": return "ur"
-        case nil, "", "hinglish": return voice(forScriptOf: job.text)
-        case let code?: return code
+        choose(for: job, identified: nil).voice
+    }
+
+    /// The voice and the language code shown on the page. `identified` is a language already
+    /// found for the text (by OCR); otherwise the text is identified here.
+    public static func choose(for job: PageJob, identified: String?) -> (voice: String, language: String) {
+        let named = languageCode(job.language)
+        if let voice = job.voice?.trimmingCharacters(in: .whitespaces), !voice.isEmpty {
+            return (voice, named ?? String(voice.prefix { $0 != "-" }).lowercased())
+        }
+        if let named { return (named, named) }
+        let script = voice(forScriptOf: job.text)
+        // Trusted only within the script most letters are in: Latin, or Devanagari.
+        if let code = identified ?? LanguageIdentifier.shared.identify(job.text),
+            LanguageIdentifier.candidates.contains(code),
+            script == (["hi", "mr", "ne"].contains(code) ? "hi" : "en")
+        {
+            return (code, code)
+        }
+        return (script, script)
+    }
+
+    /// A book's `language` as a voice code; nil for none or for `hinglish` (the script decides).
+    static func languageCode(_ language: String?) -> String? {
+        switch language?.lowercased().trimmingCharacters(in: .whitespaces) {
+        case "hindi": "hi"
+        case "english": "en"
+        case "marathi": "mr"
+        case "nepali": "ne"
+        case "urdu": "ur"
+        case "french": "fr"
+        case "german": "de"
+        case "spanish": "es"
+        case nil, "", "hinglish": nil
+        case let code?: code
         }
     }
 

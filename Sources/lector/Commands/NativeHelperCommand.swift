@@ -48,9 +48,9 @@ struct NativeHelperCommand: AsyncParsableCommand {
             return .failure(HelperError("bad OCR request"))
         }
         do {
-            let text = try await TextRecognizer.shared.recognize(
-                png: request.png, languages: request.languages, dpi: request.dpi)
-            return .success(Data(text.utf8))
+            let reading = try await TextRecognizer.shared.read(
+                png: request.png, languages: request.languages, dpi: request.dpi, orientation: request.orientation)
+            return .success(try JSONEncoder().encode(reading))
         } catch {
             return .failure(HelperError("\(error)"))
         }
