@@ -76,4 +76,4 @@ bench: deps
 	$(SWIFT) build -c release --product lector
 	$(SWIFT) build -c release --product lector-bench
 	cd Benchmarks/GRPCBaseline && $(SWIFT) build -c release
-	.build/release/lector-bench --grpc Benchmarks/GRPCBaseline/.build/release/grpc-bench --output bench-results.json
+	OMP_THREAD_LIMIT=1 .build/release/lector-bench --grpc Benchmarks/GRPCBaseline/.build/release/grpc-bench --output bench-results.json

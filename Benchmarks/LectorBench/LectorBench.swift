@@ -17,7 +17,9 @@ struct RunAll: AsyncParsableCommand {
     var grpc: String?
     @Option(help: "Folder with english-8p.pdf and hindi-8p.pdf.") var fixtures = "Tests/LectorTests/Fixtures"
     @Option(help: "Where to write the figures as JSON.") var output = "bench-results.json"
-    @Option(help: "Comma-separated parts to run: rpc,dispatch,pipeline,scale.") var only = "rpc,dispatch,pipeline,scale"
+    @Option(help: "Comma-separated parts to run: rpc,dispatch,pipeline,scale,ocr.") var only =
+        "rpc,dispatch,pipeline,scale,ocr"
+    @Option(help: "The script that makes the rotated scans.") var scansScript = "Tests/LectorTests/Scans/make_scans.py"
     @Option(help: "Sequential calls per payload size.") var calls = 5000
     @Option(help: "Concurrent callers for the throughput runs.") var callers = 64
     @Option(help: "Seconds per throughput run.") var seconds: Double = 3
@@ -107,6 +109,29 @@ struct RunAll: AsyncParsableCommand {
                     "", "", "< 150"
                 ))
             summary.append(("status/ p99 ms while voicing", format(figures["status_p99_ms"] as! Double, 2), "", "", ""))
+        }
+
+        if parts.contains("ocr") {
+            let figures = try await OCRBench(
+                fixtures: URL(fileURLWithPath: fixtures), scansScript: URL(fileURLWithPath: scansScript)
+            ).run()
+            results["ocr"] = figures
+            summary.append(
+                (
+                    "OCR s/page with OSD", format(figures["seconds_per_page_osd"] as! Double, 2),
+                    "no OSD \(format(figures["seconds_per_page_no_osd"] as! Double, 2))",
+                    format(figures["osd_cost_ratio"] as! Double, 2), ""
+                ))
+            summary.append(
+                (
+                    "180° scan: upright words read", format(100 * (figures["overlap_180_osd"] as! Double)) + " %",
+                    "no OSD \(format(100 * (figures["overlap_180_no_osd"] as! Double))) %", "", "≥ 90 %"
+                ))
+            summary.append(
+                (
+                    "hindi-8p pages to OCR", format(100 * (figures["hindi_8p_share_to_ocr"] as! Double)) + " %", "",
+                    "", ""
+                ))
         }
 
         print("\nSummary")

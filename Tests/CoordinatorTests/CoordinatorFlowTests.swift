@@ -23,6 +23,7 @@ distributed actor FailingWorker: PageSynthesizing {
     var attempts = 0
 
     distributed func capacity() -> Int { 1 }
+    distributed func ocrLanguages() -> [String] { [] }
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
     distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         attempts += 1
@@ -43,6 +44,7 @@ distributed actor SlowFirstWorker: PageSynthesizing {
     var held: [UUID: Data] = [:]
 
     distributed func capacity() -> Int { 1 }
+    distributed func ocrLanguages() -> [String] { [] }
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
     distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         calls += 1

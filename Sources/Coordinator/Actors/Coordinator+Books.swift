@@ -79,7 +79,7 @@ extension Coordinator {
             WorkerActivity(
                 node: slot.node, jobsDone: slot.jobsDone,
                 currentJobs: slot.inFlight.map(\.description).sorted(),
-                concurrency: slot.capacity)
+                concurrency: slot.capacity, ocrLanguages: slot.ocrLanguages)
         }.sorted { $0.node < $1.node }
     }
 }

@@ -19,11 +19,18 @@ extension Coordinator {
             do {
                 let worker = try $PageSynthesizing.resolve(id: id, using: actorSystem)
                 let capacity = try await worker.capacity()
+                // Another machine's list: only short names, and not too many, are kept.
+                let packs = try await worker.ocrLanguages().filter { name in
+                    name.count <= 16 && name.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || $0 == "_" }
+                }.prefix(64)
                 guard dispatcher.slot(id) == nil, Set(actorSystem.receptionist.lookup(pageWorkerKey)).contains(id)
                 else { continue }
                 // A worker's word on its capacity is bounded: it only decides how many jobs it is sent.
-                dispatcher.join(id, worker: worker, node: id.node.name, capacity: min(max(capacity, 1), 256))
-                logger.info("[WORKERS] \(id.node.name) joined with concurrency \(capacity)")
+                dispatcher.join(
+                    id, worker: worker, node: id.node.name, capacity: min(max(capacity, 1), 256),
+                    ocrLanguages: Array(packs))
+                logger.info(
+                    "[WORKERS] \(id.node.name) joined with concurrency \(capacity), OCR packs \(packs.joined(separator: " "))")
             } catch {
                 logger.warning("[WORKERS] cannot reach new worker \(id.node.name): \(error)")
             }

@@ -104,6 +104,8 @@ public struct PageAudio: Codable, Sendable, Equatable {
 public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterSystem {
     /// How many pages it takes at once.
     distributed func capacity() async throws -> Int
+    /// The Tesseract language packs it has (`eng`, `fra`, `hin`, …), shown in `/api/cluster/`.
+    distributed func ocrLanguages() async throws -> [String]
     /// One piece of a scanned page's image (a grey PNG), sent in order before `synthesize`; raw
     /// bytes, each well under the frame limit however large the image.
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) async throws

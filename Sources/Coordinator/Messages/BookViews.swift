@@ -124,6 +124,7 @@ public struct WorkerActivity: Codable, Sendable, Equatable {
     public var jobsDone: Int
     public var currentJobs: [String]
     public var concurrency: Int
+    public var ocrLanguages: [String] = []
 }
 
 extension BookPages.Page {

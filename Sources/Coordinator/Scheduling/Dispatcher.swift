@@ -13,6 +13,8 @@ struct Dispatcher<Worker> {
         let worker: Worker
         let node: String
         var capacity: Int
+        /// What the worker says it can read (Tesseract packs); shown, not used to route.
+        var ocrLanguages: [String] = []
         var inFlight: Set<PageKey> = []
         var jobsDone = 0
 
@@ -86,8 +88,10 @@ struct Dispatcher<Worker> {
 
     // MARK: Workers
 
-    mutating func join(_ id: ClusterActorID, worker: Worker, node: String, capacity: Int) {
-        slots[id] = Slot(worker: worker, node: node, capacity: max(1, capacity))
+    mutating func join(
+        _ id: ClusterActorID, worker: Worker, node: String, capacity: Int, ocrLanguages: [String] = []
+    ) {
+        slots[id] = Slot(worker: worker, node: node, capacity: max(1, capacity), ocrLanguages: ocrLanguages)
     }
 
     /// Forgets a worker; its jobs come back through their failing calls.

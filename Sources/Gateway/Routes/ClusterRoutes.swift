@@ -14,6 +14,8 @@ struct ClusterRoutes {
         var jobsDone: Int
         @NullEncodable var currentJob: String?
         @NullEncodable var lastHeartbeat: Date?
+        /// A worker's Tesseract packs; empty for other nodes.
+        var ocrLanguages: [String]
     }
 
     struct ClusterView: Encodable {
@@ -39,7 +41,7 @@ struct ClusterRoutes {
                     name: member.name, role: member.role.isEmpty ? "unknown" : member.role,
                     address: "\(member.host):\(member.port)", state: member.status.rawValue,
                     jobsDone: byNode[member.name]?.jobsDone ?? 0, currentJob: byNode[member.name]?.currentJobs.first,
-                    lastHeartbeat: member.lastHeartbeat)
+                    lastHeartbeat: member.lastHeartbeat, ocrLanguages: byNode[member.name]?.ocrLanguages ?? [])
             }
             return APIResponse.ok(
                 ClusterView(cluster: clusterName, nodes: nodes), message: "Cluster membership retrieved successfully")

@@ -32,6 +32,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
 
     public distributed func capacity() -> Int { concurrency }
 
+    public distributed func ocrLanguages() -> [String] {
+        TextRecognizer.installedPacks.subtracting(["osd"]).sorted()
+    }
+
     public distributed func prometheusText() -> String {
         WorkerMetrics.jobsInHand.record(jobsInHand)
         return NodeMetrics.text()
