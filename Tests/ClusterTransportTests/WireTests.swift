@@ -112,12 +112,17 @@ struct WireTests {
     }
 
     @Test func encoderPrefixesLengthAndRefusesOversizedFrames() throws {
-        let channel = EmbeddedChannel(handler: MessageToByteHandler(FrameEncoder(maximumFrameSize: 8)))
-        try channel.writeOutbound(ByteBuffer(string: "hey"))
+        let channel = EmbeddedChannel(handler: EnvelopeCodec(maximumFrameSize: 64))
+        let small = Envelope.reply(Reply(callID: 7, outcome: .value(ByteBuffer(string: "hey"))))
+        try channel.writeOutbound(small)
         var out = try #require(try channel.readOutbound(as: ByteBuffer.self))
-        #expect(out.readInteger(as: UInt32.self) == 3)
-        #expect(String(buffer: out) == "hey")
-        #expect(throws: FrameError.self) { try channel.writeOutbound(ByteBuffer(string: "123456789")) }
+        let length = out.readInteger(as: UInt32.self) ?? 0
+        #expect(Int(length) == out.readableBytes)
+        let decoded = try Envelope(decoding: &out)
+        #expect(decoded == small)
+        let large = Envelope.reply(Reply(callID: 8, outcome: .value(ByteBuffer(repeating: 1, count: 100))))
+        #expect(throws: FrameError.self) { try channel.writeOutbound(large) }
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
         _ = try? channel.finish()
     }
 }

@@ -3,7 +3,8 @@
 
 Environment:
   LECTOR_URL        the gateway, e.g. http://127.0.0.1:8000 (no trailing slash needed)
-  LECTOR_FIXTURES   a folder with english-8p.pdf and not-a-pdf.pdf
+  LECTOR_FIXTURES   a folder with english-8p.pdf and not-a-pdf.pdf (the noise scan is made in a temporary
+                    folder by Tests/LectorTests/Scans/make_scans.py, which needs pdftoppm)
   LECTOR_ARTIFACTS  where web-page.png is saved (default /tmp)
   LECTOR_TIMEOUT    seconds to wait for the book's audio (default 120)
   LECTOR_TOKEN      when set, the gateway has this API token and the token scenario runs instead: the
@@ -15,7 +16,9 @@ Environment:
 Run: python3 Tests/web/test_web_page.py   (exits non-zero on the first failed check)
 """
 
+import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +34,7 @@ FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(__file
 ARTIFACTS = os.environ.get("LECTOR_ARTIFACTS", "/tmp")
 TIMEOUT = float(os.environ.get("LECTOR_TIMEOUT", "120"))
 TOKEN = os.environ.get("LECTOR_TOKEN", "")
+MAKE_SCANS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "LectorTests", "Scans", "make_scans.py")
 PHONE_WIDTH = 380
 PREFIX = "web-token" if TOKEN else "web"
 
@@ -109,6 +113,76 @@ def audio_duration(driver, book_id):
         """,
         book_id,
     )
+
+
+def make_noise_scan(folder):
+    """Writes the scans of make_scans.py into folder; returns the path of noise-scan.pdf."""
+    subprocess.run([sys.executable, MAKE_SCANS, folder], check=True, stdout=subprocess.DEVNULL, timeout=120)
+    path = os.path.join(folder, "noise-scan.pdf")
+    assert os.path.isfile(path), f"{MAKE_SCANS} did not write {path}"
+    return path
+
+
+def unreadable_note(page):
+    """The note the page shows for an unreadable scan, from its ocr_confidence (as the worker words it)."""
+    confidence = page.get("ocr_confidence")
+    if confidence == 0:
+        return "Not voiced: no text could be read on the scan"
+    return f"Not voiced: the scan could not be read reliably (mean confidence {math.floor(confidence + 0.5)} %)"
+
+
+def check_unreadable_scan(driver, screenshot):
+    """Uploads a scan of noise: its one page completes without audio, with a "Not voiced" note instead."""
+    before = book_ids(driver)
+    with tempfile.TemporaryDirectory(prefix="lector-scans-") as folder:
+        started = time.monotonic()
+        noise = make_noise_scan(folder)
+        log(f"made {os.path.basename(noise)} in {time.monotonic() - started:.1f} s")
+        driver.find_element(By.ID, "file-input").send_keys(noise)
+        log(f"sent {noise} to #file-input")
+        new_ids = wait_for("the noise scan's .book card", lambda: book_ids(driver) - before, 60)
+    assert len(new_ids) == 1, f"expected one new book card, got {sorted(new_ids)}"
+    book_id = new_ids.pop()
+    log(f"book {book_id} (noise scan) appeared")
+    wait_for(f"book {book_id}'s .book-progress to reach 100", lambda: progress_of(driver, book_id) == 100,
+             TIMEOUT, interval=0.5)
+    pages = driver.execute_script(
+        "return fetch(`/api/books/${arguments[0]}/pages/`).then(r => r.json()).then(b => b.data.pages)", book_id)
+    assert len(pages) == 1, f"the noise scan has {len(pages)} pages, not 1"
+    page = pages[0]
+    assert (page["processing_status"], page["text_source"], page["text_quality"], page["audio_url"], page["voice"]) \
+        == ("completed", "ocr", "unreadable", None, None), f"the noise scan's page: {page}"
+    assert isinstance(page["ocr_confidence"], (int, float)), f"the noise scan's page has no ocr_confidence: {page}"
+    expected = unreadable_note(page)
+    log(f"API: page 1 completed, text_quality unreadable, ocr_confidence {page['ocr_confidence']}")
+
+    card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+    details = card.find_element(By.CSS_SELECTOR, "details.pages-details")
+    if details.get_attribute("open") is None:
+        details.find_element(By.TAG_NAME, "summary").click()
+    row_selector = '.page[data-page="1"]'
+    # The page list is refreshed (debounced) after the event, which brings the confidence.
+    note = wait_for(f"page 1's note {expected!r}", lambda: [
+        node for node in card.find_elements(By.CSS_SELECTOR, row_selector + " .page-unreadable")
+        if node.is_displayed() and expected in node.text], 30)[0]
+    row = card.find_element(By.CSS_SELECTOR, row_selector)
+    assert row.get_attribute("data-status") == "completed", f"page 1 is {row.get_attribute('data-status')!r}"
+    assert note.get_attribute("role") == "note", "the unreadable note has no role=note"
+    assert not row.find_elements(By.TAG_NAME, "audio"), "the unreadable page has an audio player"
+    assert not card.find_elements(By.CSS_SELECTOR, "audio"), "the noise scan's card has an audio player"
+    head = row.find_element(By.CSS_SELECTOR, ".page-voice").text
+    assert f"OCR, {math.floor(page['ocr_confidence'] + 0.5)} % confidence" in head, f"page 1's head says {head!r}"
+    download = card.find_element(By.CSS_SELECTOR, "a.download")
+    assert not download.is_displayed(), "a book without audio offers the whole-book download"
+    log(f"page 1 shows {note.text.strip()!r} and {head!r}, no audio player")
+
+    driver.execute_script("arguments[0].scrollIntoView()", card)
+    driver.save_screenshot(screenshot)
+    log(f"screenshot saved to {screenshot}")
+    card.find_element(By.CSS_SELECTOR, "button.delete").click()
+    wait_for("the delete confirmation", lambda: driver.switch_to.alert, 10).accept()
+    wait_for(f"book {book_id}'s card to go", lambda: book_id not in book_ids(driver), 15)
+    log(f"deleted book {book_id}")
 
 
 def main():
@@ -235,6 +309,11 @@ def plain_main():
             "return fetch(`/api/books/${arguments[0]}/status/`).then(r => r.status)", book_id)
         assert status == 404, f"GET /api/books/{book_id}/status/ after the delete answered {status}"
         log(f"deleted book {book_id} from its card; its status now answers 404")
+
+        # 8. A scan OCR cannot read reliably is not voiced: its page says so instead of offering a player.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": PHONE_WIDTH, "height": 860, "deviceScaleFactor": 1, "mobile": True})
+        check_unreadable_scan(driver, os.path.join(ARTIFACTS, "web-page-unreadable.png"))
 
         errors = [entry for entry in driver.get_log("browser")
                   if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")

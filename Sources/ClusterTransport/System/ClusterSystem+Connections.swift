@@ -26,9 +26,7 @@ extension ClusterSystem: ConnectionDelegate {
         }
         try sync.addHandler(
             ByteToMessageHandler(FrameDecoder(maximumFrameSize: settings.maximumFrameSize)))
-        try sync.addHandler(
-            MessageToByteHandler(FrameEncoder(maximumFrameSize: settings.maximumFrameSize)))
-        try sync.addHandler(EnvelopeCodec())
+        try sync.addHandler(EnvelopeCodec(maximumFrameSize: settings.maximumFrameSize))
         try sync.addHandler(
             HandshakeHandler(
                 side: direction == .inbound ? .listener : .dialer(expectedName: expectedName),

@@ -1,6 +1,7 @@
 import NIOCore
 
-/// Splits the byte stream into frames: a 4-byte big-endian length, then that many bytes.
+/// Splits the byte stream into frames: a 4-byte big-endian length, then that many bytes
+/// (`EnvelopeCodec` writes them).
 ///
 /// A length above `maximumFrameSize` is an error before any of the payload is buffered, so a peer
 /// cannot make the node allocate what it announces.
@@ -22,7 +23,11 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
         guard Int(length) <= maximumFrameSize else {
             throw FrameError.frameTooLarge(size: Int(length), limit: maximumFrameSize)
         }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        guard buffer.readableBytes >= 4 + Int(length) else {
+            // Room for the whole frame at once, rather than doubling towards it as pieces arrive.
+            buffer.reserveCapacity(minimumWritableBytes: 4 + Int(length) - buffer.readableBytes)
+            return .needMoreData
+        }
         buffer.moveReaderIndex(forwardBy: 4)
         let frame = buffer.readSlice(length: Int(length))!
         context.fireChannelRead(Self.wrapInboundOut(frame))
@@ -37,26 +42,6 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
             throw FrameError.truncatedFrame(bufferedBytes: buffer.readableBytes)
         }
         return .needMoreData
-    }
-}
-
-/// Prefixes each outgoing frame with its length.
-public struct FrameEncoder: MessageToByteEncoder, Sendable {
-    public typealias OutboundIn = ByteBuffer
-
-    public let maximumFrameSize: Int
-
-    public init(maximumFrameSize: Int) {
-        self.maximumFrameSize = maximumFrameSize
-    }
-
-    public func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
-        guard data.readableBytes <= maximumFrameSize else {
-            throw FrameError.frameTooLarge(size: data.readableBytes, limit: maximumFrameSize)
-        }
-        out.reserveCapacity(4 + data.readableBytes)
-        out.writeInteger(UInt32(data.readableBytes))
-        out.writeImmutableBuffer(data)
     }
 }
 

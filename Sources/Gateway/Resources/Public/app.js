@@ -673,7 +673,7 @@
         updatePage(view, {
           page_number: data.page_number, processing_status: 'completed', audio_url: data.audio_url,
           audio_duration: data.audio_duration, voice: data.voice, text_source: data.text_source, worker: null,
-          error: undefined,
+          language: data.language, text_quality: data.text_quality, error: undefined,
         });
         schedulePagesRefresh(view);
         return false;
@@ -940,6 +940,36 @@
     return row;
   }
 
+  /** A confidence 0–100 as a whole percentage, or null when unknown. */
+  function confidencePercent(value) {
+    return typeof value === 'number' && isFinite(value) ? Math.max(0, Math.min(100, Math.round(value))) : null;
+  }
+
+  /** The page head's voice line: "voice fr · OCR, 95 % confidence". */
+  function pageVoiceText(page) {
+    var parts = [];
+    if (page.language && page.voice && page.voice !== page.language) {
+      parts.push('voice ' + page.language + ' (' + page.voice + ')');
+    } else if (page.language || page.voice) {
+      parts.push('voice ' + (page.language || page.voice));
+    }
+    if (page.text_source === 'ocr') {
+      var confidence = confidencePercent(page.ocr_confidence);
+      parts.push(confidence === null ? 'OCR' : 'OCR, ' + confidence + ' % confidence');
+    } else if (page.text_source && page.text_source !== 'pdf') {
+      parts.push('text: ' + page.text_source);
+    }
+    return parts.join(' · ');
+  }
+
+  /** Why a completed scan has no audio (the worker's reason, from the page's confidence). */
+  function unreadableText(page) {
+    if (page.ocr_confidence === 0) return 'Not voiced: no text could be read on the scan.';
+    var confidence = confidencePercent(page.ocr_confidence);
+    return 'Not voiced: the scan could not be read reliably' +
+      (confidence === null ? '.' : ' (mean confidence ' + confidence + ' %).');
+  }
+
   function renderPage(view, page) {
     var row = page.row;
     var status = page.processing_status || 'pending';
@@ -948,15 +978,20 @@
     if (status === 'processing' && page.worker) {
       row.badge.textContent = 'processing on ' + page.worker + (page.attempt > 1 ? ' (attempt ' + page.attempt + ')' : '');
     }
-    var voice = [];
-    if (page.voice) voice.push('voice ' + page.voice);
-    if (page.text_source && page.text_source !== 'pdf') voice.push('text: ' + page.text_source);
-    row.voiceNode.textContent = voice.join(' · ');
+    var unreadable = page.text_quality === 'unreadable';
+    row.setAttribute('data-quality', page.text_quality || '');
+    if (page.language) row.setAttribute('data-language', page.language);
+    else row.removeAttribute('data-language');
+    row.voiceNode.textContent = pageVoiceText(page);
     row.durationNode.textContent = page.audio_duration !== null && page.audio_duration !== undefined
       ? formatDuration(page.audio_duration) : '';
 
     if (page.audio_url) {
       renderPlayer(row, page);
+    } else if (unreadable) {
+      releasePlayer(row);
+      row.playerSlot.replaceChildren(el('p', { class: 'page-note page-unreadable', role: 'note' },
+        el('span', { class: 'page-note-icon', 'aria-hidden': 'true' }, '⚠'), ' ', unreadableText(page)));
     } else {
       releasePlayer(row);
       row.playerSlot.textContent = status === 'completed' ? 'Nothing to read aloud on this page.' : '';
