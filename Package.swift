@@ -1,5 +1,9 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
+
+/// sherpa-onnx's C API and onnxruntime, unpacked from their pinned wheels by `make deps`.
+let sherpaLib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(".deps/sherpa-onnx/lib").path
 
 let package = Package(
     name: "Lector",
@@ -34,6 +38,8 @@ let package = Package(
             name: "CTesseract", pkgConfig: "tesseract", providers: [.apt(["libtesseract-dev", "libleptonica-dev"])]),
         .systemLibrary(name: "CTextcat", pkgConfig: "libexttextcat", providers: [.apt(["libexttextcat-dev"])]),
         .systemLibrary(name: "CHunspell", pkgConfig: "hunspell", providers: [.apt(["libhunspell-dev"])]),
+        // Header and library come from .deps/ (`make deps`), not from a system package.
+        .systemLibrary(name: "CSherpaOnnx"),
         .target(
             name: "ClusterTransport",
             dependencies: [
@@ -62,10 +68,11 @@ let package = Package(
         .target(
             name: "PageWorker",
             dependencies: [
-                "ClusterTransport", "Coordinator", "CEspeakNG", "CLame", "CTesseract",
+                "ClusterTransport", "Coordinator", "CEspeakNG", "CLame", "CTesseract", "CSherpaOnnx",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-            ]
+            ],
+            linkerSettings: [.unsafeFlags(["-L", sherpaLib, "-Xlinker", "-rpath", "-Xlinker", sherpaLib])]
         ),
         .target(
             name: "Gateway",

@@ -27,6 +27,8 @@ final class DevCluster {
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
+        // The pipeline is measured against an espeak-ng loop.
+        environment["LECTOR_VOICES"] = environment["LECTOR_VOICES"] ?? "none"
         process.environment = environment
         let log = folder.appendingPathComponent("cluster.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -19,6 +19,7 @@ distributed actor NoopWorker: PageSynthesizing {
 
     distributed func capacity() -> Int { concurrency }
     distributed func ocrLanguages() -> [String] { [] }
+    distributed func voices() -> [VoiceInfo] { [] }
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
     distributed func synthesize(_ job: PageJob) -> PageResult {
         PageResult(audioBytes: 0, durationSeconds: 0, voice: nil, textSource: job.textSource)

@@ -40,16 +40,20 @@ struct RPCBench {
             latencies.reserveCapacity(count)
             let clock = ContinuousClock()
             let sequentialStart = clock.now
+            let sequentialCPU = Self.cpuSeconds()
             for _ in 0..<count {
                 let start = clock.now
                 _ = try await remote.echo(payload)
                 latencies.append((clock.now - start).microseconds)
             }
             let sequentialRate = Double(count) / (clock.now - sequentialStart).seconds
+            let sequentialCPUPerCall = (Self.cpuSeconds() - sequentialCPU) / Double(count) * 1e6
             latencies.sort()
             let p50 = latencies[latencies.count / 2]
             let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+            let concurrentCPU = Self.cpuSeconds()
             let concurrentRate = try await throughput(remote, payload: payload, callers: size >= 1 << 20 ? 8 : callers)
+            let concurrentCPUPerCall = (Self.cpuSeconds() - concurrentCPU) / (concurrentRate * seconds) * 1e6
             print(
                 label.padding(toLength: 10, withPad: " ", startingAt: 0)
                     + String(count).padding(toLength: 9, withPad: " ", startingAt: 0)
@@ -57,12 +61,24 @@ struct RPCBench {
             results[label.replacingOccurrences(of: " ", with: "").lowercased()] = [
                 "p50_us": p50, "p99_us": p99, "sequential_calls_per_s": sequentialRate,
                 "concurrent_calls_per_s": concurrentRate,
+                // Both ends' CPU per call (they share this process): steadier than wall-clock rates
+                // on a shared machine, whose neighbours take turns with the cores.
+                "sequential_cpu_us_per_call": sequentialCPUPerCall,
+                "concurrent_cpu_us_per_call": concurrentCPUPerCall,
             ]
         }
         _ = echo
         await client.shutdown()
         await server.shutdown()
         return results
+    }
+
+    /// User plus system CPU time of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func throughput(_ remote: BenchEcho, payload: Data, callers: Int) async throws -> Double {

@@ -24,6 +24,7 @@ distributed actor FailingWorker: PageSynthesizing {
 
     distributed func capacity() -> Int { 1 }
     distributed func ocrLanguages() -> [String] { [] }
+    distributed func voices() -> [VoiceInfo] { [] }
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
     distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         attempts += 1
@@ -45,6 +46,7 @@ distributed actor SlowFirstWorker: PageSynthesizing {
 
     distributed func capacity() -> Int { 1 }
     distributed func ocrLanguages() -> [String] { [] }
+    distributed func voices() -> [VoiceInfo] { [] }
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
     distributed func synthesize(_ job: PageJob) async throws -> PageResult {
         calls += 1

@@ -16,7 +16,7 @@ TMP="$(mktemp -d)"
 LOG="$TMP/cluster.log"
 PORT="$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 TOKEN="$($PY -c 'import secrets; print(secrets.token_hex(16))')"
-OMP_THREAD_LIMIT=1 LECTOR_API_TOKEN="$TOKEN" "$BIN" dev --http "127.0.0.1:$PORT" --workers 2 --data "$TMP/data" >"$LOG" 2>&1 &
+OMP_THREAD_LIMIT=1 LECTOR_VOICES=none LECTOR_API_TOKEN="$TOKEN" "$BIN" dev --http "127.0.0.1:$PORT" --workers 2 --data "$TMP/data" >"$LOG" 2>&1 &
 CLUSTER=$!
 cleanup() {
     kill "$CLUSTER" 2>/dev/null || true

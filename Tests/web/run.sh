@@ -22,6 +22,8 @@ TOKEN_PORT="$(free_port)"
 while [ "$TOKEN_PORT" = "$PORT" ]; do TOKEN_PORT="$(free_port)"; done
 TOKEN="lector-test-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 
+# espeak-ng only (the natural voice costs ~35 s of CPU a page).
+export LECTOR_VOICES=none
 # Both clusters start at once (they pick their own transport ports); each test uses one of them.
 .build/debug/lector dev --http "127.0.0.1:$PORT" --workers 2 --data "$DATA/data" >"$ARTIFACTS/web-cluster.log" 2>&1 &
 CLUSTER=$!

@@ -24,8 +24,13 @@ public struct FrameDecoder: ByteToMessageDecoder, Sendable {
             throw FrameError.frameTooLarge(size: Int(length), limit: maximumFrameSize)
         }
         guard buffer.readableBytes >= 4 + Int(length) else {
-            // Room for the whole frame at once, rather than doubling towards it as pieces arrive.
-            buffer.reserveCapacity(minimumWritableBytes: 4 + Int(length) - buffer.readableBytes)
+            // Room for the whole frame at once rather than doubling towards it as its pieces
+            // arrive; frames already read are dropped first, so growing copies only this one.
+            let missing = 4 + Int(length) - buffer.readableBytes
+            if buffer.writableBytes < missing {
+                buffer.discardReadBytes()
+                buffer.reserveCapacity(minimumWritableBytes: missing)
+            }
             return .needMoreData
         }
         buffer.moveReaderIndex(forwardBy: 4)

@@ -74,6 +74,18 @@ extension Coordinator {
         return NodeMetrics.text()
     }
 
+    /// Every voice some worker has, with how many workers have it: natural voices first, then by
+    /// language.
+    public distributed func voices() -> [VoiceListing] {
+        var counts: [VoiceInfo: Int] = [:]
+        for slot in dispatcher.slots.values {
+            for voice in Set(slot.voices) { counts[voice, default: 0] += 1 }
+        }
+        return counts.map { VoiceListing(voice: $0.key, workers: $0.value) }.sorted {
+            ($0.quality == "natural" ? 0 : 1, $0.language, $0.name) < ($1.quality == "natural" ? 0 : 1, $1.language, $1.name)
+        }
+    }
+
     public distributed func workerActivity() -> [WorkerActivity] {
         dispatcher.slots.values.map { slot in
             WorkerActivity(

@@ -23,14 +23,20 @@ extension Coordinator {
                 let packs = try await worker.ocrLanguages().filter { name in
                     name.count <= 16 && name.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || $0 == "_" }
                 }.prefix(64)
+                let voices = try await worker.voices().filter { voice in
+                    [voice.name, voice.engine, voice.language, voice.quality].allSatisfy {
+                        (1...32).contains($0.utf8.count)
+                    } && (1...384_000).contains(voice.sampleRate)
+                }.prefix(256)
                 guard dispatcher.slot(id) == nil, Set(actorSystem.receptionist.lookup(pageWorkerKey)).contains(id)
                 else { continue }
                 // A worker's word on its capacity is bounded: it only decides how many jobs it is sent.
                 dispatcher.join(
                     id, worker: worker, node: id.node.name, capacity: min(max(capacity, 1), 256),
-                    ocrLanguages: Array(packs))
+                    ocrLanguages: Array(packs), voices: Array(voices))
                 logger.info(
-                    "[WORKERS] \(id.node.name) joined with concurrency \(capacity), OCR packs \(packs.joined(separator: " "))")
+                    "[WORKERS] \(id.node.name) joined with concurrency \(capacity), OCR packs \(packs.joined(separator: " ")), natural voices \(voices.filter { $0.quality == "natural" }.map(\.name).joined(separator: " "))"
+                )
             } catch {
                 logger.warning("[WORKERS] cannot reach new worker \(id.node.name): \(error)")
             }
@@ -85,6 +91,7 @@ extension Coordinator {
             lease: lease.token,
             text: input.text, voice: input.voice, language: input.language, textSource: input.textSource)
         job.checkWithOCR = input.checkWithOCR && input.textSource == "pdf"
+        job.quality = input.quality
         job.leaseSeconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let token = lease.token
         Task {
@@ -123,6 +130,15 @@ extension Coordinator {
                 self.finished(key, token: token, with: .failure(error))
             }
         }
+    }
+
+    /// A worker's sentence timings, kept only when they can describe its audio: numbers from
+    /// another machine.
+    nonisolated static func checkedSegments(of result: PageResult, maxCharacters: Int) -> [AudioSegment]? {
+        guard let segments = result.segments,
+            AudioSegment.areValid(segments, duration: result.durationSeconds, textUTF16: 2 * maxCharacters)
+        else { return nil }
+        return segments
     }
 
     /// A call bounded by what is left of the lease.
@@ -237,7 +253,9 @@ extension Coordinator {
                         text: $0.page.result.text.map { Self.bounded($0, limit: settings.maxPageCharacters) },
                         language: $0.page.result.language.map { String($0.prefix(16)) },
                         ocrConfidence: $0.page.result.ocrConfidence.flatMap { (0...100).contains($0) ? $0 : nil },
-                        textQuality: $0.page.result.textQuality.flatMap { ["good", "unreadable"].contains($0) ? $0 : nil })
+                        textQuality: $0.page.result.textQuality.flatMap { ["good", "unreadable"].contains($0) ? $0 : nil },
+                        segments: Self.checkedSegments(of: $0.page.result, maxCharacters: settings.maxPageCharacters),
+                        engine: $0.page.result.engine.flatMap { ["espeak-ng", "piper"].contains($0) ? $0 : nil })
                 })
         } catch {
             logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")

@@ -25,6 +25,9 @@ public struct PageJob: Codable, Sendable, Equatable {
     /// The text layer is doubtful: the worker also reads the staged image and voices whichever
     /// scores better (`TextLayerCheck.prefersOCR`).
     public var checkWithOCR = false
+    /// The book's `quality`: `natural` (a neural voice where the worker has one for the page's
+    /// language), `fast` (espeak-ng), or nil: natural where there is one.
+    public var quality: String? = nil
 
     public init(
         bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,
@@ -58,6 +61,10 @@ public struct PageResult: Codable, Sendable, Equatable {
     public var ocrConfidence: Double?
     /// `good`, or `unreadable`: a scan read too unreliably to voice (no audio).
     public var textQuality: String?
+    /// The sentences of the audio, in order (see `AudioSegment`).
+    public var segments: [AudioSegment]? = nil
+    /// `espeak-ng` or `piper`.
+    public var engine: String? = nil
 
     public init(
         audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil,
@@ -85,6 +92,8 @@ public struct PageAudio: Codable, Sendable, Equatable {
     public var language: String?
     public var ocrConfidence: Double?
     public var textQuality: String?
+    public var segments: [AudioSegment]?
+    public var engine: String?
 
     public init(
         mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil,
@@ -106,6 +115,8 @@ public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterS
     distributed func capacity() async throws -> Int
     /// The Tesseract language packs it has (`eng`, `fra`, `hin`, …), shown in `/api/cluster/`.
     distributed func ocrLanguages() async throws -> [String]
+    /// The voices it speaks with (`VoiceInfo`), natural ones first.
+    distributed func voices() async throws -> [VoiceInfo]
     /// One piece of a scanned page's image (a grey PNG), sent in order before `synthesize`; raw
     /// bytes, each well under the frame limit however large the image.
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) async throws

@@ -83,6 +83,10 @@ public struct BookPages: Codable, Sendable, Equatable {
         /// `good` once voiced; `unreadable` for a scan OCR could not read reliably, which is
         /// completed without audio rather than voiced as noise.
         public var textQuality: String? = nil
+        /// The sentences of the audio, in order; nil until voiced.
+        public var segments: [AudioSegment]? = nil
+        /// `espeak-ng` or `piper`; nil until voiced.
+        public var engine: String? = nil
     }
 
     /// The page slice answered: `offset` and `limit` as applied, and where the next slice starts
@@ -141,7 +145,7 @@ extension BookPages.Page {
 extension BookPages.Page {
     private enum CodingKeys: String, CodingKey {
         case id, pageNumber, textContent, audioUrl, audioDuration, processingStatus, voice, textSource, error
-        case language, ocrConfidence, textQuality
+        case language, ocrConfidence, textQuality, segments, engine
     }
 
     /// `audio_url`, `audio_duration` and `voice` are written as null when absent (the original
@@ -160,5 +164,26 @@ extension BookPages.Page {
         try container.encode(language, forKey: .language)
         try container.encode(ocrConfidence, forKey: .ocrConfidence)
         try container.encode(textQuality, forKey: .textQuality)
+        try container.encode(segments, forKey: .segments)
+        try container.encode(engine, forKey: .engine)
+    }
+}
+
+/// One voice of `GET /api/voices/`: what it is and how many workers can speak with it.
+public struct VoiceListing: Codable, Sendable, Equatable {
+    public var name: String
+    public var engine: String
+    public var language: String
+    public var quality: String
+    public var sampleRate: Int
+    public var workers: Int
+
+    public init(voice: VoiceInfo, workers: Int) {
+        name = voice.name
+        engine = voice.engine
+        language = voice.language
+        quality = voice.quality
+        sampleRate = voice.sampleRate
+        self.workers = workers
     }
 }

@@ -8,6 +8,8 @@ public struct UploadMetadata: Codable, Sendable, Equatable {
     public var voice: String?
     /// The uploaded file's name, used as the title when none is given.
     public var filename: String?
+    /// `natural` or `fast`; nil: natural where a worker has a natural voice for the language.
+    public var quality: String? = nil
 
     public init(
         title: String? = nil, author: String? = nil, language: String? = nil, voice: String? = nil,

@@ -15,6 +15,8 @@ struct Dispatcher<Worker> {
         var capacity: Int
         /// What the worker says it can read (Tesseract packs); shown, not used to route.
         var ocrLanguages: [String] = []
+        /// The voices it says it has (`/api/voices/`).
+        var voices: [VoiceInfo] = []
         var inFlight: Set<PageKey> = []
         var jobsDone = 0
 
@@ -89,9 +91,11 @@ struct Dispatcher<Worker> {
     // MARK: Workers
 
     mutating func join(
-        _ id: ClusterActorID, worker: Worker, node: String, capacity: Int, ocrLanguages: [String] = []
+        _ id: ClusterActorID, worker: Worker, node: String, capacity: Int, ocrLanguages: [String] = [],
+        voices: [VoiceInfo] = []
     ) {
-        slots[id] = Slot(worker: worker, node: node, capacity: max(1, capacity), ocrLanguages: ocrLanguages)
+        slots[id] = Slot(
+            worker: worker, node: node, capacity: max(1, capacity), ocrLanguages: ocrLanguages, voices: voices)
     }
 
     /// Forgets a worker; its jobs come back through their failing calls.

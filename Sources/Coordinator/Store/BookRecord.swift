@@ -13,6 +13,8 @@ struct BookRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable 
     var author: String?
     var language: String?
     var voice: String?
+    /// `natural`, `fast`, or nil (natural where there is a natural voice).
+    var quality: String?
     var totalPages: Int
     var processingStatus: String
     var processingProgress: Int

@@ -14,6 +14,7 @@ final class BookStore: Sendable {
         var textSource: String
         /// The text layer is voiced only if OCR of the page does not clearly score better.
         var checkWithOCR: Bool
+        var quality: String?
     }
 
     struct NewPage: Sendable {
@@ -150,6 +151,14 @@ final class BookStore: Sendable {
                 t.add(column: "check_with_ocr", .boolean).notNull().defaults(to: false)
             }
         }
+        migrator.registerMigration("v5: voice quality, sentence timings") { db in
+            try db.alter(table: "book") { t in t.add(column: "quality", .text) }
+            try db.alter(table: "page") { t in
+                // JSON: [{"start": s, "end": s, "text_offset": n, "text_length": n}], UTF-16 offsets.
+                t.add(column: "segments", .text)
+                t.add(column: "engine", .text)
+            }
+        }
         return migrator
     }
 
@@ -186,7 +195,7 @@ final class BookStore: Sendable {
             let now = Date()
             var book = BookRecord(
                 id: nil, title: title, author: metadata.author, language: metadata.language,
-                voice: metadata.voice,
+                voice: metadata.voice, quality: metadata.quality?.lowercased(),
                 totalPages: pages.count, processingStatus: ProcessingStatus.pending.rawValue,
                 processingProgress: 0,
                 createdAt: now, updatedAt: now)
@@ -233,7 +242,7 @@ final class BookStore: Sendable {
                     guard
                         let book = try Row.fetchOne(
                             db.cachedStatement(
-                                sql: "SELECT voice, language, total_pages, processing_started_at FROM book WHERE id = ?"
+                                sql: "SELECT voice, language, quality, total_pages, processing_started_at FROM book WHERE id = ?"
                             ),
                             arguments: [key.book])
                     else {
@@ -251,7 +260,7 @@ final class BookStore: Sendable {
                     JobInput(
                         text: page["text_content"], voice: book["voice"], language: book["language"],
                         totalPages: book["total_pages"], attempts: page["attempts"], textSource: page["text_source"],
-                        checkWithOCR: page["check_with_ocr"]))
+                        checkWithOCR: page["check_with_ocr"], quality: book["quality"]))
             }
             for book in books.keys { try refresh(book: book, in: db) }
             return inputs
@@ -270,6 +279,8 @@ final class BookStore: Sendable {
         var language: String? = nil
         var ocrConfidence: Double? = nil
         var textQuality: String? = nil
+        var segments: [AudioSegment]? = nil
+        var engine: String? = nil
     }
 
     /// Records stored audio files, in one transaction. Only a page still `processing` in its
@@ -285,13 +296,15 @@ final class BookStore: Sendable {
                     sql: """
                         UPDATE page SET processing_status = 'completed', audio_path = ?, audio_duration = ?, voice = ?,
                             text_source = ?, text_content = COALESCE(?, text_content), error = NULL, completed_at = ?,
-                            language = ?, ocr_confidence = ?, text_quality = ?
+                            language = ?, ocr_confidence = ?, text_quality = ?, segments = ?, engine = ?
                         WHERE book_id = ? AND page_number = ? AND processing_status = 'processing' AND attempts = ?
                         """
                 ).execute(
                     arguments: [
                         page.audioPath, page.audioPath == nil ? nil : page.duration, page.voice, page.textSource,
                         page.text, Date(), page.language, page.ocrConfidence, page.textQuality,
+                        page.segments.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) },
+                        page.engine,
                         page.key.book, page.key.page, page.attempt,
                     ])
                 let done = db.changesCount > 0
@@ -519,7 +532,11 @@ final class BookStore: Sendable {
                         processingStatus: status, voice: record.voice, textSource: record.textSource,
                         error: status == .failed ? (record.error ?? "failed") : nil,
                         language: record.language, ocrConfidence: record.ocrConfidence,
-                        textQuality: record.textQuality)
+                        textQuality: record.textQuality,
+                        segments: record.segments.flatMap {
+                            try? JSONDecoder().decode([AudioSegment].self, from: Data($0.utf8))
+                        },
+                        engine: record.engine)
                 })
         }
     }

@@ -33,6 +33,10 @@ struct PageRecord: Codable, FetchableRecord, MutablePersistableRecord, Sendable 
     var textQuality: String?
     /// The text layer is compared with OCR before it is voiced.
     var checkWithOcr: Bool = false
+    /// JSON of the page's `AudioSegment`s.
+    var segments: String?
+    /// `espeak-ng` or `piper`.
+    var engine: String?
     var startedAt: Date?
     var completedAt: Date?
 

@@ -49,6 +49,7 @@ public enum GatewayServer {
         WebRoutes().add(to: router)
         ClusterRoutes(system: system, client: client, clusterName: configuration.clusterName).add(to: api)
         BookRoutes(client: client).add(to: api)
+        VoiceRoutes(client: client).add(to: api)
         UploadRoutes(client: client, system: system, limits: configuration.uploadLimits).add(to: api)
         BookEventRoutes(client: client, system: system).add(to: api)
         MediaRoutes(client: client).add(to: media)

@@ -17,7 +17,7 @@ struct UploadReceiver {
 
     static let chunkSize = 1 << 20
     static let fileFields: Set<String> = ["file", "pdf_file"]
-    static let textFields: Set<String> = ["title", "author", "language", "voice"]
+    static let textFields: Set<String> = ["title", "author", "language", "voice", "quality"]
 
     let client: CoordinatorClient
     let limits: UploadLimits
@@ -75,6 +75,7 @@ struct UploadReceiver {
         metadata.author = query.get("author")
         metadata.language = query.get("language")
         metadata.voice = query.get("voice")
+        metadata.quality = query.get("quality")
         metadata.filename = query.get("filename")
         // Parameters in the query are known before the body: refuse bad ones before spooling anything.
         try validate(metadata)
@@ -195,6 +196,7 @@ struct UploadReceiver {
             case "author": metadata.author = trimmed
             case "language": metadata.language = trimmed
             case "voice": metadata.voice = trimmed
+            case "quality": metadata.quality = trimmed
             default: break
             }
         }
@@ -254,12 +256,20 @@ struct UploadReceiver {
             let limit = limits.maxFieldCharacters[field] ?? 500
             if let value, value.count > limit { throw Self.fieldTooLong(field, limit: limit) }
         }
-        if let language = metadata.language?.lowercased(), !["hindi", "english", "hinglish"].contains(language),
+        if let language = metadata.language?.lowercased(),
+            !["hindi", "english", "hinglish", "marathi", "nepali", "urdu", "french", "german", "spanish"].contains(
+                language),
             language.range(of: #"^[a-z]{2,3}(-[a-z0-9]+)?$"#, options: .regularExpression) == nil
         {
             throw APIError(
                 .badRequest, code: "invalid_language",
-                "language must be hindi, english, hinglish or an espeak-ng voice code such as 'mr'; got '\(language)'.")
+                "language must be hindi, english, hinglish, marathi, french, german, spanish or a language code such as 'mr'; got '\(language)'."
+            )
+        }
+        if let quality = metadata.quality, !["natural", "fast"].contains(quality.lowercased()) {
+            throw APIError(
+                .badRequest, code: "invalid_quality",
+                "quality must be natural (a neural voice where there is one) or fast (espeak-ng); got '\(quality.prefix(40))'.")
         }
         if let voice = metadata.voice, voice.range(of: #"^[A-Za-z0-9_+-]{1,40}$"#, options: .regularExpression) == nil {
             throw APIError(

@@ -22,12 +22,24 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     /// Helper processes that run Tesseract, so a crash in it costs the page, not this worker;
     /// nil reads in this process (tests).
     let ocrHelpers: HelperPool?
+    let espeak = EspeakEngine()
+    /// Natural voices, when this machine has them (`make deps`); nil speaks espeak-ng only.
+    let piper: PiperEngine?
 
-    public init(actorSystem: ClusterSystem, concurrency: Int, logger: Logger, ocrHelpers: HelperPool? = nil) {
+    public init(
+        actorSystem: ClusterSystem, concurrency: Int, logger: Logger, ocrHelpers: HelperPool? = nil,
+        piper: PiperEngine? = nil
+    ) {
         self.actorSystem = actorSystem
         self.concurrency = concurrency
         self.logger = logger
         self.ocrHelpers = ocrHelpers
+        self.piper = piper
+    }
+
+    /// The voices this worker has, natural ones first; the coordinator lists them in `/api/voices/`.
+    public distributed func voices() -> [VoiceInfo] {
+        (piper?.voices ?? []) + espeak.voices
     }
 
     public distributed func capacity() -> Int { concurrency }
@@ -82,10 +94,13 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             try transfers.hold(mp3, lease: job.lease, until: deadline + .seconds(60))
         }
         audio.mp3 = nil
-        return PageResult(
+        var result = PageResult(
             audioBytes: bytes, durationSeconds: audio.durationSeconds, voice: audio.voice,
             textSource: audio.textSource, text: audio.text, language: audio.language,
             ocrConfidence: audio.ocrConfidence, textQuality: audio.textQuality)
+        result.segments = audio.segments
+        result.engine = audio.engine
+        return result
     }
 
     /// An OCR job, or a doubtful text layer checked against OCR of the same page.
@@ -171,23 +186,64 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             "[AUDIO TASK] Page \(page) - Status: PENDING → PROCESSING (book \(job.bookId), attempt \(job.attempt))"
         )
         logger.info("[AUDIO TASK] Page \(page) - Text length: \(job.text.unicodeScalars.count) chars")
-        let text = VoiceChoice.prepare(job.text)
-        let (voice, language) = VoiceChoice.choose(for: job, identified: identified)
-        guard VoiceChoice.isSpeakable(text) else {
+        let (chosen, guessed) = VoiceChoice.choose(for: job, identified: identified)
+        let (engine, voice, language) = speaker(for: job, voice: chosen, language: guessed)
+        let sentences = Sentences.split(job.text).filter { VoiceChoice.isSpeakable($0.text) }
+        guard !sentences.isEmpty else {
             logger.info("[AUDIO TASK] Page \(page) - nothing to speak; completed without audio")
             return PageAudio(mp3: nil, durationSeconds: 0, voice: nil)
         }
-        logger.info("[AUDIO TASK] Page \(page) - Generating audio with espeak-ng (voice \(voice))...")
-        let pcm = try await SpeechSynthesizer.shared.synthesize(text, voice: voice, deadline: deadline)
-        guard !pcm.samples.isEmpty else {
+        logger.info(
+            "[AUDIO TASK] Page \(page) - Generating audio with \(engine.name) (voice \(voice)), \(sentences.count) sentences..."
+        )
+        // Sentence by sentence: each sentence's place in the audio is known exactly.
+        var samples: [Int16] = []
+        var rate = 0
+        var segments: [AudioSegment] = []
+        for sentence in sentences {
+            let pcm = try await engine.synthesize(VoiceChoice.prepare(sentence.text), voice: voice, deadline: deadline)
+            guard !pcm.samples.isEmpty else { continue }
+            if rate == 0 { rate = pcm.sampleRate }
+            guard pcm.sampleRate == rate else { throw SpeechError.synthesisFailed("the sample rate changed mid-page") }
+            let start = Double(samples.count) / Double(rate)
+            samples.append(contentsOf: pcm.samples)
+            guard samples.count <= SpeechSynthesizer.maxSeconds * rate else {
+                throw SpeechError.synthesisFailed("the page's audio is longer than \(SpeechSynthesizer.maxSeconds / 3600) hours")
+            }
+            segments.append(
+                AudioSegment(
+                    start: start, end: Double(samples.count) / Double(rate), textOffset: sentence.utf16Offset,
+                    textLength: sentence.utf16Length))
+        }
+        guard rate > 0, !samples.isEmpty else {
             return PageAudio(mp3: nil, durationSeconds: 0, voice: voice, language: language)
         }
+        let pcm = PCMAudio(samples: samples, sampleRate: rate)
         let mp3 = try await MP3Encoder.encode(pcm, deadline: deadline)
         logger.info(
             "[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(pcm.duration.rounded()))s")
         var audio = PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice, language: language)
         audio.textQuality = "good"
+        audio.segments = segments
+        audio.engine = engine.name
         return audio
+    }
+
+    /// The engine and voice for a page: a natural voice when the book's quality allows it and
+    /// this worker has one for the language (or the upload named it), espeak-ng otherwise.
+    private func speaker(for job: PageJob, voice: String, language: String)
+        -> (engine: any SpeechEngine, voice: String, language: String)
+    {
+        if let piper {
+            if let named = piper.voices.first(where: { $0.name == voice }) { return (piper, voice, named.language) }
+            let named = job.voice?.trimmingCharacters(in: .whitespaces).isEmpty == false
+            if !named, job.quality != "fast", let natural = piper.voices.first(where: { $0.language == language }) {
+                return (piper, natural.name, language)
+            }
+        }
+        // A natural voice named on a worker without it: espeak-ng's voice for its language.
+        if let natural = PiperEngine.knownVoices[voice] { return (espeak, natural, natural) }
+        return (espeak, voice, language)
     }
 }
 

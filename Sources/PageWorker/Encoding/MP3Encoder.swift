@@ -107,9 +107,63 @@ public enum MP3Encoder {
     /// 64 kb/s on, the tag is written and the decoded length is exactly the input's.
     private static func writeLAMETag(_ lame: OpaquePointer, into mp3: inout Data) {
         let size = lame_get_lametag_frame(lame, nil, 0)
-        guard size > 0, size <= mp3.count else { return }
+        guard size > 0, size <= mp3.count else {
+            writeInfoTag(into: &mp3)
+            return
+        }
         var tag = [UInt8](repeating: 0, count: size)
         guard lame_get_lametag_frame(lame, &tag, size) == size else { return }
         mp3.replaceSubrange(0..<size, with: tag)
+    }
+
+    /// Where LAME's tag does not fit (LAME then reserves no frame for it), a frame holding a Xing
+    /// "Info" header of our own goes in front: the audio's frame and byte counts, which is what a
+    /// player reading the start of the file needs to know its duration without reading it all.
+    /// Players that do not know the header decode it as one frame of silence.
+    static func writeInfoTag(into mp3: inout Data) {
+        var frames = 0
+        var offset = 0
+        while let size = frameSize(mp3, at: offset), offset + size <= mp3.count {
+            frames += 1
+            offset += size
+        }
+        guard frames >= 1 else { return }
+        // The first frame's header without padding: same version, rate, bit rate and mode.
+        var header = [UInt8](mp3.prefix(4))
+        header[2] &= ~0x02
+        var info = Data(header)
+        guard let size = frameSize(info + Data(count: 4), at: 0) else { return }
+        let mpeg1 = header[1] & 0x08 != 0
+        let mono = header[3] >> 6 == 3
+        // Side information (all zero here): 17 bytes for MPEG-1 mono, 32 stereo; 9 and 17 for MPEG-2.
+        let sideInfo = mpeg1 ? (mono ? 17 : 32) : (mono ? 9 : 17)
+        guard 4 + sideInfo + 16 <= size else { return }
+        func big(_ value: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(clamping: value).bigEndian) { Array($0) } }
+        info.append(Data(count: sideInfo))
+        info.append(contentsOf: Array("Info".utf8) + big(0x3) + big(frames) + big(mp3.count + size))
+        info.append(Data(count: size - info.count))
+        mp3.insert(contentsOf: info, at: mp3.startIndex)
+    }
+
+    /// The size of the MPEG audio frame whose header starts at `offset`, nil when none does.
+    static func frameSize(_ mp3: Data, at offset: Int) -> Int? {
+        guard offset >= 0, offset + 4 <= mp3.count else { return nil }
+        let base = mp3.startIndex + offset
+        let b1 = mp3[base + 1]
+        let b2 = mp3[base + 2]
+        guard mp3[base] == 0xFF, b1 & 0xE0 == 0xE0, b1 & 0x06 == 0x02 else { return nil }  // Layer III
+        let version = (b1 >> 3) & 0x03  // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+        guard version != 1 else { return nil }
+        let bitrates: [Int] =
+            version == 3
+            ? [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0]
+            : [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0]
+        let rates: [Int] = version == 3 ? [44100, 48000, 32000] : version == 2 ? [22050, 24000, 16000] : [11025, 12000, 8000]
+        let bitrate = bitrates[Int(b2 >> 4)] * 1000
+        let rateIndex = Int((b2 >> 2) & 0x03)
+        guard bitrate > 0, rateIndex < 3 else { return nil }
+        let padding = Int((b2 >> 1) & 0x01)
+        let size = (version == 3 ? 144 : 72) * bitrate / rates[rateIndex] + padding
+        return size > 4 ? size : nil
     }
 }

@@ -14,7 +14,9 @@ struct UploadCommand: AsyncParsableCommand {
     @OptionGroup var options: ClientOptions
     @Option(help: "The book's title (default: the file name).") var title: String?
     @Option(help: "hindi, english, hinglish, marathi or an espeak-ng code.") var language: String?
-    @Option(help: "An espeak-ng voice for every page.") var voice: String?
+    @Option(help: "A voice for every page: joe (natural) or an espeak-ng voice.") var voice: String?
+    @Option(help: "natural (a neural voice where there is one, about 0.15 CPU-s per audio second) or fast (espeak-ng).")
+    var quality: String?
     @Flag(help: "Follow the book until its audio is ready; exit non-zero if pages failed.") var wait = false
 
     func run() async throws {
@@ -34,6 +36,7 @@ struct UploadCommand: AsyncParsableCommand {
         if let title { query.append("title=\(escape(title))") }
         if let language { query.append("language=\(escape(language))") }
         if let voice { query.append("voice=\(escape(voice))") }
+        if let quality { query.append("quality=\(escape(quality))") }
         var request = client.request("/api/books/upload/?" + query.joined(separator: "&"), method: .POST)
         request.headers.add(name: "Content-Type", value: "application/pdf")
         request.body = .bytes(ByteBuffer(bytes: data))

@@ -97,9 +97,18 @@ struct NodeRunner {
             actors.append(coordinator)
         case .worker:
             let concurrency = node.concurrency ?? 2
+            let piper = PiperEngine.defaultDirectory().flatMap {
+                PiperEngine(directory: $0, espeakData: PiperEngine.espeakData)
+            }
+            if let piper {
+                logger.info("[VOICES] natural voices: \(piper.voices.map(\.name).joined(separator: ", ")) (piper)")
+            } else {
+                logger.warning(
+                    "[VOICES] no natural voice on this machine (run `make deps`, or LECTOR_VOICES is none): espeak-ng only")
+            }
             let worker = PageWorker(
                 actorSystem: system, concurrency: concurrency, logger: logger,
-                ocrHelpers: HelperPool(command: NativeHelper.command, size: concurrency))
+                ocrHelpers: HelperPool(command: NativeHelper.command, size: concurrency), piper: piper)
             system.receptionist.register(worker, key: pageWorkerKey)
             actors.append(worker)
             beforeLeaving = {

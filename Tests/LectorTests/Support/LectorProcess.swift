@@ -36,6 +36,8 @@ final class LectorProcess: Sendable {
         process.standardError = log
         var env = ProcessInfo.processInfo.environment
         env["LECTOR_SUPERVISOR_PID"] = String(getpid())
+        // The natural voice costs ~35 s of CPU a page: only the tests about it turn it on.
+        env["LECTOR_VOICES"] = "none"
         for (key, value) in environment { env[key] = value }
         process.environment = env
         try process.run()

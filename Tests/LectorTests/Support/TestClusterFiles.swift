@@ -81,10 +81,11 @@ struct TestClusterFiles {
         guard result.status == 0 else { throw TestFailure("lector certs failed: \(result.output)") }
     }
 
-    func start(_ role: String, node: String) throws -> LectorProcess {
+    func start(_ role: String, node: String, environment: [String: String] = [:]) throws -> LectorProcess {
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         return try LectorProcess(
-            node, arguments: [role, "--config", configPath, "--node", node], logDirectory: logs)
+            node, arguments: [role, "--config", configPath, "--node", node], logDirectory: logs,
+            environment: environment)
     }
 
     func remove() {
