@@ -3,7 +3,9 @@ import Foundation
 import PackageDescription
 
 /// sherpa-onnx's C API and onnxruntime, unpacked from their pinned wheels by `make deps`.
-let sherpaLib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(".deps/sherpa-onnx/lib").path
+let sherpaLib = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+    ".deps/sherpa-onnx/lib"
+).path
 
 let package = Package(
     name: "Lector",

@@ -79,7 +79,9 @@ struct OCRBench {
     }
 
     static func overlap(_ read: String, _ expected: String) -> Double {
-        func words(_ text: String) -> [String] { text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init) }
+        func words(_ text: String) -> [String] {
+            text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init)
+        }
         let found = Set(words(read))
         let wanted = words(expected)
         return Double(wanted.filter(found.contains).count) / Double(max(wanted.count, 1))

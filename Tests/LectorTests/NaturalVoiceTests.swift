@@ -48,7 +48,8 @@ struct NaturalVoiceEndToEndTests {
         let natural = try await Self.upload(cluster, query: "")
         let fast = try await Self.upload(cluster, query: "&quality=fast")
         for (book, engine, voice) in [(natural, "piper", "joe"), (fast, "espeak-ng", "en")] {
-            #expect(try await cluster.settle(book, timeout: .seconds(240))["processing_status"] as? String == "completed")
+            #expect(
+                try await cluster.settle(book, timeout: .seconds(240))["processing_status"] as? String == "completed")
             for page in try await BookPipelineTests.pagesOf(cluster.base, book) {
                 #expect(page["engine"] as? String == engine)
                 #expect(page["voice"] as? String == voice)

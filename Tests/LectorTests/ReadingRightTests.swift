@@ -57,8 +57,11 @@ struct ReadingRightTests {
             // No language given: OSD turns each page and picks the Latin script's pack.
             let rotated = try await Self.upload(cluster, "rotated-scan")
             let turned = try await Self.upload(cluster, "rotate-key")
-            #expect(try await cluster.settle(rotated, timeout: .seconds(300))["processing_status"] as? String == "completed")
-            #expect(try await cluster.settle(turned, timeout: .seconds(120))["processing_status"] as? String == "completed")
+            #expect(
+                try await cluster.settle(rotated, timeout: .seconds(300))["processing_status"] as? String == "completed"
+            )
+            #expect(
+                try await cluster.settle(turned, timeout: .seconds(120))["processing_status"] as? String == "completed")
             let pages = try await BookPipelineTests.pagesOf(cluster.base, rotated)
             #expect(pages.count == 4)
             let upright = try #require(pages.first?["text_content"] as? String)
@@ -67,7 +70,8 @@ struct ReadingRightTests {
             for page in pages + [keyed] {
                 let text = page["text_content"] as? String ?? ""
                 let label = "page \(page["page_number"] ?? "?")"
-                #expect(Self.overlap(text, upright) >= 0.9, "\(label): \(Self.overlap(text, upright)) \(text.prefix(120))")
+                #expect(
+                    Self.overlap(text, upright) >= 0.9, "\(label): \(Self.overlap(text, upright)) \(text.prefix(120))")
                 #expect(!Self.hasDevanagari(text), "\(label)")
                 #expect(page["voice"] as? String == "en", "\(label)")
                 #expect(page["language"] as? String == "en", "\(label)")
@@ -86,8 +90,11 @@ struct ReadingRightTests {
         try await BookPipelineTests.withCluster(workers: 2) { cluster in
             let layer = try await Self.upload(cluster, "european")
             let scanned = try await Self.upload(cluster, "european-scan")
-            #expect(try await cluster.settle(layer, timeout: .seconds(120))["processing_status"] as? String == "completed")
-            #expect(try await cluster.settle(scanned, timeout: .seconds(300))["processing_status"] as? String == "completed")
+            #expect(
+                try await cluster.settle(layer, timeout: .seconds(120))["processing_status"] as? String == "completed")
+            #expect(
+                try await cluster.settle(scanned, timeout: .seconds(300))["processing_status"] as? String == "completed"
+            )
             let printed = try await BookPipelineTests.pagesOf(cluster.base, layer)
             #expect(printed.map { $0["voice"] as? String } == ["fr", "de", "es"])
             #expect(printed.map { $0["language"] as? String } == ["fr", "de", "es"])
@@ -128,10 +135,12 @@ struct ReadingRightTests {
             #expect(page["voice"] is NSNull)
             let confidence = try #require(page["ocr_confidence"] as? Double)
             #expect(confidence < 60, "\(confidence)")
-            #expect(cluster.workers.values.contains { $0.output.contains("not voiced: scan could not be read reliably") })
+            #expect(
+                cluster.workers.values.contains { $0.output.contains("not voiced: scan could not be read reliably") })
 
             // 9000×9000 pixels at 300 dpi is over the render cap: drawn at a lower dpi, and read.
-            #expect(try await cluster.settle(huge, timeout: .seconds(300))["processing_status"] as? String == "completed")
+            #expect(
+                try await cluster.settle(huge, timeout: .seconds(300))["processing_status"] as? String == "completed")
             let big = try #require(try await BookPipelineTests.pagesOf(cluster.base, huge).first)
             #expect(big["error"] == nil)
             #expect(big["text_quality"] as? String == "good")

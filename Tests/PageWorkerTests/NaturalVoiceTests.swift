@@ -64,7 +64,9 @@ struct NaturalVoiceTests {
         #expect(pcm.sampleRate == 22_050)
         #expect(pcm.duration > 1 && pcm.duration < 5, "\(pcm.duration)")
         #expect(pcm.samples.contains { abs(Int($0)) > 1000 })
-        await #expect(throws: SpeechError.self) { _ = try await engine.synthesize("Hi.", voice: "nobody", deadline: nil) }
+        await #expect(throws: SpeechError.self) {
+            _ = try await engine.synthesize("Hi.", voice: "nobody", deadline: nil)
+        }
     }
 
     static func system() async throws -> ClusterSystem {
@@ -78,7 +80,9 @@ struct NaturalVoiceTests {
         let piper = try #require(PiperEngine(directory: Self.voices, espeakData: PiperEngine.espeakData))
         let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"), piper: piper)
         let text = "The first sentence is short. The second one is a little longer than the first.\nAnd a third."
-        for (quality, engine, voice) in [(nil, "piper", "joe"), ("fast", "espeak-ng", "en")] as [(String?, String, String)] {
+        for (quality, engine, voice) in [(nil, "piper", "joe"), ("fast", "espeak-ng", "en")]
+            as [(String?, String, String)]
+        {
             let job = Self.job(text, quality: quality)
             let result = try await worker.synthesize(job)
             #expect(result.engine == engine)
@@ -87,7 +91,8 @@ struct NaturalVoiceTests {
             let mp3 = try await worker.audioChunk(lease: job.lease, offset: 0, length: result.audioBytes)
             let probed = try #require(try probe(mp3))
             #expect(probed.sampleRate == 22_050)
-            #expect(abs(probed.duration - result.durationSeconds) < 1, "\(probed.duration) vs \(result.durationSeconds)")
+            #expect(
+                abs(probed.duration - result.durationSeconds) < 1, "\(probed.duration) vs \(result.durationSeconds)")
             let segments = try #require(result.segments)
             #expect(segments.count == 3)
             #expect(AudioSegment.areValid(segments, duration: result.durationSeconds, textUTF16: text.utf16.count))
@@ -100,8 +105,10 @@ struct NaturalVoiceTests {
         let named = try await worker.synthesize(Self.job(text, voice: "en-us"))
         #expect(named.engine == "espeak-ng")
         #expect(named.voice == "en-us")
-        #expect(try await worker.voices().first == VoiceInfo(
-            name: "joe", engine: "piper", language: "en", quality: "natural", sampleRate: 22_050))
+        #expect(
+            try await worker.voices().first
+                == VoiceInfo(
+                    name: "joe", engine: "piper", language: "en", quality: "natural", sampleRate: 22_050))
         await system.shutdown()
     }
 

@@ -81,7 +81,9 @@ struct VoiceChoiceTests {
         #expect(clear.isReadable)
         #expect(clear.meanConfidence > 85)
         let noise = PageReading(
-            words: [Word(text: "oe", confidence: 30), Word(text: "Lr", confidence: 22), Word(text: "j", confidence: 70)],
+            words: [
+                Word(text: "oe", confidence: 30), Word(text: "Lr", confidence: 22), Word(text: "j", confidence: 70),
+            ],
             rotation: 0, script: nil, languages: "eng")
         #expect(!noise.isReadable)
         #expect(noise.unreadableReason.contains("mean confidence"))

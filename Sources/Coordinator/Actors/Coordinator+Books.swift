@@ -82,7 +82,9 @@ extension Coordinator {
             for voice in Set(slot.voices) { counts[voice, default: 0] += 1 }
         }
         return counts.map { VoiceListing(voice: $0.key, workers: $0.value) }.sorted {
-            ($0.quality == "natural" ? 0 : 1, $0.language, $0.name) < ($1.quality == "natural" ? 0 : 1, $1.language, $1.name)
+            ($0.quality == "natural" ? 0 : 1, $0.language, $0.name) < (
+                $1.quality == "natural" ? 0 : 1, $1.language, $1.name
+            )
         }
     }
 

@@ -21,7 +21,8 @@ extension Coordinator {
                 let capacity = try await worker.capacity()
                 // Another machine's list: only short names, and not too many, are kept.
                 let packs = try await worker.ocrLanguages().filter { name in
-                    name.count <= 16 && name.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || $0 == "_" }
+                    name.count <= 16
+                        && name.unicodeScalars.allSatisfy { $0.isASCII && $0.properties.isAlphabetic || $0 == "_" }
                 }.prefix(64)
                 let voices = try await worker.voices().filter { voice in
                     [voice.name, voice.engine, voice.language, voice.quality].allSatisfy {
@@ -253,7 +254,9 @@ extension Coordinator {
                         text: $0.page.result.text.map { Self.bounded($0, limit: settings.maxPageCharacters) },
                         language: $0.page.result.language.map { String($0.prefix(16)) },
                         ocrConfidence: $0.page.result.ocrConfidence.flatMap { (0...100).contains($0) ? $0 : nil },
-                        textQuality: $0.page.result.textQuality.flatMap { ["good", "unreadable"].contains($0) ? $0 : nil },
+                        textQuality: $0.page.result.textQuality.flatMap {
+                            ["good", "unreadable"].contains($0) ? $0 : nil
+                        },
                         segments: Self.checkedSegments(of: $0.page.result, maxCharacters: settings.maxPageCharacters),
                         engine: $0.page.result.engine.flatMap { ["espeak-ng", "piper"].contains($0) ? $0 : nil })
                 })

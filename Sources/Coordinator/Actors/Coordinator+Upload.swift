@@ -86,7 +86,9 @@ extension Coordinator {
                 logger.error("[OCR] cannot keep the PDF of book \(bookID): \(error); its scanned pages will fail")
             }
             for page in pages where page.needsOCR {
-                logger.info("[OCR] Book \(bookID) - page \(page.number): \(page.ocrReason ?? "no usable text layer"); it will be read with OCR")
+                logger.info(
+                    "[OCR] Book \(bookID) - page \(page.number): \(page.ocrReason ?? "no usable text layer"); it will be read with OCR"
+                )
             }
         }
         let readable = pages.filter { $0.unreadable == nil }
@@ -122,7 +124,8 @@ extension Coordinator {
                 let dictionary = DevanagariDictionary.hindi
                 page.text = bounded(
                     TextLayerCheck.repair(raw, language: language, dictionary: dictionary), limit: maxCharacters)
-                switch TextLayerCheck.verdict(raw: raw, repaired: page.text, language: language, dictionary: dictionary) {
+                switch TextLayerCheck.verdict(raw: raw, repaired: page.text, language: language, dictionary: dictionary)
+                {
                 case .voice: break
                 case .ocr(let reason):
                     page.needsOCR = true

@@ -242,7 +242,8 @@ final class BookStore: Sendable {
                     guard
                         let book = try Row.fetchOne(
                             db.cachedStatement(
-                                sql: "SELECT voice, language, quality, total_pages, processing_started_at FROM book WHERE id = ?"
+                                sql:
+                                    "SELECT voice, language, quality, total_pages, processing_started_at FROM book WHERE id = ?"
                             ),
                             arguments: [key.book])
                     else {

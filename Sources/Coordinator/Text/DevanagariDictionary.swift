@@ -76,7 +76,10 @@ public final class DevanagariDictionary: Sendable {
                 for count in stride(from: min(Self.maximumFragments, tokens.count - index), through: 2, by: -1) {
                     let parts = tokens[index..<index + count]
                     // Punctuation may end the last fragment only.
-                    guard parts.dropLast().allSatisfy({ !$0.isEmpty && $0.unicodeScalars.allSatisfy(Devanagari.isLetterOrSign) })
+                    guard
+                        parts.dropLast().allSatisfy({
+                            !$0.isEmpty && $0.unicodeScalars.allSatisfy(Devanagari.isLetterOrSign)
+                        })
                     else { continue }
                     let candidate = parts.joined()
                     let core = Devanagari.core(of: Substring(candidate))

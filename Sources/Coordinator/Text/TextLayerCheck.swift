@@ -40,7 +40,8 @@ public enum TextLayerCheck {
             return .ocr(reason: "\(signInitial) of \(words) Devanagari words start with a vowel sign or virama")
         }
         let score = score(repaired, language: language, dictionary: dictionary)
-        let threshold = isHindi(repaired, language: language, dictionary: dictionary)
+        let threshold =
+            isHindi(repaired, language: language, dictionary: dictionary)
             ? compareBelowDictionaryShare : compareBelowWellFormedShare
         return score < threshold ? .compare(score: score) : .voice
     }

@@ -269,7 +269,8 @@ struct UploadReceiver {
         if let quality = metadata.quality, !["natural", "fast"].contains(quality.lowercased()) {
             throw APIError(
                 .badRequest, code: "invalid_quality",
-                "quality must be natural (a neural voice where there is one) or fast (espeak-ng); got '\(quality.prefix(40))'.")
+                "quality must be natural (a neural voice where there is one) or fast (espeak-ng); got '\(quality.prefix(40))'."
+            )
         }
         if let voice = metadata.voice, voice.range(of: #"^[A-Za-z0-9_+-]{1,40}$"#, options: .regularExpression) == nil {
             throw APIError(

@@ -208,7 +208,8 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             let start = Double(samples.count) / Double(rate)
             samples.append(contentsOf: pcm.samples)
             guard samples.count <= SpeechSynthesizer.maxSeconds * rate else {
-                throw SpeechError.synthesisFailed("the page's audio is longer than \(SpeechSynthesizer.maxSeconds / 3600) hours")
+                throw SpeechError.synthesisFailed(
+                    "the page's audio is longer than \(SpeechSynthesizer.maxSeconds / 3600) hours")
             }
             segments.append(
                 AudioSegment(

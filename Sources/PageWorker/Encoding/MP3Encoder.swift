@@ -158,7 +158,8 @@ public enum MP3Encoder {
             version == 3
             ? [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0]
             : [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0]
-        let rates: [Int] = version == 3 ? [44100, 48000, 32000] : version == 2 ? [22050, 24000, 16000] : [11025, 12000, 8000]
+        let rates: [Int] =
+            version == 3 ? [44100, 48000, 32000] : version == 2 ? [22050, 24000, 16000] : [11025, 12000, 8000]
         let bitrate = bitrates[Int(b2 >> 4)] * 1000
         let rateIndex = Int((b2 >> 2) & 0x03)
         guard bitrate > 0, rateIndex < 3 else { return nil }

@@ -131,7 +131,9 @@ public final class TextRecognizer: Sendable {
         if chosen == nil {
             let language = LanguageIdentifier.shared.identify(reading.text)
             reading.language = language
-            if reading.isReadable, let better = Self.pack(forLanguage: language), better != packs, Self.installed(better) {
+            if reading.isReadable, let better = Self.pack(forLanguage: language), better != packs,
+                Self.installed(better)
+            {
                 packs = better
                 reading = PageReading(
                     words: try recognize(pix, languages: packs, resolution: resolution), rotation: rotation,

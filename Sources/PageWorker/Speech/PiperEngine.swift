@@ -23,7 +23,8 @@ public final class PiperEngine: SpeechEngine, Sendable {
     /// Loads every prepared voice under `directory` (one folder per voice: `model.onnx`,
     /// `tokens.txt`, `voice.json`); nil when there is none, so the worker speaks espeak-ng only.
     public init?(directory: URL, espeakData: String) {
-        let folders = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
+        let folders =
+            (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
         var engines: [String: Handle] = [:]
         var voices: [VoiceInfo] = []
         for folder in folders.sorted(by: { $0.path < $1.path }) {
@@ -37,7 +38,8 @@ public final class PiperEngine: SpeechEngine, Sendable {
             let rate = Int(SherpaOnnxOfflineTtsSampleRate(pointer))
             engines[info.name] = Handle(pointer: pointer)
             voices.append(
-                VoiceInfo(name: info.name, engine: "piper", language: info.language, quality: "natural", sampleRate: rate))
+                VoiceInfo(
+                    name: info.name, engine: "piper", language: info.language, quality: "natural", sampleRate: rate))
         }
         guard !engines.isEmpty else { return nil }
         self.engines = engines
@@ -165,7 +167,8 @@ extension PiperEngine {
         if let configured = environment["LECTOR_VOICES"], !configured.isEmpty {
             return configured == "none" ? nil : URL(fileURLWithPath: configured)
         }
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         for _ in 0..<5 {
             let candidate = folder.appendingPathComponent(".deps/voices")
             if FileManager.default.fileExists(atPath: candidate.path) { return candidate }

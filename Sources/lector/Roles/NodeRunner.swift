@@ -104,7 +104,8 @@ struct NodeRunner {
                 logger.info("[VOICES] natural voices: \(piper.voices.map(\.name).joined(separator: ", ")) (piper)")
             } else {
                 logger.warning(
-                    "[VOICES] no natural voice on this machine (run `make deps`, or LECTOR_VOICES is none): espeak-ng only")
+                    "[VOICES] no natural voice on this machine (run `make deps`, or LECTOR_VOICES is none): espeak-ng only"
+                )
             }
             let worker = PageWorker(
                 actorSystem: system, concurrency: concurrency, logger: logger,
