@@ -22,7 +22,7 @@ struct MembershipTests {
         #expect(try await eventually { left.receptionist.lookup("greeter").count == 2 })
         #expect(try await eventually { hub.receptionist.lookup("greeter").count == 2 })
         let ids = left.receptionist.lookup("greeter")
-        let viaLeft = try Greeter.resolve(id: ids.first { $0.node.name == "right" }!, using: left)
+        let viaLeft = try Greeter.resolve(id: try #require(ids.first { $0.node.name == "right" }), using: left)
         #expect(try await viaLeft.greet("x") == "Hello, x from right!")
 
         #expect(

@@ -124,3 +124,48 @@ struct NaturalVoiceTests {
         await system.shutdown()
     }
 }
+
+/// A doubtful Devanagari text layer is checked against OCR of the same page on the worker: OCR's
+/// text replaces it only when it reads clearly more dictionary words.
+@Suite("Text layer checked against OCR")
+struct TextLayerComparisonTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../LectorTests/Fixtures").standardized
+
+    static func run(textLayer: String, worker: PageWorker, image: Data) async throws -> PageResult {
+        var job = PageJob(
+            bookId: 1, pageNumber: 2, totalPages: 8, attempt: 1, lease: UUID(), text: textLayer, voice: nil,
+            language: nil)
+        job.checkWithOCR = true
+        job.quality = "fast"
+        job.leaseSeconds = 300
+        job.imageBytes = image.count
+        try await worker.stageImage(lease: job.lease, offset: 0, chunk: image)
+        return try await worker.synthesize(job)
+    }
+
+    @Test func ocrReplacesALayerOfNonWordsAndKeepsAGoodOne() async throws {
+        let scan = try PDFTextDocument.open(contentsOf: Self.fixtures.appendingPathComponent("scanned-hindi-1p.pdf"))
+        let image = try scan.render(page: 1).png
+        let truth = try DevanagariRepair.repair(
+            PDFTextDocument.open(contentsOf: Self.fixtures.appendingPathComponent("hindi-8p.pdf")).text(ofPage: 2))
+        // A wrong font map: every consonant one further along, well formed and hardly a word.
+        let garbled = String(
+            String.UnicodeScalarView(
+                truth.unicodeScalars.map { scalar in
+                    (0x0915...0x0938).contains(scalar.value) ? Unicode.Scalar(scalar.value + 1)! : scalar
+                }))
+        let system = try await WorkerLimitsTests.system()
+        let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
+        let replaced = try await Self.run(textLayer: garbled, worker: worker, image: image)
+        #expect(replaced.textSource == "ocr")
+        #expect(replaced.voice == "hi")
+        let read = try #require(replaced.text)
+        let dictionary = try #require(DevanagariDictionary.hindi)
+        #expect((dictionary.share(read) ?? 0) > (dictionary.share(garbled) ?? 1) + 0.3)
+        let kept = try await Self.run(textLayer: truth, worker: worker, image: image)
+        #expect(kept.textSource == "pdf")
+        #expect(kept.text == nil)
+        await system.shutdown()
+    }
+}
