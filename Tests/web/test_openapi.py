@@ -65,6 +65,7 @@ EXPECTED = {
     "/metrics": {"get"},
     "/": {"get"},
     "/openapi.yaml": {"get"},
+    "/api/voices/": {"get"},
     "/api/books/upload/": {"post"},
     "/api/books/": {"get"},
     "/api/books/{id}/": {"delete"},

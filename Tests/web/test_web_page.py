@@ -3,8 +3,8 @@
 
 Environment:
   LECTOR_URL        the gateway, e.g. http://127.0.0.1:8000 (no trailing slash needed)
-  LECTOR_FIXTURES   a folder with english-8p.pdf and not-a-pdf.pdf (the noise scan is made in a temporary
-                    folder by Tests/LectorTests/Scans/make_scans.py, which needs pdftoppm)
+  LECTOR_FIXTURES   a folder with english-8p.pdf, mixed-3p.pdf and not-a-pdf.pdf (the noise scan is made in a
+                    temporary folder by Tests/LectorTests/Scans/make_scans.py, which needs pdftoppm)
   LECTOR_ARTIFACTS  where web-page.png is saved (default /tmp)
   LECTOR_TIMEOUT    seconds to wait for the book's audio (default 120)
   LECTOR_TOKEN      when set, the gateway has this API token and the token scenario runs instead: the
@@ -28,6 +28,7 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 BASE = os.environ.get("LECTOR_URL", "http://127.0.0.1:8000").rstrip("/")
 FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "LectorTests", "Fixtures"))
@@ -185,6 +186,112 @@ def check_unreadable_scan(driver, screenshot):
     log(f"deleted book {book_id}")
 
 
+def record_uploads(driver):
+    """Wraps the page's fetch() so that each upload's file name and `quality` field are kept in window.uploads."""
+    driver.execute_script(
+        """
+        window.uploads = [];
+        const original = window.fetch;
+        window.fetch = function (input, init) {
+          const url = typeof input === 'string' ? input : input.url;
+          if (url.includes('/api/books/upload/') && init && init.body instanceof FormData) {
+            const file = init.body.get('file');
+            window.uploads.push({file: file ? file.name : null, quality: init.body.get('quality')});
+          }
+          return original.apply(this, arguments);
+        };
+        """)
+
+
+def recorded_uploads(driver):
+    return driver.execute_script("return window.uploads")
+
+
+def natural_voices(driver):
+    """The natural voices GET /api/voices/ lists (none on the test clusters: LECTOR_VOICES=none)."""
+    voices = driver.execute_script("return fetch('/api/voices/').then(r => r.json()).then(b => b.data)")
+    assert isinstance(voices, list) and voices, f"GET /api/voices/ lists no voice: {voices!r}"
+    return [voice for voice in voices if voice["quality"] == "natural"]
+
+
+def check_quality_control(driver):
+    """The upload form's "Voice quality" radio group: labelled, natural by default, naming the natural voice
+    (or saying there is none)."""
+    group = driver.find_element(By.ID, "quality")
+    assert group.tag_name == "fieldset", f"#quality is a <{group.tag_name}>, not a <fieldset>"
+    legend = group.find_element(By.TAG_NAME, "legend").text.strip()
+    assert legend == "Voice quality", f"the quality group's legend is {legend!r}"
+    labels = {}
+    for element_id, value, words in (("quality-natural", "natural", "Natural where available (slower)"),
+                                     ("quality-fast", "fast", "Fast (espeak-ng)")):
+        radio = driver.find_element(By.ID, element_id)
+        assert (radio.get_attribute("type"), radio.get_attribute("name"), radio.get_attribute("value")) \
+            == ("radio", "quality", value), f"#{element_id} is not the {value!r} quality radio"
+        label = driver.execute_script(
+            "return Array.from(arguments[0].labels).map(l => l.textContent.replace(/\\s+/g, ' ').trim()).join(' ')",
+            radio)
+        assert words in label, f"#{element_id}'s label says {label!r}, not {words!r}"
+        labels[value] = label
+    assert driver.find_element(By.ID, "quality-natural").is_selected(), "the natural choice is not the default"
+    natural = natural_voices(driver)
+    detail = driver.find_element(By.ID, "quality-natural-detail")
+    if natural:
+        expected = natural[0]["name"]
+        wait_for(f"the natural choice to name the voice {expected!r}", lambda: expected in detail.text, 15)
+    else:
+        expected = "no natural voice on this cluster"
+        wait_for(f"the natural choice to say {expected!r}", lambda: expected in detail.text, 15)
+    log(f"#quality: legend {legend!r}; natural (default) {detail.text.strip()!r}; fast {labels['fast']!r}")
+    return natural
+
+
+def check_fast_upload(driver):
+    """Chosen with the keyboard, "Fast (espeak-ng)" sends quality=fast: every page is voiced by espeak-ng."""
+    mixed = fixture("mixed-3p.pdf")
+    driver.execute_script("window.scrollTo(0, 0)")
+    natural_radio = driver.find_element(By.ID, "quality-natural")
+    fast_radio = driver.find_element(By.ID, "quality-fast")
+    natural_radio.click()
+    natural_radio.send_keys(Keys.ARROW_DOWN)
+    assert fast_radio.is_selected(), "the arrow key did not move the quality choice to fast"
+    active = driver.execute_script("return document.activeElement && document.activeElement.id")
+    assert active == "quality-fast", f"the focus is on {active!r}, not #quality-fast"
+    log("the arrow key moves the quality choice to #quality-fast")
+
+    before = book_ids(driver)
+    count = len(recorded_uploads(driver))
+    driver.find_element(By.ID, "file-input").send_keys(mixed)
+    log(f"sent {mixed} to #file-input with fast quality")
+    new_ids = wait_for("the fast upload's .book card", lambda: book_ids(driver) - before, 60)
+    assert len(new_ids) == 1, f"expected one new book card, got {sorted(new_ids)}"
+    book_id = new_ids.pop()
+    sent = recorded_uploads(driver)[count:]
+    assert [upload["quality"] for upload in sent] == ["fast"], f"the fast upload sent {sent}"
+    wait_for(f"book {book_id}'s .book-progress to reach 100", lambda: progress_of(driver, book_id) == 100,
+             TIMEOUT, interval=0.5)
+    pages = driver.execute_script(
+        "return fetch(`/api/books/${arguments[0]}/pages/`).then(r => r.json()).then(b => b.data.pages)", book_id)
+    engines = [page["engine"] for page in pages if page["audio_url"]]
+    assert engines and set(engines) == {"espeak-ng"}, f"the fast upload's voiced pages have engines {engines}"
+    log(f"book {book_id}: sent quality=fast; {len(engines)} voiced pages, all engine espeak-ng")
+
+    card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+    details = card.find_element(By.CSS_SELECTOR, "details.pages-details")
+    if details.get_attribute("open") is None:
+        details.find_element(By.TAG_NAME, "summary").click()
+    wait_for(f"{len(engines)} voiced page rows with engine espeak-ng", lambda: len(card.find_elements(
+        By.CSS_SELECTOR, '.page[data-engine="espeak-ng"]')) == len(engines), 30)
+    heads = [node.text for node in card.find_elements(By.CSS_SELECTOR, ".page-voice")]
+    assert not any("(natural)" in head for head in heads), f"an espeak-ng page's head says natural: {heads}"
+    log(f"page heads: {heads}")
+
+    natural_radio.click()  # back to the default for what follows
+    card.find_element(By.CSS_SELECTOR, "button.delete").click()
+    wait_for("the delete confirmation", lambda: driver.switch_to.alert, 10).accept()
+    wait_for(f"book {book_id}'s card to go", lambda: book_id not in book_ids(driver), 15)
+    log(f"deleted book {book_id}")
+
+
 def main():
     if TOKEN:
         token_main()
@@ -207,6 +314,8 @@ def plain_main():
         for element_id in ("upload-error", "upload-progress", "title", "language"):
             driver.find_element(By.ID, element_id)
         log(f"loaded {BASE}/ (title {driver.title!r}); #file-input, #upload-progress, #upload-error present")
+        record_uploads(driver)
+        natural = check_quality_control(driver)
         wait_for("the book list to load", lambda: driver.execute_script(
             "return document.querySelector('#books-error') !== null"), 10)
         time.sleep(1.0)  # let GET /api/books/ fill in the existing books
@@ -224,6 +333,9 @@ def plain_main():
         log("#upload-progress reached 100 (text extracted)")
         error_text = driver.find_element(By.ID, "upload-error").text
         assert not driver.find_element(By.ID, "upload-error").is_displayed(), f"unexpected upload error: {error_text}"
+        sent = recorded_uploads(driver)
+        assert [upload["quality"] for upload in sent] == [None], f"the default (natural) upload sent {sent}"
+        log("the default choice sent no quality field (natural where available)")
 
         # 3. The book's progress bar reaches 100 while pages are voiced.
         seen = set()
@@ -255,6 +367,20 @@ def plain_main():
         wait_for("8 page rows with 8 audio players", lambda: len(card.find_elements(
             By.CSS_SELECTOR, ".page[data-page]")) == 8 and len(card.find_elements(By.CSS_SELECTOR, ".page audio")) == 8, 15)
         log("8 page rows, 8 audio players")
+        # Each page names its engine; without a natural voice on the cluster the default is espeak-ng.
+        pages = driver.execute_script(
+            "return fetch(`/api/books/${arguments[0]}/pages/`).then(r => r.json()).then(b => b.data.pages)", book_id)
+        engines = {page["page_number"]: page["engine"] for page in pages}
+        if not natural:
+            assert set(engines.values()) == {"espeak-ng"}, f"pages voiced without a natural voice: {engines}"
+        for number, engine in engines.items():
+            row = card.find_element(By.CSS_SELECTOR, f'.page[data-page="{number}"]')
+            wait_for(f"page {number}'s row to show engine {engine!r}",
+                     lambda: row.get_attribute("data-engine") == engine, 15)
+            head = row.find_element(By.CSS_SELECTOR, ".page-voice").text
+            assert ("(natural)" in head) == (engine == "piper"), f"page {number} ({engine}) head says {head!r}"
+        head = card.find_element(By.CSS_SELECTOR, ".page-voice").text
+        log(f"page engines {sorted(set(engines.values()))}; page 1's head says {head!r}")
 
         # 5. A file that is not a PDF is refused with a visible, clear message.
         driver.find_element(By.ID, "file-input").send_keys(not_pdf)
@@ -314,6 +440,9 @@ def plain_main():
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": PHONE_WIDTH, "height": 860, "deviceScaleFactor": 1, "mobile": True})
         check_unreadable_scan(driver, os.path.join(ARTIFACTS, "web-page-unreadable.png"))
+
+        # 9. "Fast (espeak-ng)" sends quality=fast.
+        check_fast_upload(driver)
 
         errors = [entry for entry in driver.get_log("browser")
                   if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")

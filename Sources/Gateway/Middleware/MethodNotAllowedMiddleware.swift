@@ -15,7 +15,8 @@ private enum KnownRoutes {
     static let table: [(pattern: [Substring], methods: [HTTPRequest.Method])] = {
         [
             ("/", [.get]), ("/app.js", [.get]), ("/style.css", [.get]), ("/openapi.yaml", [.get]),
-            ("/healthz", [.get]), ("/metrics", [.get]), ("/api/cluster", [.get]), ("/api/books", [.get]),
+            ("/healthz", [.get]), ("/metrics", [.get]), ("/api/cluster", [.get]), ("/api/voices", [.get]),
+            ("/api/books", [.get]),
             ("/api/books/upload", [.post]), ("/api/books/*", [.delete]), ("/api/books/*/status", [.get]),
             ("/api/books/*/pages", [.get]), ("/api/books/*/pages/*", [.get]), ("/api/books/*/events", [.get]),
             ("/api/books/*/audio", [.get]), ("/api/books/*/retry", [.post]), ("/media/books/*/*", [.get]),

@@ -274,6 +274,9 @@
   var dropZone = $('#drop-zone');
   var titleInput = $('#title');
   var languageSelect = $('#language');
+  var qualityFast = $('#quality-fast');
+  var naturalDetail = $('#quality-natural-detail');
+  var qualityNote = $('#quality-note');
   var uploadStatus = $('#upload-status');
   var uploadMessage = $('#upload-message');
   var uploadProgress = $('#upload-progress');
@@ -342,6 +345,8 @@
     var title = titleInput.value.trim();
     if (title) form.append('title', title);
     if (languageSelect.value) form.append('language', languageSelect.value);
+    // Natural is the server's default: only the fast choice is sent.
+    if (qualityFast && qualityFast.checked) form.append('quality', 'fast');
     form.append('file', file, file.name);
     setUploadProgress('Uploading ' + file.name + '…', null);
 
@@ -470,6 +475,61 @@
       fileInput.click();
     }
   });
+
+  // MARK: Voices
+
+  // The natural option names the natural voices some worker has (GET /api/voices/), or says there is
+  // none. Asked again whenever the set of live workers changes, as voices come with the workers.
+  var voicesKey = null;   // the live workers the shown voices are for
+  var voicesAsked = false;
+  var voicesRequest = 0;  // only the latest answer is shown
+  var languageNames = null;
+  try { languageNames = new Intl.DisplayNames(['en'], { type: 'language' }); } catch (e) { /* old browser */ }
+
+  /** "en" → "English" where the browser knows the code, else the code itself. */
+  function languageName(code) {
+    if (!code) return '';
+    try {
+      var name = languageNames && languageNames.of(code);
+      if (name && name !== code) return name;
+    } catch (e) { /* not a language code */ }
+    return code;
+  }
+
+  function renderVoices(voices) {
+    if (!naturalDetail) return;
+    var natural = voices.filter(function (voice) { return voice.quality === 'natural'; });
+    if (qualityNote) show(qualityNote, natural.length > 0);
+    if (!voices.length) {
+      naturalDetail.textContent = 'no worker is up yet, so no voice is known';
+      return;
+    }
+    naturalDetail.textContent = natural.length
+      ? (natural.length > 1 ? 'voices ' : 'voice ') + natural.map(function (voice) {
+        return voice.name + ' (' + languageName(voice.language) + ')';
+      }).join(', ')
+      : 'no natural voice on this cluster: pages are read with espeak-ng';
+  }
+
+  function loadVoices() {
+    voicesAsked = true;
+    var request = ++voicesRequest;
+    return api('/api/voices/').then(function (voices) {
+      if (request === voicesRequest) renderVoices(Array.isArray(voices) ? voices : []);
+    }, function (error) {
+      if (request !== voicesRequest || !naturalDetail) return;
+      naturalDetail.textContent = 'the voices could not be listed (' + error.message + ')';
+    });
+  }
+
+  /** Called with each cluster listing: the voices are asked again when the live workers change. */
+  function voicesFollowCluster(nodes) {
+    var key = nodes.filter(function (node) { return node.role === 'worker' && node.state !== 'down'; })
+      .map(function (node) { return node.name; }).sort().join(' ');
+    if (key === voicesKey) return;
+    voicesKey = key;
+    loadVoices();
+  }
 
   // MARK: Books
 
@@ -945,10 +1005,12 @@
     return typeof value === 'number' && isFinite(value) ? Math.max(0, Math.min(100, Math.round(value))) : null;
   }
 
-  /** The page head's voice line: "voice fr · OCR, 95 % confidence". */
+  /** The page head's voice line: "voice fr · OCR, 95 % confidence", "voice joe (natural)". */
   function pageVoiceText(page) {
     var parts = [];
-    if (page.language && page.voice && page.voice !== page.language) {
+    if (page.engine === 'piper' && page.voice) {
+      parts.push('voice ' + page.voice + ' (natural)');
+    } else if (page.language && page.voice && page.voice !== page.language) {
       parts.push('voice ' + page.language + ' (' + page.voice + ')');
     } else if (page.language || page.voice) {
       parts.push('voice ' + (page.language || page.voice));
@@ -982,6 +1044,8 @@
     row.setAttribute('data-quality', page.text_quality || '');
     if (page.language) row.setAttribute('data-language', page.language);
     else row.removeAttribute('data-language');
+    if (page.engine) row.setAttribute('data-engine', page.engine);
+    else row.removeAttribute('data-engine');
     row.voiceNode.textContent = pageVoiceText(page);
     row.durationNode.textContent = page.audio_duration !== null && page.audio_duration !== undefined
       ? formatDuration(page.audio_duration) : '';
@@ -1209,9 +1273,11 @@
     api('/api/cluster/').then(function (data) {
       show(clusterError, false);
       renderCluster(data);
+      voicesFollowCluster(data.nodes || []);
     }, function (error) {
       clusterError.textContent = 'Cluster unavailable: ' + error.message;
       show(clusterError, true);
+      if (!voicesAsked) loadVoices();
     }).then(next);
   }
 
