@@ -81,7 +81,10 @@ run: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build
+	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build --skip ReadingRightTests --skip NaturalVoiceEndToEndTests
+	@# The heaviest end-to-end suites (OCR of whole scans, the neural voice) after the rest, so their
+	@# load does not starve the transport tests' timeouts on a 2-core machine.
+	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build --filter 'ReadingRightTests|NaturalVoiceEndToEndTests'
 	Tests/web/run.sh
 	Tests/hostile/run.sh
 

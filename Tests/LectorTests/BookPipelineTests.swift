@@ -165,7 +165,7 @@ struct BookPipelineTests {
                     #expect(
                         Set(page.keys) == [
                             "id", "page_number", "text_content", "audio_url", "audio_duration", "processing_status",
-                            "voice", "text_source",
+                            "voice", "text_source", "language", "ocr_confidence", "text_quality", "segments", "engine",
                         ])
                     #expect(page["processing_status"] as? String == "completed")
                     #expect((page["text_content"] as? String ?? "").count > 500)

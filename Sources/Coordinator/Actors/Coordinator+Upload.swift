@@ -121,7 +121,9 @@ extension Coordinator {
             var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
             do {
                 let raw = try await document.text(ofPage: number)
-                let dictionary = DevanagariDictionary.hindi
+                // Loaded only once a Devanagari page needs it.
+                let dictionary =
+                    raw.unicodeScalars.contains(where: Devanagari.isDevanagari) ? DevanagariDictionary.hindi : nil
                 page.text = bounded(
                     TextLayerCheck.repair(raw, language: language, dictionary: dictionary), limit: maxCharacters)
                 switch TextLayerCheck.verdict(raw: raw, repaired: page.text, language: language, dictionary: dictionary)

@@ -200,8 +200,9 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         var samples: [Int16] = []
         var rate = 0
         var segments: [AudioSegment] = []
-        for sentence in sentences {
-            let pcm = try await engine.synthesize(VoiceChoice.prepare(sentence.text), voice: voice, deadline: deadline)
+        let spoken = try await engine.synthesize(
+            sentences: sentences.map { VoiceChoice.prepare($0.text) }, voice: voice, deadline: deadline)
+        for (sentence, pcm) in zip(sentences, spoken) {
             guard !pcm.samples.isEmpty else { continue }
             if rate == 0 { rate = pcm.sampleRate }
             guard pcm.sampleRate == rate else { throw SpeechError.synthesisFailed("the sample rate changed mid-page") }

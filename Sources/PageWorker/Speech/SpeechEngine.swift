@@ -7,6 +7,18 @@ public protocol SpeechEngine: Sendable {
     /// The voices it has on this machine.
     var voices: [VoiceInfo] { get }
     func synthesize(_ text: String, voice: String, deadline: ContinuousClock.Instant?) async throws -> PCMAudio
+    /// A page's sentences in order, one PCM each.
+    func synthesize(sentences: [String], voice: String, deadline: ContinuousClock.Instant?) async throws -> [PCMAudio]
+}
+
+extension SpeechEngine {
+    public func synthesize(sentences: [String], voice: String, deadline: ContinuousClock.Instant?) async throws
+        -> [PCMAudio]
+    {
+        var audio: [PCMAudio] = []
+        for sentence in sentences { audio.append(try await synthesize(sentence, voice: voice, deadline: deadline)) }
+        return audio
+    }
 }
 
 /// espeak-ng: every language, fast, robotic.
@@ -31,5 +43,11 @@ public struct EspeakEngine: SpeechEngine {
         -> PCMAudio
     {
         try await SpeechSynthesizer.shared.synthesize(text, voice: voice, deadline: deadline)
+    }
+
+    public func synthesize(sentences: [String], voice: String, deadline: ContinuousClock.Instant?) async throws
+        -> [PCMAudio]
+    {
+        try await SpeechSynthesizer.shared.synthesize(sentences: sentences, voice: voice, deadline: deadline)
     }
 }

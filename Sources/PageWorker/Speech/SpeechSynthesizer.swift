@@ -46,6 +46,37 @@ public final class SpeechSynthesizer: Sendable {
         }
     }
 
+    /// A page's sentences, one PCM each, in one turn of the queue with the voice chosen once:
+    /// choosing a voice reloads its files, which per sentence cost more than the speech.
+    public func synthesize(sentences: [String], voice: String, deadline: ContinuousClock.Instant? = nil)
+        async throws -> [PCMAudio]
+    {
+        try await CancellationFlag.whileRunning { flag in
+            try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    continuation.resume(
+                        with: Result {
+                            var audio: [PCMAudio] = []
+                            audio.reserveCapacity(sentences.count)
+                            var total = 0
+                            for (index, sentence) in sentences.enumerated() {
+                                let pcm = try self.synthesizeOnQueue(
+                                    sentence, voice: voice, deadline: deadline, flag: flag, selectVoice: index == 0)
+                                // The page as a whole is bounded, not only each sentence.
+                                total += pcm.samples.count
+                                if total > pcm.sampleRate * Self.maxSeconds {
+                                    throw SpeechError.synthesisFailed(
+                                        "the page speaks for more than \(Self.maxSeconds / 3600) hours")
+                                }
+                                audio.append(pcm)
+                            }
+                            return audio
+                        })
+                }
+            }
+        }
+    }
+
     /// Whether espeak-ng has a voice by this name; false also when espeak-ng cannot start.
     public func hasVoice(_ name: String) async -> Bool {
         await withCheckedContinuation { continuation in
@@ -85,14 +116,15 @@ public final class SpeechSynthesizer: Sendable {
     }
 
     private func synthesizeOnQueue(
-        _ text: String, voice: String, deadline: ContinuousClock.Instant?, flag: CancellationFlag
+        _ text: String, voice: String, deadline: ContinuousClock.Instant?, flag: CancellationFlag,
+        selectVoice: Bool = true
     ) throws(SpeechError) -> PCMAudio {
         // It may have waited in the queue behind other pages past its lease.
         if let deadline, ContinuousClock.now >= deadline { throw .abandoned }
         if flag.isCancelled { throw .abandoned }
         let rate = try sampleRateOnQueue()
         // The voice is checked even for empty text, so a bad voice fails the same way every time.
-        try select(voice: voice)
+        if selectVoice { try select(voice: voice) }
         guard text.contains(where: { !$0.isWhitespace }) else {
             return PCMAudio(samples: [], sampleRate: rate)
         }
