@@ -10,7 +10,7 @@ struct ReadingRightTests {
     typealias Cluster = FaultToleranceTests.Cluster
 
     /// The generated PDFs, made once per test run.
-    static let scans: URL = {
+    static let scans: Result<URL, TestFailure> = {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lector-scans-\(getpid())")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Scans/make_scans.py")
@@ -18,13 +18,16 @@ struct ReadingRightTests {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [script.path, directory.path]
         process.standardOutput = FileHandle.nullDevice
-        try? process.run()
+        do { try process.run() } catch { return .failure(TestFailure("cannot run make_scans.py: \(error)")) }
         process.waitUntilExit()
-        return directory
+        guard process.terminationStatus == 0 else {
+            return .failure(TestFailure("make_scans.py failed (exit \(process.terminationStatus)); needs pdftoppm"))
+        }
+        return .success(directory)
     }()
 
     static func scan(_ name: String) throws -> Data {
-        try Data(contentsOf: scans.appendingPathComponent("\(name).pdf"))
+        try Data(contentsOf: scans.get().appendingPathComponent("\(name).pdf"))
     }
 
     static func upload(_ cluster: Cluster, _ name: String) async throws -> Int {

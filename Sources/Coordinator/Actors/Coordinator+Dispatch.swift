@@ -110,10 +110,11 @@ extension Coordinator {
                         result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                     }
                 } else if job.checkWithOCR {
-                    let image = try await self.scanImage(key)
-                    // A page whose image is blank has nothing for OCR to compare.
-                    job.checkWithOCR = !image.isBlank
-                    if job.checkWithOCR {
+                    // The page has a text layer: a page that cannot be drawn, or is blank, is
+                    // voiced from it without the comparison rather than failed.
+                    let image = try? await self.scanImage(key)
+                    job.checkWithOCR = image.map { !$0.isBlank } ?? false
+                    if let image, job.checkWithOCR {
                         job.imageBytes = image.png.count
                         try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
                     }

@@ -39,10 +39,10 @@ public enum TextLayerCheck {
         if words > 0, Double(signInitial) > Double(words) * maximumSignInitialShare {
             return .ocr(reason: "\(signInitial) of \(words) Devanagari words start with a vowel sign or virama")
         }
-        let score = score(repaired, language: language, dictionary: dictionary)
-        let threshold =
-            isHindi(repaired, language: language, dictionary: dictionary)
-            ? compareBelowDictionaryShare : compareBelowWellFormedShare
+        // Identified once: the language decides both the score and its threshold.
+        let hindi = isHindi(repaired, language: language, dictionary: dictionary)
+        let score = score(repaired, hindi: hindi, dictionary: dictionary)
+        let threshold = hindi ? compareBelowDictionaryShare : compareBelowWellFormedShare
         return score < threshold ? .compare(score: score) : .voice
     }
 
@@ -50,11 +50,11 @@ public enum TextLayerCheck {
     /// dictionary is installed, else its share of well-formed words. Comparable between a text
     /// layer and OCR of the same page, never across pages.
     public static func score(_ text: String, language: String?, dictionary: DevanagariDictionary?) -> Double {
-        if isHindi(text, language: language, dictionary: dictionary), let dictionary,
-            let share = dictionary.share(text)
-        {
-            return share
-        }
+        score(text, hindi: isHindi(text, language: language, dictionary: dictionary), dictionary: dictionary)
+    }
+
+    static func score(_ text: String, hindi: Bool, dictionary: DevanagariDictionary?) -> Double {
+        if hindi, let dictionary, let share = dictionary.share(text) { return share }
         return wellFormedShare(text)
     }
 
@@ -62,8 +62,10 @@ public enum TextLayerCheck {
     public static func prefersOCR(
         textLayer: String, ocr: String, language: String?, dictionary: DevanagariDictionary?
     ) -> Bool {
-        let layer = score(textLayer, language: language, dictionary: dictionary)
-        let read = score(ocr, language: language, dictionary: dictionary)
+        // Both judged by the language of what OCR read: a garbled layer must not change the rule.
+        let hindi = isHindi(ocr, language: language, dictionary: dictionary)
+        let layer = score(textLayer, hindi: hindi, dictionary: dictionary)
+        let read = score(ocr, hindi: hindi, dictionary: dictionary)
         return read >= layer + requiredMargin
     }
 

@@ -167,8 +167,11 @@ extension PiperEngine {
         if let configured = environment["LECTOR_VOICES"], !configured.isEmpty {
             return configured == "none" ? nil : URL(fileURLWithPath: configured)
         }
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent()
+        // The binary itself, wherever it was started from (argv[0] may be a bare name on PATH).
+        let binary =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        var folder = URL(fileURLWithPath: binary).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<5 {
             let candidate = folder.appendingPathComponent(".deps/voices")
             if FileManager.default.fileExists(atPath: candidate.path) { return candidate }

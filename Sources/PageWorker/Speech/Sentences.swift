@@ -16,6 +16,8 @@ public enum Sentences {
     public static func split(_ text: String) -> [Sentence] {
         var sentences: [Sentence] = []
         var current = ""
+        /// `current.count`, kept as it grows: counting the string at every space was quadratic.
+        var characters = 0
         var start = 0
         var offset = 0
         var lastSpace: (characters: Int, utf16: Int)?
@@ -28,6 +30,7 @@ public enum Sentences {
                 sentences.append(Sentence(text: trimmed, utf16Offset: start, utf16Length: trimmed.utf16.count))
             }
             current = ""
+            characters = 0
             lastSpace = nil
         }
 
@@ -40,8 +43,9 @@ public enum Sentences {
                     pendingBreak = false
                 }
                 if !current.isEmpty {
-                    lastSpace = (current.count, offset - start)
+                    lastSpace = (characters, offset - start)
                     current.append(character)
+                    characters += 1
                 }
                 offset += width
                 continue
@@ -51,6 +55,7 @@ public enum Sentences {
             if !(pendingBreak && closers.contains(character)) { pendingBreak = false }
             if current.isEmpty { start = offset }
             current.append(character)
+            characters += 1
             offset += width
             if terminators.contains(character) { pendingBreak = true }
             if offset - start >= maximumUTF16 {
@@ -62,6 +67,7 @@ public enum Sentences {
                     current = head
                     flush()
                     current = String(tail)
+                    characters = tail.count
                     start = tailStart
                 } else {
                     flush()
