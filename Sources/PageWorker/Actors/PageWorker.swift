@@ -111,7 +111,14 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             "[OCR] Page \(page) - reading the page image (\(image.count / 1024) KB) with Tesseract (\(given ?? "packs chosen by script and language"))"
         )
         let started = ContinuousClock.now
-        let reading = try await recognize(image, languages: given, page: page, deadline: deadline)
+        let reading: PageReading
+        do {
+            reading = try await recognize(image, languages: given, page: page, deadline: deadline)
+        } catch  where job.checkWithOCR && !(error is SpeechError) {
+            // Only a check: the page still has its text layer to voice.
+            logger.warning("[OCR] Page \(page) - the check against OCR failed (\(error)); the text layer is voiced")
+            return try await voice(job, identified: nil, deadline: deadline)
+        }
         WorkerMetrics.ocrDuration.record(duration: ContinuousClock.now - started)
         WorkerMetrics.pagesRead.increment()
         let language = job.language ?? reading.language
