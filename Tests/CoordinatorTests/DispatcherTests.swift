@@ -35,6 +35,85 @@ import Testing
         #expect(dispatcher.pick().count == 1)
     }
 
+    static let joe = VoiceInfo(name: "joe", engine: "piper", language: "en", quality: "natural", sampleRate: 22050)
+    static let espeak = ["en", "hi", "fr"].map {
+        VoiceInfo(name: $0, engine: "espeak-ng", language: $0, quality: "fast", sampleRate: 22050)
+    }
+
+    @Test func naturalVoicePagesGoOnlyToWorkersWithTheVoice() {
+        var dispatcher = TestDispatcher(policy: Self.policy)
+        dispatcher.join(Self.id("plain"), worker: "plain", node: "plain", capacity: 4, voices: Self.espeak)
+        dispatcher.join(Self.id("piper"), worker: "piper", node: "piper", capacity: 1, voices: [Self.joe] + Self.espeak)
+        for page in 1...3 { dispatcher.enqueue(PageKey(book: 1, page: page), need: .natural(language: "en")) }
+        for page in 1...3 { dispatcher.enqueue(PageKey(book: 2, page: page), need: .any) }
+        dispatcher.enqueue(PageKey(book: 3, page: 1), need: .natural(language: "hi"))  // no natural Hindi voice
+        let picks = dispatcher.pick()
+        // The natural-voice worker takes an English page; the other takes every page it can voice.
+        #expect(picks.filter { $0.node == "piper" }.map(\.key) == [PageKey(book: 1, page: 1)])
+        #expect(Set(picks.filter { $0.node == "plain" }.map(\.key.book)) == [2, 3])
+        #expect(picks.count == 5)
+        for pick in picks { _ = dispatcher.lease(pick.key, to: pick.worker, attempt: 1) }
+        // English pages wait for the natural-voice worker, even with free slots elsewhere.
+        #expect(dispatcher.pick().isEmpty)
+        #expect(dispatcher.queued == 2)
+        let first = dispatcher.leases[PageKey(book: 1, page: 1)]!
+        #expect(dispatcher.settle(PageKey(book: 1, page: 1), token: first.token) != nil)
+        #expect(dispatcher.pick().map(\.node) == ["piper"])
+    }
+
+    @Test func aNeedNoWorkerMeetsIsServedByAnyAndARetryKeepsItsNeed() {
+        var dispatcher = TestDispatcher(policy: Self.policy)
+        dispatcher.join(Self.id("plain"), worker: "plain", node: "plain", capacity: 2, voices: Self.espeak)
+        let key = PageKey(book: 1, page: 1)
+        dispatcher.enqueue(key, need: .voice("joe"))
+        var picks = dispatcher.pick()
+        #expect(picks.map(\.node) == ["plain"])  // nobody has joe: espeak-ng rather than never
+        let lease = dispatcher.lease(key, to: picks[0].worker, attempt: 1)!
+        _ = dispatcher.settle(key, token: lease.token)
+        // A natural-voice worker joins; the retry (enqueued without a need) goes to it.
+        dispatcher.join(Self.id("piper"), worker: "piper", node: "piper", capacity: 1, voices: [Self.joe])
+        dispatcher.enqueue(key)
+        #expect(dispatcher.needs[key] == .voice("joe"))
+        picks = dispatcher.pick()
+        #expect(picks.map(\.node) == ["piper"])
+        _ = dispatcher.lease(key, to: picks[0].worker, attempt: 2)
+        dispatcher.finish(key)
+        #expect(dispatcher.needs[key] != nil)  // still out: its need stays
+        _ = dispatcher.settle(key, token: dispatcher.leases[key]!.token)
+        dispatcher.finish(key)
+        #expect(dispatcher.needs[key] == nil)
+    }
+
+    @Test func aNaturalWorkerTakesPlainPagesWhenNoNaturalOneWaits() {
+        var dispatcher = TestDispatcher(policy: Self.policy)
+        dispatcher.join(Self.id("piper"), worker: "piper", node: "piper", capacity: 2, voices: [Self.joe] + Self.espeak)
+        for page in 1...3 { dispatcher.enqueue(PageKey(book: 1, page: page), need: .any) }
+        #expect(dispatcher.pick().count == 2)
+    }
+
+    @Test func aPageNeedFollowsTheBooksChoicesAndItsLanguage() {
+        let english = String(repeating: "The quick brown fox jumps over the lazy dog near the river bank. ", count: 4)
+        let hindi = String(repeating: "यह एक छोटी सी कहानी है जो बहुत पुरानी है और सब लोग इसे जानते हैं। ", count: 4)
+        #expect(
+            VoiceNeed.of(voice: "joe", quality: "fast", language: nil, text: english, textSource: "pdf")
+                == .voice("joe"))
+        #expect(VoiceNeed.of(voice: nil, quality: "fast", language: nil, text: english, textSource: "pdf") == .any)
+        #expect(
+            VoiceNeed.of(voice: nil, quality: nil, language: nil, text: english, textSource: "pdf")
+                == .natural(language: "en"))
+        #expect(
+            VoiceNeed.of(voice: nil, quality: "natural", language: nil, text: hindi, textSource: "pdf")
+                == .natural(language: "hi"))
+        #expect(
+            VoiceNeed.of(voice: nil, quality: nil, language: "english", text: hindi, textSource: "pdf")
+                == .natural(language: "en"))
+        #expect(
+            VoiceNeed.of(voice: nil, quality: nil, language: nil, text: "", textSource: "ocr")
+                == .natural(language: nil))
+        #expect(VoiceNeed.natural(language: nil).isMet(by: [Self.joe]))
+        #expect(!VoiceNeed.natural(language: "hi").isMet(by: [Self.joe] + Self.espeak))
+    }
+
     @Test func forgettingABookDropsItsJobsAndLeases() {
         var dispatcher = TestDispatcher(policy: Self.policy)
         dispatcher.join(Self.id("w1"), worker: "w1", node: "w1", capacity: 1)

@@ -12,8 +12,10 @@ struct JobQueueTests {
         while let key = queue.pop() { order.append(key) }
         #expect(order.count == 1008)
         let lastShort = order.lastIndex { $0.book == 2 }!
-        // Alternating turns: the 8-page book's last page goes out 16th, not 1008th.
-        #expect(lastShort == 15)
+        // Its page 1 first, then alternating turns: the 8-page book's last page goes out 15th,
+        // not 1008th.
+        #expect(order.first == PageKey(book: 2, page: 1))
+        #expect(lastShort == 14)
         #expect(order.filter { $0.book == 2 }.map(\.page) == Array(1...8))
         #expect(order.filter { $0.book == 1 }.map(\.page) == Array(1...1000))
     }
@@ -23,7 +25,23 @@ struct JobQueueTests {
         for book in 1...3 { for page in 1...2 { queue.push(PageKey(book: Int64(book), page: page)) } }
         var books: [Int64] = []
         while let key = queue.pop() { books.append(key.book) }
-        #expect(books == [1, 2, 3, 1, 2, 3])
+        // Each new book's page 1 went to the front as it came.
+        #expect(books == [3, 2, 1, 3, 2, 1])
+    }
+
+    @Test func aNewBooksFirstPageGoesFirstButNotARetriedLaterPage() {
+        var queue = JobQueue()
+        for page in 1...50 { queue.push(PageKey(book: 1, page: page)) }
+        #expect(queue.pop() == PageKey(book: 1, page: 1))
+        queue.push(PageKey(book: 2, page: 1))
+        queue.push(PageKey(book: 2, page: 2))
+        #expect(queue.pop() == PageKey(book: 2, page: 1))
+        #expect(queue.pop() == PageKey(book: 1, page: 2))
+        #expect(queue.pop() == PageKey(book: 2, page: 2))
+        // A page other than 1 coming back (a retry) waits its turn.
+        queue.push(PageKey(book: 3, page: 7))
+        #expect(queue.pop() == PageKey(book: 1, page: 3))
+        #expect(queue.pop() == PageKey(book: 3, page: 7))
     }
 
     @Test func removingABookDropsOnlyItsJobs() {

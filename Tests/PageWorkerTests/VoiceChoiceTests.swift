@@ -2,6 +2,7 @@ import Coordinator
 import Foundation
 import Testing
 
+@testable import Coordinator
 @testable import PageWorker
 
 @Suite("Voice per page")

@@ -24,7 +24,7 @@ extension Coordinator {
 
     public distributed func retry(book: Int64) throws -> RetryOutcome {
         let keys = try store.requeueFailed(book: book)
-        for key in keys { dispatcher.enqueue(key) }
+        enqueue(keys)
         if !keys.isEmpty {
             emitProgress(book)
             logger.info("[RETRY] Book \(book) - \(keys.count) failed pages queued again")

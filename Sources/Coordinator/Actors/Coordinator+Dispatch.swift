@@ -45,6 +45,19 @@ extension Coordinator {
         pump()
     }
 
+    /// Queues pages with what their voice needs (read from the store, once per page); a page whose
+    /// need cannot be read is queued for any worker rather than left out.
+    func enqueue(_ keys: [PageKey]) {
+        let needs: [PageKey: VoiceNeed]
+        do {
+            needs = try store.voiceNeeds(keys.filter { dispatcher.needs[$0] == nil })
+        } catch {
+            logger.error("[AUDIO TASK] cannot read what \(keys.count) pages need of their voice: \(error)")
+            needs = [:]
+        }
+        for key in keys { dispatcher.enqueue(key, need: needs[key]) }
+    }
+
     /// Hands out jobs while there are jobs and free worker slots: picks them all first, then
     /// starts their attempts in one SQLite transaction (one commit per job was the limit on
     /// dispatch rate). A batch that cannot be started is tried again after a backoff, so a
@@ -280,6 +293,7 @@ extension Coordinator {
                 continue
             }
             dispatcher.recordDone(by: page.lease.worker)
+            dispatcher.finish(key)
             CoordinatorMetrics.pagesCompleted.increment()
             let url = path == nil ? nil : BookPages.Page.audioPath(book: key.book, page: key.page)
             emit(
@@ -336,6 +350,7 @@ extension Coordinator {
         guard let verdict = outcome.verdict else { return }
         switch verdict {
         case .fail(let reason):
+            dispatcher.finish(key)
             CoordinatorMetrics.pagesFailed.increment()
             reportFailure(key, attempt: lease.attempt, error: reason, willRetry: false)
             logger.error(

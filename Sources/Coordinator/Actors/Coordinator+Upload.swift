@@ -94,8 +94,8 @@ extension Coordinator {
         let readable = pages.filter { $0.unreadable == nil }
         logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
         logger.info("[AUDIO GENERATION] Book ID: \(bookID)")
+        enqueue(readable.map { PageKey(book: bookID, page: $0.number) })
         for page in readable {
-            dispatcher.enqueue(PageKey(book: bookID, page: page.number))
             logger.info(
                 "[AUDIO TASK] Page \(page.number)/\(pages.count) - Task ID: \(UUID().uuidString.lowercased()) - Status: QUEUED"
             )

@@ -60,7 +60,7 @@ public distributed actor Coordinator {
             logger.info("[RECOVERY] removed \(interrupted) half-written audio files and folders")
         }
         let recovery = try store.recoverPendingJobs(maxLosses: settings.maxLosses)
-        for key in recovery.pending { dispatcher.enqueue(key) }
+        enqueue(recovery.pending)
         if !recovery.pending.isEmpty {
             logger.info("[RECOVERY] \(recovery.pending.count) unfinished page jobs queued again")
         }

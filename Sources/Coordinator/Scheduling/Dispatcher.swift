@@ -15,7 +15,7 @@ struct Dispatcher<Worker> {
         var capacity: Int
         /// What the worker says it can read (Tesseract packs); shown, not used to route.
         var ocrLanguages: [String] = []
-        /// The voices it says it has (`/api/voices/`).
+        /// The voices it says it has: pages go only where their voice is (`VoiceNeed`).
         var voices: [VoiceInfo] = []
         var inFlight: Set<PageKey> = []
         var jobsDone = 0
@@ -71,7 +71,11 @@ struct Dispatcher<Worker> {
     }
 
     let policy: Policy
-    private(set) var queue = JobQueue()
+    /// Waiting pages, one queue per need: a worker takes from the queues it can serve.
+    private var queues: [VoiceNeed: JobQueue] = [:]
+    /// Each page's need, kept from its first enqueue until it is done, so a retry goes where the
+    /// first attempt could.
+    private(set) var needs: [PageKey: VoiceNeed] = [:]
     private(set) var slots: [ClusterActorID: Slot] = [:]
     private(set) var leases: [PageKey: Lease] = [:]
 
@@ -81,12 +85,23 @@ struct Dispatcher<Worker> {
 
     // MARK: Queue
 
-    mutating func enqueue(_ key: PageKey) {
-        guard !queue.contains(key), leases[key] == nil else { return }
-        queue.push(key)
+    /// Queues a page; `need` is remembered for its later attempts (none given: its earlier one).
+    mutating func enqueue(_ key: PageKey, need: VoiceNeed? = nil) {
+        let need = need ?? needs[key] ?? .any
+        guard !isWaiting(key) else { return }
+        needs[key] = need
+        queues[need, default: JobQueue()].push(key)
     }
 
-    func isWaiting(_ key: PageKey) -> Bool { queue.contains(key) || leases[key] != nil }
+    func isWaiting(_ key: PageKey) -> Bool {
+        leases[key] != nil || needs[key].map { queues[$0]?.contains(key) ?? false } ?? false
+    }
+
+    /// The page is done (completed or failed for good): its need is forgotten.
+    mutating func finish(_ key: PageKey) {
+        guard !isWaiting(key) else { return }
+        needs[key] = nil
+    }
 
     // MARK: Workers
 
@@ -106,16 +121,31 @@ struct Dispatcher<Worker> {
 
     // MARK: Handing out
 
-    /// Jobs for every free slot, most free worker first. The caller starts them (one transaction)
-    /// and calls `lease` for each, or `putBack` when that failed.
+    /// Jobs for every free slot, most free worker first, each to a worker that has its voice. The
+    /// caller starts them (one transaction) and calls `lease` for each, or `putBack` when that
+    /// failed.
+    ///
+    /// A worker takes first the pages only workers like it can voice (a natural-voice worker takes
+    /// natural-voice pages before espeak-ng ones), so the scarce voice is not spent on pages any
+    /// worker could do. A need no worker meets is served by all.
     mutating func pick() -> [(key: PageKey, worker: ClusterActorID, node: String)] {
-        var free = slots.mapValues(\.freeSlots)
+        var free = slots.mapValues(\.freeSlots).filter { $0.value > 0 }
+        let unmet = Set(queues.keys.filter { need in !slots.values.contains { need.isMet(by: $0.voices) } })
         var picks: [(key: PageKey, worker: ClusterActorID, node: String)] = []
-        while !queue.isEmpty, let (id, count) = free.max(by: { $0.value < $1.value }), count > 0,
-            let key = queue.pop()
-        {
+        while let (id, count) = free.max(by: { ($0.value, $1.key.description) < ($1.value, $0.key.description) }) {
+            let voices = slots[id]!.voices
+            let servable = queues.filter { !$0.value.isEmpty && (unmet.contains($0.key) || $0.key.isMet(by: voices)) }
+            // Its own kind of page first, then the rest; within each, the longest queue.
+            let special = servable.filter { $0.key != .any && !unmet.contains($0.key) }
+            guard
+                let need = (special.isEmpty ? servable : special).max(by: { $0.value.count < $1.value.count })?.key,
+                let key = queues[need]?.pop()
+            else {
+                free[id] = nil  // nothing it can voice is waiting
+                continue
+            }
             picks.append((key, id, slots[id]!.node))
-            free[id] = count - 1
+            free[id] = count > 1 ? count - 1 : nil
         }
         return picks
     }
@@ -148,7 +178,8 @@ struct Dispatcher<Worker> {
 
     /// A deleted book: its queued jobs and leases go, so answers on their way find no lease.
     mutating func forget(book: Int64) {
-        queue.remove(book: book)
+        for need in queues.keys { queues[need]?.remove(book: book) }
+        needs = needs.filter { $0.key.book != book }
         for (key, lease) in leases where key.book == book {
             leases[key] = nil
             slots[lease.worker]?.inFlight.remove(key)
@@ -158,7 +189,7 @@ struct Dispatcher<Worker> {
     // MARK: Reading
 
     func slot(_ id: ClusterActorID) -> Slot? { slots[id] }
-    var queued: Int { queue.count }
+    var queued: Int { queues.values.reduce(0) { $0 + $1.count } }
     var inFlight: Int { leases.count }
     var workerCount: Int { slots.count }
 }

@@ -3,7 +3,8 @@ import DequeModule
 /// Pending page jobs, served round-robin across books.
 ///
 /// Each book gets one page per turn, so a short book uploaded behind a long one is done after a few
-/// dozen pages of the long one, not after all of them. Only keys are held: texts stay in SQLite, so a
+/// dozen pages of the long one, not after all of them. A new book's page 1 jumps the line: its
+/// listener can start while the rest is made. Only keys are held: texts stay in SQLite, so a
 /// 1000-page book costs a few kilobytes here.
 struct JobQueue {
     private var pagesByBook: [Int64: Deque<Int>] = [:]
@@ -15,7 +16,7 @@ struct JobQueue {
     mutating func push(_ key: PageKey) {
         if pagesByBook[key.book] == nil {
             pagesByBook[key.book] = []
-            rotation.append(key.book)
+            if key.page == 1 { rotation.prepend(key.book) } else { rotation.append(key.book) }
         }
         pagesByBook[key.book]!.append(key.page)
         count += 1

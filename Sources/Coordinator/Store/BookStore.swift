@@ -268,6 +268,34 @@ final class BookStore: Sendable {
         }
     }
 
+    /// What decides where a page may be voiced (`VoiceNeed`): its book's choices, its text's
+    /// source and the start of its text (enough to tell its language).
+    func voiceNeeds(_ keys: [PageKey]) throws -> [PageKey: VoiceNeed] {
+        try pool.read { db in
+            var needs: [PageKey: VoiceNeed] = [:]
+            var books: [Int64: Row] = [:]
+            for key in keys {
+                if books[key.book] == nil {
+                    books[key.book] = try Row.fetchOne(
+                        db.cachedStatement(sql: "SELECT voice, language, quality FROM book WHERE id = ?"),
+                        arguments: [key.book])
+                }
+                guard let book = books[key.book],
+                    let page = try Row.fetchOne(
+                        db.cachedStatement(
+                            sql:
+                                "SELECT substr(text_content, 1, 4096) AS text, text_source FROM page WHERE book_id = ? AND page_number = ?"
+                        ),
+                        arguments: [key.book, key.page])
+                else { continue }
+                needs[key] = VoiceNeed.of(
+                    voice: book["voice"], quality: book["quality"], language: book["language"],
+                    text: page["text"] ?? "", textSource: page["text_source"] ?? "pdf")
+            }
+            return needs
+        }
+    }
+
     /// A page's stored audio, to be recorded by `complete`.
     struct Completion {
         var key: PageKey

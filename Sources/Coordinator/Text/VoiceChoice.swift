@@ -1,4 +1,3 @@
-import Coordinator
 import Foundation
 
 /// Which espeak-ng voice speaks a page, and in which language: the upload's `voice`, else its
