@@ -24,8 +24,8 @@ distributed actor NoopWorker: PageSynthesizing {
     distributed func synthesize(_ job: PageJob) -> PageResult {
         PageResult(audioBytes: 0, durationSeconds: 0, voice: nil, textSource: job.textSource)
     }
-    distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
-        throw PageTransferError(reason: "a no-op worker keeps no audio")
+    distributed func audioPiece(lease: UUID, offset: Int, length: Int) -> AudioPiece {
+        AudioPiece(data: Data(), complete: true)  // a no-op job has no audio
     }
     distributed func releaseAudio(lease: UUID) {}
 }

@@ -30,7 +30,7 @@ distributed actor FailingWorker: PageSynthesizing {
         attempts += 1
         throw SpeechError.unknownVoice("xx-nonexistent")
     }
-    distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
+    distributed func audioPiece(lease: UUID, offset: Int, length: Int) throws -> AudioPiece {
         throw PageTransferError(reason: "no audio")
     }
     distributed func releaseAudio(lease: UUID) {}
@@ -55,9 +55,12 @@ distributed actor SlowFirstWorker: PageSynthesizing {
         held[job.lease] = audio
         return PageResult(audioBytes: audio.count, durationSeconds: 1, voice: "en")
     }
-    distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
-        guard let audio = held[lease] else { throw PageTransferError(reason: "gone") }
-        return audio.dropFirst(offset).prefix(min(length, 4))
+    distributed func audioPiece(lease: UUID, offset: Int, length: Int) async throws -> AudioPiece {
+        // Nothing until the job is done (as a worker that has not started speaking yet).
+        for _ in 0..<100 where held[lease] == nil { try await Task.sleep(for: .milliseconds(20)) }
+        guard let audio = held[lease] else { return AudioPiece(data: Data(), complete: false) }
+        let piece = Data(audio.dropFirst(offset).prefix(min(length, 4)))
+        return AudioPiece(data: piece, complete: offset + piece.count == audio.count)
     }
     distributed func releaseAudio(lease: UUID) { held[lease] = nil }
     distributed func callCount() -> Int { calls }

@@ -88,7 +88,7 @@ struct NaturalVoiceTests {
             #expect(result.engine == engine)
             #expect(result.voice == voice)
             #expect(result.language == "en")
-            let mp3 = try await worker.audioChunk(lease: job.lease, offset: 0, length: result.audioBytes)
+            let mp3 = try await worker.audioPiece(lease: job.lease, offset: 0, length: result.audioBytes).data
             let probed = try #require(try probe(mp3))
             #expect(probed.sampleRate == 22_050)
             #expect(

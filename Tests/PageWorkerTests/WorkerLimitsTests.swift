@@ -72,17 +72,18 @@ import Testing
         let result = try await worker.synthesize(job)
         var mp3 = Data()
         while mp3.count < result.audioBytes {
-            mp3 += try await worker.audioChunk(lease: job.lease, offset: mp3.count, length: 1000)
+            mp3 += try await worker.audioPiece(lease: job.lease, offset: mp3.count, length: 1000).data
         }
+        #expect(try await worker.audioPiece(lease: job.lease, offset: mp3.count - 10, length: 1000).complete)
         #expect(mp3.count == result.audioBytes)
         #expect(try probe(mp3)?.codec == "mp3")
         await #expect(throws: PageTransferError.self) {
-            _ = try await worker.audioChunk(lease: job.lease, offset: -1, length: 10)
+            _ = try await worker.audioPiece(lease: job.lease, offset: -1, length: 10)
         }
         try await worker.releaseAudio(lease: job.lease)
-        await #expect(throws: PageTransferError.self) {
-            _ = try await worker.audioChunk(lease: job.lease, offset: 0, length: 10)
-        }
+        // Forgotten: a reader hears nothing more (and is told so after a moment, not kept forever).
+        let after = try await worker.audioPiece(lease: job.lease, offset: 0, length: 10)
+        #expect(after.data.isEmpty && !after.complete)
         await system.shutdown()
     }
 

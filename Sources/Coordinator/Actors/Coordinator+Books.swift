@@ -38,6 +38,7 @@ extension Coordinator {
         // Answers still on their way for this book find no lease and are dropped before any file
         // is written; answers accepted and not yet written lose their files now.
         dispatcher.forget(book: book)
+        live.forget(book: book)
         for page in accepted where page.key.book == book {
             if let audio = page.audio { audioStore.discard(audio) }
         }

@@ -95,7 +95,9 @@ extension Coordinator {
     ) {
         emit(
             key.book, "page_processing",
-            PageProcessing(bookId: key.book, pageNumber: key.page, worker: node, attempt: input.attempts))
+            PageProcessing(
+                bookId: key.book, pageNumber: key.page, worker: node, attempt: input.attempts,
+                audioUrl: BookPages.Page.audioPath(book: key.book, page: key.page)))
         logger.info(
             "[AUDIO TASK] Starting audio generation for Book \(key.book), Page \(key.page) (attempt \(input.attempts), \(node))"
         )
@@ -111,36 +113,33 @@ extension Coordinator {
         Task {
             let deadline = ContinuousClock.now + duration
             do {
-                let result: PageResult
+                let answer: (PageResult, PendingAudio?)
                 if job.textSource == "ocr" {
                     let image = try await self.scanImage(key)
                     if image.isBlank {
                         // Nothing on the page for OCR to find: done without bothering a worker.
-                        result = PageResult(audioBytes: 0, durationSeconds: 0, voice: nil, textSource: "ocr", text: "")
+                        answer = (
+                            PageResult(audioBytes: 0, durationSeconds: 0, voice: nil, textSource: "ocr", text: ""), nil
+                        )
                     } else {
                         job.imageBytes = image.png.count
                         try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
-                        result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
+                        answer = try await self.voiceStreaming(key, job: job, from: worker, deadline: deadline)
                     }
-                } else if job.checkWithOCR {
-                    // The page has a text layer: a page that cannot be drawn, or is blank, is
-                    // voiced from it without the comparison rather than failed.
-                    let image = try? await self.scanImage(key)
-                    job.checkWithOCR = image.map { !$0.isBlank } ?? false
-                    if let image, job.checkWithOCR {
-                        job.imageBytes = image.png.count
-                        try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
-                    }
-                    result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
                 } else {
-                    result = try await Self.call(until: deadline) { try await worker.synthesize(job) }
+                    if job.checkWithOCR {
+                        // The page has a text layer: a page that cannot be drawn, or is blank, is
+                        // voiced from it without the comparison rather than failed.
+                        let image = try? await self.scanImage(key)
+                        job.checkWithOCR = image.map { !$0.isBlank } ?? false
+                        if let image, job.checkWithOCR {
+                            job.imageBytes = image.png.count
+                            try await Self.stage(image.png, lease: token, on: worker, deadline: deadline)
+                        }
+                    }
+                    answer = try await self.voiceStreaming(key, job: job, from: worker, deadline: deadline)
                 }
-                var audio: PendingAudio?
-                if result.audioBytes > 0 {
-                    audio = try await self.fetchAudio(
-                        of: key, bytes: result.audioBytes, lease: token, from: worker, deadline: deadline)
-                }
-                self.finished(key, token: token, with: .success((result, audio)))
+                self.finished(key, token: token, with: .success(answer))
             } catch {
                 self.finished(key, token: token, with: .failure(error))
             }
@@ -178,44 +177,13 @@ extension Coordinator {
         }
     }
 
-    /// Reads a job's MP3 from the worker in pieces straight into a temporary file, fsynced. The
-    /// worker's size is checked against a limit first: it is a number from another machine.
-    func fetchAudio(
-        of key: PageKey, bytes: Int, lease: UUID, from worker: any PageSynthesizing, deadline: ContinuousClock.Instant
-    ) async throws -> PendingAudio {
-        guard bytes > 0, bytes <= settings.maxPageAudioBytes else {
-            throw PageTransferError(
-                reason: "the worker's MP3 of \(bytes) bytes is over the limit of \(settings.maxPageAudioBytes)")
-        }
-        let pending = try audioStore.beginWrite(book: key.book, page: key.page)
-        do {
-            while pending.bytes < bytes {
-                let offset = pending.bytes
-                let length = min(Self.transferChunk, bytes - offset)
-                let chunk = try await Self.call(until: deadline) {
-                    try await worker.audioChunk(lease: lease, offset: offset, length: length)
-                }
-                guard !chunk.isEmpty, chunk.count <= length else {
-                    throw PageTransferError(reason: "the worker sent \(chunk.count) bytes for a piece of \(length)")
-                }
-                try pending.append(chunk)
-            }
-            try pending.finish()
-        } catch {
-            audioStore.discard(pending)
-            throw error
-        }
-        // The worker may forget it now; if this is lost, the worker drops it after the lease.
-        Task { try? await worker.releaseAudio(lease: lease) }
-        return pending
-    }
-
     /// The single place a job's outcome lands. Fencing: only the current lease of a page counts.
     func finished(
         _ key: PageKey, token: UUID, with result: Result<(PageResult, PendingAudio?), any Error>
     ) {
         guard let lease = dispatcher.settle(key, token: token) else {
             if case .success((_, let audio?)) = result {
+                live.end(key, attempt: token, completed: false)
                 audioStore.discard(audio)
                 // Its book may be gone (deleted while the audio was read): no folder stays behind.
                 if (try? store.bookExists(key.book)) == false { audioStore.removeBook(key.book) }
@@ -235,6 +203,7 @@ extension Coordinator {
                 Task { self.flushAccepted() }
             }
         case .failure(let error):
+            discardLive(key, attempt: token)
             reject(error, for: key, lease: lease)
             pump()
         }
@@ -254,6 +223,7 @@ extension Coordinator {
                 stored.append((page, path))
             } catch {
                 logger.error("[AUDIO TASK] Cannot store the audio of \(page.key): \(error)")
+                discardLive(page.key, attempt: page.lease.token)
                 reject(error, for: page.key, lease: page.lease)
             }
         }
@@ -278,6 +248,7 @@ extension Coordinator {
             logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")
             for (page, path) in stored {
                 if let path { try? FileManager.default.removeItem(at: audioStore.url(for: path)) }
+                live.end(page.key, attempt: page.lease.token, completed: false)
                 reject(error, for: page.key, lease: page.lease)
             }
             return
@@ -285,6 +256,7 @@ extension Coordinator {
         var books: [Int64] = []
         for ((page, path), done) in zip(stored, applied) {
             let key = page.key
+            live.end(key, attempt: page.lease.token, completed: done)
             guard done else {
                 // The page changed meanwhile (its book was deleted): no file may stay behind.
                 if let path { try? FileManager.default.removeItem(at: audioStore.url(for: path)) }

@@ -32,6 +32,8 @@ public distributed actor Coordinator {
     /// A pump that failed to start its batch tries again after this much (doubling, bounded).
     var pumpRetry: Duration?
     var library: BookLibrary
+    /// Pages' audio while it is being made.
+    var live = LiveAudio()
     var watching: Task<Void, Never>?
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {

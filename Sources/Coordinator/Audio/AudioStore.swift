@@ -165,6 +165,28 @@ final class PendingAudio: @unchecked Sendable {
         bytes += data.count
     }
 
+    /// Replaces bytes already written (the stream's first frame, once its final tag is known).
+    func overwrite(at offset: Int, with data: Data) throws {
+        guard let handle else { throw AudioStoreError.write("the file is closed") }
+        guard offset >= 0, offset + data.count <= bytes else { throw AudioStoreError.write("overwrite past the end") }
+        do {
+            try handle.seek(toOffset: UInt64(offset))
+            try handle.write(contentsOf: data)
+            try handle.seekToEnd()
+        } catch {
+            throw AudioStoreError.write("writing failed (\((error as NSError).localizedDescription))")
+        }
+    }
+
+    /// Bytes written so far, read back for a listener while the file is still being written.
+    func read(offset: Int, length: Int) throws -> Data {
+        let reader = try FileHandle(forReadingFrom: temporary)
+        defer { try? reader.close() }
+        let start = min(max(offset, 0), bytes)
+        try reader.seek(toOffset: UInt64(start))
+        return try reader.read(upToCount: max(0, min(length, bytes - start))) ?? Data()
+    }
+
     /// Flushes the bytes to disk and closes the file.
     func finish() throws {
         guard let handle else { return }

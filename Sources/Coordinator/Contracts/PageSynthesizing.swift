@@ -45,8 +45,8 @@ public struct PageJob: Codable, Sendable, Equatable {
     }
 }
 
-/// What a worker answers for a job. The MP3 itself stays on the worker until the coordinator has
-/// read it in pieces (`audioChunk`), so no single message grows with the page's length.
+/// What a worker answers for a job. The MP3 itself is read in pieces while it is made
+/// (`audioPiece`), so no single message grows with the page's length.
 public struct PageResult: Codable, Sendable, Equatable {
     /// 0 when the page has nothing to say.
     public var audioBytes: Int
@@ -65,6 +65,9 @@ public struct PageResult: Codable, Sendable, Equatable {
     public var segments: [AudioSegment]? = nil
     /// `espeak-ng` or `piper`.
     public var engine: String? = nil
+    /// The final first frame of the MP3 (its tag with the frame count), which replaces the
+    /// placeholder the stream started with.
+    public var audioHead: Data? = nil
 
     public init(
         audioBytes: Int, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil,
@@ -81,30 +84,15 @@ public struct PageResult: Codable, Sendable, Equatable {
     }
 }
 
-/// A voiced page: the MP3 (nil when the page has nothing to say), its length and the voice used.
-public struct PageAudio: Codable, Sendable, Equatable {
-    public var mp3: Data?
-    public var durationSeconds: Double
-    public var voice: String?
-    public var textSource: String
-    /// The text the worker read from the page image (OCR), to be stored as the page's text.
-    public var text: String?
-    public var language: String?
-    public var ocrConfidence: Double?
-    public var textQuality: String?
-    public var segments: [AudioSegment]?
-    public var engine: String?
+/// A piece of a job's MP3 as it is being made.
+public struct AudioPiece: Codable, Sendable, Equatable {
+    public var data: Data
+    /// The job is done and this piece ends its audio.
+    public var complete: Bool
 
-    public init(
-        mp3: Data?, durationSeconds: Double, voice: String?, textSource: String = "pdf", text: String? = nil,
-        language: String? = nil
-    ) {
-        self.mp3 = mp3
-        self.durationSeconds = durationSeconds
-        self.voice = voice
-        self.textSource = textSource
-        self.text = text
-        self.language = language
+    public init(data: Data, complete: Bool) {
+        self.data = data
+        self.complete = complete
     }
 }
 
@@ -122,9 +110,10 @@ public protocol PageSynthesizing: DistributedActor where ActorSystem == ClusterS
     distributed func stageImage(lease: UUID, offset: Int, chunk: Data) async throws
     /// Voices the job's text, or for `textSource == "ocr"` first reads the staged image.
     distributed func synthesize(_ job: PageJob) async throws -> PageResult
-    /// A piece of a finished job's MP3; the worker keeps it until `releaseAudio` or a while after
-    /// the job's lease.
-    distributed func audioChunk(lease: UUID, offset: Int, length: Int) async throws -> Data
+    /// A piece of a job's MP3 from `offset` on, read while the job runs (it waits a moment for
+    /// new bytes, and answers an empty, incomplete piece when none come). The worker keeps the
+    /// audio until `releaseAudio` or a while after the job's lease.
+    distributed func audioPiece(lease: UUID, offset: Int, length: Int) async throws -> AudioPiece
     distributed func releaseAudio(lease: UUID) async throws
 }
 

@@ -116,6 +116,18 @@ public struct AudioSlice: Codable, Sendable, Equatable {
     public var data: Data
 }
 
+/// A piece of a page's audio for a listener, who may have started while the page was being voiced.
+public struct LiveAudioSlice: Codable, Sendable, Equatable {
+    /// The attempt being voiced, to be shown on the next read; nil when the page's audio is its
+    /// final file (then `totalBytes` is its size).
+    public var attempt: UUID?
+    public var offset: Int
+    public var data: Data
+    /// There is nothing after this piece.
+    public var complete: Bool
+    public var totalBytes: Int?
+}
+
 /// The answer to a retry.
 public struct RetryOutcome: Codable, Sendable, Equatable {
     public var bookId: Int64

@@ -6,9 +6,11 @@ public struct PageProcessing: Codable, Sendable, Equatable {
     public var pageNumber: Int
     public var worker: String
     public var attempt: Int
+    /// Where the page's audio can be played while it is made (it streams until the page is done).
+    public var audioUrl: String
 
     private enum CodingKeys: String, CodingKey {
-        case bookId = "book_id", pageNumber = "page_number", worker, attempt
+        case bookId = "book_id", pageNumber = "page_number", worker, attempt, audioUrl = "audio_url"
     }
 }
 

@@ -570,6 +570,16 @@ final class BookStore: Sendable {
         }
     }
 
+    /// `pending`, `processing`, `completed` or `failed`; nil for no such page.
+    func pageStatus(_ key: PageKey) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT processing_status FROM page WHERE book_id = ? AND page_number = ?"),
+                arguments: [key.book, key.page])
+        }
+    }
+
     func audioPath(_ key: PageKey) throws -> String? {
         try pool.read { db in try page(key, in: db)?.audioPath }
     }

@@ -2,7 +2,8 @@ import Coordinator
 import Foundation
 import Hummingbird
 
-/// `GET /media/books/{id}/page_0001.mp3`: a page's audio, with HTTP ranges so players can seek.
+/// `GET /media/books/{id}/page_0001.mp3`: a page's audio, with HTTP ranges so players can seek;
+/// while the page is being voiced, what exists so far and then the rest as it comes.
 ///
 /// Only names of exactly that shape are served, built back from integers: no path from the request
 /// ever reaches the file system.
@@ -17,6 +18,13 @@ struct MediaRoutes {
             else {
                 throw APIError(.notFound, code: "not_found", "No such audio file.")
             }
+            // A page still being voiced streams as it is made; a finished one is a file with ranges.
+            let live = LiveAudioResponse { offset, length, attempt in
+                try await client.call {
+                    try await $0.liveAudio(book: book, page: page, offset: offset, length: length, attempt: attempt)
+                }
+            }
+            if let streaming = try await live.response(logger: context.logger) { return streaming }
             var audio = RangedAudio { offset, length in
                 try await client.call { try await $0.audio(book: book, page: page, offset: offset, length: length) }
             }

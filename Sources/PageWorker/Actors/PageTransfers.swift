@@ -15,6 +15,8 @@ struct PageTransfers {
     private struct Held {
         var data: Data
         var expires: ContinuousClock.Instant
+        var complete = false
+        var failure: String?
     }
 
     private var images: [UUID: Held] = [:]
@@ -48,23 +50,60 @@ struct PageTransfers {
         return held.data
     }
 
-    mutating func hold(_ mp3: Data, lease: UUID, until expires: ContinuousClock.Instant) throws {
+    /// A job's MP3 starts empty and grows as its sentences are encoded; the coordinator reads it
+    /// as it grows.
+    mutating func openAudio(lease: UUID, until expires: ContinuousClock.Instant) {
+        audio[lease] = Held(data: Data(), expires: expires)
+    }
+
+    mutating func appendAudio(_ mp3: Data, lease: UUID) throws {
+        guard audio[lease] != nil else { throw PageTransferError(reason: "the job's audio is gone") }
         guard heldBytes + mp3.count <= Self.maxHeldBytes else {
             throw PageTransferError(reason: "the worker holds too many bytes for other jobs")
         }
-        audio[lease] = Held(data: mp3, expires: expires)
+        audio[lease]!.data.append(mp3)
     }
 
-    func audio(lease: UUID, offset: Int, length: Int, now: ContinuousClock.Instant) throws -> Data {
-        guard let held = audio[lease], held.expires > now else {
+    /// The job is done: its first frame is replaced by the final one (`MP3Stream.head`), and
+    /// readers are told there is no more.
+    mutating func completeAudio(lease: UUID, head: Data?) {
+        guard var held = audio[lease] else { return }
+        if let head, !head.isEmpty, head.count <= held.data.count {
+            held.data.replaceSubrange(held.data.startIndex..<(held.data.startIndex + head.count), with: head)
+        }
+        held.complete = true
+        audio[lease] = held
+    }
+
+    /// The job failed: its bytes go, and a reader learns why.
+    mutating func failAudio(lease: UUID, reason: String) {
+        guard var held = audio[lease] else { return }
+        held.data = Data()
+        held.failure = reason
+        audio[lease] = held
+    }
+
+    func audioBytes(lease: UUID) -> Int { audio[lease]?.data.count ?? 0 }
+
+    /// Everything of a job's MP3 so far.
+    func audio(lease: UUID) -> Data { audio[lease]?.data ?? Data() }
+
+    /// Bytes from `offset` on, or nil when there are none yet (the job is still speaking, or has
+    /// not started here yet).
+    func audioPiece(lease: UUID, offset: Int, length: Int, now: ContinuousClock.Instant) throws -> AudioPiece? {
+        guard let held = audio[lease] else { return nil }
+        guard held.expires > now else {
             throw PageTransferError(reason: "the audio of this job is no longer on the worker")
         }
+        if let failure = held.failure { throw PageTransferError(reason: "the job failed: \(failure)") }
         guard offset >= 0, offset <= held.data.count, length > 0 else {
             throw PageTransferError(reason: "bad audio piece \(offset)+\(length)")
         }
         let end = offset + min(length, held.data.count - offset)
+        guard end > offset || held.complete else { return nil }
         let start = held.data.startIndex
-        return Data(held.data[(start + offset)..<(start + end)])
+        return AudioPiece(
+            data: Data(held.data[(start + offset)..<(start + end)]), complete: held.complete && end == held.data.count)
     }
 
     mutating func release(lease: UUID) {

@@ -57,8 +57,19 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         try transfers.stage(lease: lease, offset: offset, chunk: chunk, now: .now)
     }
 
-    public distributed func audioChunk(lease: UUID, offset: Int, length: Int) throws -> Data {
-        try transfers.audio(lease: lease, offset: offset, length: length, now: .now)
+    /// Waits up to this long for new bytes before answering an empty piece, so a reader asks a
+    /// few times a second at most, and hears of new audio at once.
+    static let pieceWait: Duration = .seconds(2)
+
+    public distributed func audioPiece(lease: UUID, offset: Int, length: Int) async throws -> AudioPiece {
+        let until = ContinuousClock.now + Self.pieceWait
+        while true {
+            if let piece = try transfers.audioPiece(lease: lease, offset: offset, length: length, now: .now) {
+                return piece
+            }
+            guard ContinuousClock.now < until else { return AudioPiece(data: Data(), complete: false) }
+            try await Task.sleep(for: .milliseconds(40))
+        }
     }
 
     public distributed func releaseAudio(lease: UUID) {
@@ -80,26 +91,30 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         transfers.expire(now: .now)
         let deadline = ContinuousClock.now + .seconds(job.leaseSeconds)
         let started = ContinuousClock.now
-        var audio: PageAudio
-        if job.textSource == "ocr" || job.checkWithOCR {
-            let image = try transfers.takeImage(lease: job.lease, expecting: job.imageBytes)
-            audio = try await read(job, image: image, deadline: deadline)
-        } else {
-            audio = try await voice(job, identified: nil, deadline: deadline)
-            WorkerMetrics.synthesisDuration.record(duration: ContinuousClock.now - started)
+        // The MP3 grows here while the page is spoken; the coordinator reads it as it grows.
+        transfers.openAudio(lease: job.lease, until: deadline + .seconds(60))
+        let audio: PageAudio
+        do {
+            if job.textSource == "ocr" || job.checkWithOCR {
+                let image = try transfers.takeImage(lease: job.lease, expecting: job.imageBytes)
+                audio = try await read(job, image: image, deadline: deadline)
+            } else {
+                audio = try await voice(job, identified: nil, deadline: deadline)
+                WorkerMetrics.synthesisDuration.record(duration: ContinuousClock.now - started)
+            }
+        } catch {
+            transfers.failAudio(lease: job.lease, reason: String(describing: error))
+            throw error
         }
+        transfers.completeAudio(lease: job.lease, head: audio.head)
         WorkerMetrics.pagesVoiced.increment()
-        let bytes = audio.mp3?.count ?? 0
-        if let mp3 = audio.mp3 {
-            try transfers.hold(mp3, lease: job.lease, until: deadline + .seconds(60))
-        }
-        audio.mp3 = nil
         var result = PageResult(
-            audioBytes: bytes, durationSeconds: audio.durationSeconds, voice: audio.voice,
-            textSource: audio.textSource, text: audio.text, language: audio.language,
+            audioBytes: transfers.audioBytes(lease: job.lease), durationSeconds: audio.durationSeconds,
+            voice: audio.voice, textSource: audio.textSource, text: audio.text, language: audio.language,
             ocrConfidence: audio.ocrConfidence, textQuality: audio.textQuality)
         result.segments = audio.segments
         result.engine = audio.engine
+        result.audioHead = audio.head
         return result
     }
 
@@ -140,7 +155,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         }
         guard reading.isReadable else {
             logger.warning("[OCR] Page \(page) - not voiced: \(reading.unreadableReason)")
-            var audio = PageAudio(mp3: nil, durationSeconds: 0, voice: nil, textSource: "ocr", text: text)
+            var audio = PageAudio(durationSeconds: 0, voice: nil, textSource: "ocr", text: text)
             audio.ocrConfidence = confidence
             audio.textQuality = "unreadable"
             return audio
@@ -198,43 +213,60 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         let sentences = Sentences.split(job.text).filter { VoiceChoice.isSpeakable($0.text) }
         guard !sentences.isEmpty else {
             logger.info("[AUDIO TASK] Page \(page) - nothing to speak; completed without audio")
-            return PageAudio(mp3: nil, durationSeconds: 0, voice: nil)
+            return .silent
         }
         logger.info(
             "[AUDIO TASK] Page \(page) - Generating audio with \(engine.name) (voice \(voice)), \(sentences.count) sentences..."
         )
-        // Sentence by sentence: each sentence's place in the audio is known exactly.
-        var samples: [Int16] = []
+        // Sentence by sentence: each sentence's place in the audio is known exactly, and its MP3
+        // goes out as soon as it is encoded. The first group is one sentence, so a listener hears
+        // the page within a sentence's time; the groups then double, up to 16 sentences, so
+        // espeak-ng chooses its voice a few times a page rather than per sentence.
+        var stream: MP3Stream?
+        var samples = 0
         var rate = 0
         var segments: [AudioSegment] = []
-        let spoken = try await engine.synthesize(
-            sentences: sentences.map { VoiceChoice.prepare($0.text) }, voice: voice, deadline: deadline)
-        for (sentence, pcm) in zip(sentences, spoken) {
-            guard !pcm.samples.isEmpty else { continue }
-            if rate == 0 { rate = pcm.sampleRate }
-            guard pcm.sampleRate == rate else { throw SpeechError.synthesisFailed("the sample rate changed mid-page") }
-            let start = Double(samples.count) / Double(rate)
-            samples.append(contentsOf: pcm.samples)
-            guard samples.count <= SpeechSynthesizer.maxSeconds * rate else {
-                throw SpeechError.synthesisFailed(
-                    "the page's audio is longer than \(SpeechSynthesizer.maxSeconds / 3600) hours")
+        var next = 0
+        var group = 1
+        while next < sentences.count {
+            let part = sentences[next..<min(next + group, sentences.count)]
+            next += part.count
+            group = min(group * 2, 16)
+            let spoken = try await engine.synthesize(
+                sentences: part.map { VoiceChoice.prepare($0.text) }, voice: voice, deadline: deadline)
+            var pcm: [Int16] = []
+            for (sentence, audio) in zip(part, spoken) where !audio.samples.isEmpty {
+                if rate == 0 { rate = audio.sampleRate }
+                guard audio.sampleRate == rate else {
+                    throw SpeechError.synthesisFailed("the sample rate changed mid-page")
+                }
+                let start = Double(samples) / Double(rate)
+                samples += audio.samples.count
+                guard samples <= SpeechSynthesizer.maxSeconds * rate else {
+                    throw SpeechError.synthesisFailed(
+                        "the page's audio is longer than \(SpeechSynthesizer.maxSeconds / 3600) hours")
+                }
+                pcm.append(contentsOf: audio.samples)
+                segments.append(
+                    AudioSegment(
+                        start: start, end: Double(samples) / Double(rate), textOffset: sentence.utf16Offset,
+                        textLength: sentence.utf16Length))
             }
-            segments.append(
-                AudioSegment(
-                    start: start, end: Double(samples.count) / Double(rate), textOffset: sentence.utf16Offset,
-                    textLength: sentence.utf16Length))
+            guard !pcm.isEmpty else { continue }
+            if stream == nil { stream = try MP3Stream(sampleRate: rate) }
+            try transfers.appendAudio(try await stream!.encode(pcm, deadline: deadline), lease: job.lease)
         }
-        guard rate > 0, !samples.isEmpty else {
-            return PageAudio(mp3: nil, durationSeconds: 0, voice: voice, language: language)
+        guard let stream, samples > 0 else {
+            return PageAudio(durationSeconds: 0, voice: voice, language: language)
         }
-        let pcm = PCMAudio(samples: samples, sampleRate: rate)
-        let mp3 = try await MP3Encoder.encode(pcm, deadline: deadline)
-        logger.info(
-            "[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(pcm.duration.rounded()))s")
-        var audio = PageAudio(mp3: mp3, durationSeconds: pcm.duration, voice: voice, language: language)
+        try transfers.appendAudio(try await stream.finish(deadline: deadline), lease: job.lease)
+        let duration = Double(samples) / Double(rate)
+        logger.info("[AUDIO TASK] Page \(page) - Audio generated! Duration: \(Int(duration.rounded()))s")
+        var audio = PageAudio(durationSeconds: duration, voice: voice, language: language)
         audio.textQuality = "good"
         audio.segments = segments
         audio.engine = engine.name
+        audio.head = stream.head(of: transfers.audio(lease: job.lease))
         return audio
     }
 

@@ -27,7 +27,7 @@ public enum MP3Encoder {
     /// Encoding is most of a page's CPU time and LAME instances are independent, so encodes run
     /// side by side on this queue, off Swift's cooperative pool, which they would block. Dispatch
     /// caps the parallelism at the number of cores.
-    private static let queue = DispatchQueue(label: "lector.lame", attributes: .concurrent)
+    static let queue = DispatchQueue(label: "lector.lame", attributes: .concurrent)
 
     /// LAME encodes this many samples a call, so the output buffer stays small for any page.
     static let chunkSamples = 1 << 16
@@ -49,29 +49,38 @@ public enum MP3Encoder {
         }
     }
 
-    /// The encode itself, on the calling thread.
-    static func encodeNow(
-        _ audio: PCMAudio, settings: MP3Settings, deadline: ContinuousClock.Instant? = nil,
-        flag: CancellationFlag? = nil
-    ) throws(SpeechError) -> Data {
-        guard audio.sampleRate > 0 else { throw .encodingFailed("the audio has no sample rate") }
+    /// A LAME encoder for mono speech at `sampleRate`, set up as every Lector MP3 is.
+    static func makeLAME(sampleRate: Int, settings: MP3Settings) throws(SpeechError) -> OpaquePointer {
+        guard sampleRate > 0, sampleRate <= 384_000 else {
+            throw .encodingFailed("the audio has no usable sample rate")
+        }
         guard let lame = lame_init() else { throw .encodingFailed("lame_init failed") }
-        defer { lame_close(lame) }
         lame_set_num_channels(lame, 1)
         lame_set_mode(lame, MONO)
-        lame_set_in_samplerate(lame, Int32(audio.sampleRate))
+        lame_set_in_samplerate(lame, Int32(sampleRate))
         // Left to itself LAME picks the output rate from the bit rate: 22.05 kHz at 32-48 kb/s,
         // but 16 kHz at 24 kb/s and below, resampling at a cost and losing the top of the
         // spectrum. Pinned to the input, a lower bit rate can never resample unnoticed.
-        lame_set_out_samplerate(lame, Int32(audio.sampleRate))
+        lame_set_out_samplerate(lame, Int32(sampleRate))
         lame_set_brate(lame, Int32(settings.bitrateKbps))
         lame_set_quality(lame, Int32(settings.quality))
         // No ID3 tags: the file is one page of a book, named and described by the API.
         lame_set_write_id3tag_automatic(lame, 0)
         guard lame_init_params(lame) >= 0 else {
+            lame_close(lame)
             throw .encodingFailed(
-                "LAME rejected \(settings.bitrateKbps) kb/s, quality \(settings.quality) at \(audio.sampleRate) Hz")
+                "LAME rejected \(settings.bitrateKbps) kb/s, quality \(settings.quality) at \(sampleRate) Hz")
         }
+        return lame
+    }
+
+    /// The encode itself, on the calling thread.
+    static func encodeNow(
+        _ audio: PCMAudio, settings: MP3Settings, deadline: ContinuousClock.Instant? = nil,
+        flag: CancellationFlag? = nil
+    ) throws(SpeechError) -> Data {
+        let lame = try makeLAME(sampleRate: audio.sampleRate, settings: settings)
+        defer { lame_close(lame) }
 
         // LAME's documented worst case for n samples is 1.25·n + 7200 bytes.
         var scratch = [UInt8](repeating: 0, count: chunkSamples + chunkSamples / 4 + 7200)
@@ -121,28 +130,47 @@ public enum MP3Encoder {
     /// player reading the start of the file needs to know its duration without reading it all.
     /// Players that do not know the header decode it as one frame of silence.
     static func writeInfoTag(into mp3: inout Data) {
+        guard var info = infoFrame(like: mp3, counts: nil) else { return }
+        mp3.insert(contentsOf: info, at: mp3.startIndex)
+        info =
+            infoFrame(like: mp3.dropFirst(info.count), counts: (frames(in: mp3, from: info.count), mp3.count)) ?? info
+        mp3.replaceSubrange(mp3.startIndex..<(mp3.startIndex + info.count), with: info)
+    }
+
+    /// The number of whole frames in `mp3` from `offset` on.
+    static func frames(in mp3: Data, from offset: Int) -> Int {
         var frames = 0
-        var offset = 0
+        var offset = offset
         while let size = frameSize(mp3, at: offset), offset + size <= mp3.count {
             frames += 1
             offset += size
         }
-        guard frames >= 1 else { return }
-        // The first frame's header without padding: same version, rate, bit rate and mode.
-        var header = [UInt8](mp3.prefix(4))
+        return frames
+    }
+
+    /// A frame holding a Xing "Info" header, shaped like the first frame of `audio` (version,
+    /// rate, bit rate, mode; no padding). With `counts` nil its flags say it has no counts: the
+    /// placeholder a stream starts with, before its length is known.
+    static func infoFrame(like audio: Data, counts: (frames: Int, bytes: Int)?) -> Data? {
+        guard audio.count >= 4, frameSize(audio, at: 0) != nil else { return nil }
+        var header = [UInt8](audio.prefix(4))
         header[2] &= ~0x02
         var info = Data(header)
-        guard let size = frameSize(info + Data(count: 4), at: 0) else { return }
+        guard let size = frameSize(info + Data(count: 4), at: 0) else { return nil }
         let mpeg1 = header[1] & 0x08 != 0
         let mono = header[3] >> 6 == 3
         // Side information (all zero here): 17 bytes for MPEG-1 mono, 32 stereo; 9 and 17 for MPEG-2.
         let sideInfo = mpeg1 ? (mono ? 17 : 32) : (mono ? 9 : 17)
-        guard 4 + sideInfo + 16 <= size else { return }
+        guard 4 + sideInfo + 16 <= size else { return nil }
         func big(_ value: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(clamping: value).bigEndian) { Array($0) } }
         info.append(Data(count: sideInfo))
-        info.append(contentsOf: Array("Info".utf8) + big(0x3) + big(frames) + big(mp3.count + size))
+        if let counts {
+            info.append(contentsOf: Array("Info".utf8) + big(0x3) + big(counts.frames) + big(counts.bytes))
+        } else {
+            info.append(contentsOf: Array("Info".utf8) + big(0))
+        }
         info.append(Data(count: size - info.count))
-        mp3.insert(contentsOf: info, at: mp3.startIndex)
+        return info
     }
 
     /// The size of the MPEG audio frame whose header starts at `offset`, nil when none does.
