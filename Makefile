@@ -96,8 +96,13 @@ clean:
 	rm -rf .build $(DATA)
 
 # Lector against its baselines in one run (release builds): actor calls vs gRPC-swift 2, job
-# dispatch, the pipeline vs a plain synthesis loop, a 1000-page book. Table + bench-results.json.
+# dispatch, the pipeline vs a plain synthesis loop, a 1000-page book, OCR, the natural voice.
+# Table + bench-results.json.
 bench: deps
+	@# The recogniser for the voices' word error rates (bench only).
+	@command -v pocketsphinx_continuous >/dev/null && [ -d /usr/share/pocketsphinx/model/en-us ] || \
+		(echo "Installing pocketsphinx for the benchmark..." && $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq pocketsphinx pocketsphinx-en-us)
 	$(SWIFT) build -c release --product lector
 	$(SWIFT) build -c release --product lector-bench
 	cd Benchmarks/GRPCBaseline && $(SWIFT) build -c release

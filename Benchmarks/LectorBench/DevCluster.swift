@@ -14,7 +14,8 @@ final class DevCluster {
 
     /// `noopWorkerCount` > 0 starts the dev cluster without workers and joins that many no-op worker
     /// processes instead.
-    init(lector: URL, workers: Int, concurrency: Int, noopWorkerCount: Int = 0) async throws {
+    /// `voices`: the natural voices' folder for the workers (nil: espeak-ng only).
+    init(lector: URL, workers: Int, concurrency: Int, noopWorkerCount: Int = 0, voices: String? = nil) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let port = try Self.freePort()
@@ -27,8 +28,8 @@ final class DevCluster {
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
-        // The pipeline is measured against an espeak-ng loop.
-        environment["LECTOR_VOICES"] = environment["LECTOR_VOICES"] ?? "none"
+        // Each pipeline is measured against a loop of its engine: espeak-ng unless asked.
+        environment["LECTOR_VOICES"] = voices ?? "none"
         process.environment = environment
         let log = folder.appendingPathComponent("cluster.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -17,8 +17,10 @@ struct RunAll: AsyncParsableCommand {
     var grpc: String?
     @Option(help: "Folder with english-8p.pdf and hindi-8p.pdf.") var fixtures = "Tests/LectorTests/Fixtures"
     @Option(help: "Where to write the figures as JSON.") var output = "bench-results.json"
-    @Option(help: "Comma-separated parts to run: rpc,dispatch,pipeline,scale,ocr.") var only =
-        "rpc,dispatch,pipeline,scale,ocr"
+    @Option(help: "Comma-separated parts to run: rpc,dispatch,pipeline,scale,ocr,voices.") var only =
+        "rpc,dispatch,pipeline,scale,ocr,voices"
+    @Option(help: "The recogniser script for the voices' word error rates.") var intelligibilityScript =
+        "Benchmarks/intelligibility.py"
     @Option(help: "The script that makes the rotated scans.") var scansScript = "Tests/LectorTests/Scans/make_scans.py"
     @Option(help: "Sequential calls per payload size.") var calls = 5000
     @Option(help: "Concurrent callers for the throughput runs.") var callers = 64
@@ -134,6 +136,38 @@ struct RunAll: AsyncParsableCommand {
                 ))
         }
 
+        if parts.contains("voices") {
+            let figures = try await VoiceBench(
+                lector: lectorURL, fixtures: URL(fileURLWithPath: fixtures),
+                intelligibilityScript: URL(fileURLWithPath: intelligibilityScript), concurrency: pipelineConcurrency
+            ).run()
+            results["voices"] = figures
+            summary.append(
+                (
+                    "piper CPU s per audio s", format(figures["piper_cpu_s_per_audio_s"] as! Double, 3),
+                    "espeak \(format(figures["espeak-ng_cpu_s_per_audio_s"] as! Double, 4))",
+                    format(figures["piper_cost_over_espeak"] as! Double, 0), ""
+                ))
+            summary.append(
+                (
+                    "word error rate (pocketsphinx), piper", format((figures["piper_wer"] as? Double) ?? .nan, 3),
+                    "espeak \(format((figures["espeak-ng_wer"] as? Double) ?? .nan, 3))", "", "relative"
+                ))
+            summary.append(
+                (
+                    "natural english_8p → audio ready, s", format(figures["audio_ready_s"] as! Double, 2),
+                    "loop \(format(figures["plain_loop_s"] as! Double, 2))", format(figures["ratio"] as! Double, 3),
+                    "≤ 1.05"
+                ))
+            summary.append(
+                (
+                    "natural: upload → first playable byte, s", format(figures["first_playable_s"] as! Double, 2), "",
+                    "", "≤ 5"
+                ))
+            summary.append(
+                ("natural: upload → first complete page, s", format(figures["first_page_s"] as! Double, 2), "", "", ""))
+        }
+
         print("\nSummary")
         print("figure                                       lector      baseline        ratio   goal")
         for row in summary {
@@ -174,9 +208,10 @@ struct LoopPart: AsyncParsableCommand {
     @Argument var texts: String
     @Option var part: Int
     @Option var of: Int
+    @Option var engine = "espeak-ng"
 
     func run() async throws {
         let pages = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: texts)))
-        try await SynthesisLoop.voice(pages, part: part, of: of)
+        try await SynthesisLoop.voice(pages, part: part, of: of, engine: engine)
     }
 }

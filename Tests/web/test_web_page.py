@@ -11,6 +11,11 @@ Environment:
                     page asks for the token (a wrong one is refused and asked again), the upload, the
                     book's event stream, page 1's audio (a Blob URL fetched with the token) and the
                     whole-book download work with it, and a reload keeps it without asking again
+  LECTOR_SCENARIO   `live`: the gateway's cluster has the natural voice (one worker, LECTOR_VOICES pointing at
+                    .deps/voices): a one-page PDF of a dozen English sentences, uploaded with the default
+                    (natural) quality, gets its page's player while the page is still `processing`, plays it
+                    then, and keeps playing the same element when the page completes. Fails (does not skip)
+                    when .deps/voices/joe/model.onnx is missing (`make deps` puts it there).
   CHROMIUM, CHROMEDRIVER  override /usr/bin/chromium and /usr/bin/chromedriver
 
 Run: python3 Tests/web/test_web_page.py   (exits non-zero on the first failed check)
@@ -35,9 +40,12 @@ FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(__file
 ARTIFACTS = os.environ.get("LECTOR_ARTIFACTS", "/tmp")
 TIMEOUT = float(os.environ.get("LECTOR_TIMEOUT", "120"))
 TOKEN = os.environ.get("LECTOR_TOKEN", "")
+SCENARIO = os.environ.get("LECTOR_SCENARIO", "")
 MAKE_SCANS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "LectorTests", "Scans", "make_scans.py")
 PHONE_WIDTH = 380
-PREFIX = "web-token" if TOKEN else "web"
+PREFIX = "web-live" if SCENARIO == "live" else "web-token" if TOKEN else "web"
+VOICE_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".deps", "voices", "joe",
+                           "model.onnx")
 
 
 def log(message):
@@ -293,7 +301,11 @@ def check_fast_upload(driver):
 
 
 def main():
-    if TOKEN:
+    if SCENARIO == "live":
+        live_main()
+    elif SCENARIO:
+        raise AssertionError(f"unknown LECTOR_SCENARIO {SCENARIO!r} (known: live)")
+    elif TOKEN:
         token_main()
     else:
         plain_main()
@@ -625,6 +637,204 @@ def token_main():
         for name in os.listdir(downloads):
             os.remove(os.path.join(downloads, name))
         os.rmdir(downloads)
+
+
+# MARK: A page's player starts while the page is still processing
+
+LIVE_SENTENCES = [f"This is sentence number {n} of the page, and it is read aloud while the rest is still being made."
+                  for n in range(1, 13)]
+
+
+def one_page_pdf(lines):
+    """A one-page PDF, written by hand: Helvetica 8 pt, one line per element (the `'` operator), as the Swift tests
+    make theirs (HostileInputTests.pdf)."""
+    content = (f"BT /F1 8 Tf 10 {10 * len(lines) + 10} Td 10 TL "
+               + " ".join(f"({line}) '" for line in lines) + " ET")
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
+        f"<< /Length {len(content.encode())} >>\nstream\n{content}\nendstream",
+    ]
+    output = "%PDF-1.4\n"
+    offsets = []
+    for index, body in enumerate(objects):
+        offsets.append(len(output.encode()))
+        output += f"{index + 1} 0 obj\n{body}\nendobj\n"
+    xref = len(output.encode())
+    output += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
+    output += "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
+    output += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    return output.encode()
+
+
+def live_state(driver, book_id):
+    """Page 1's row, player and note as the page shows them, with the page's processing_status from the API."""
+    return driver.execute_async_script(
+        """
+        const [book, done] = [arguments[0], arguments[arguments.length - 1]];
+        const row = document.querySelector(`.book[data-book-id="${book}"] .page[data-page="1"]`);
+        const audio = row && row.querySelector('audio');
+        const note = row && row.querySelector('.page-live');
+        const described = audio && audio.getAttribute('aria-describedby');
+        const state = {
+          row_status: row ? row.getAttribute('data-status') : null,
+          badge: row ? row.querySelector('.page-status').textContent : null,
+          audio: !!audio,
+          marked: !!(audio && audio.liveMark),
+          src: audio ? audio.getAttribute('src') : null,
+          preload: audio ? audio.getAttribute('preload') : null,
+          live: !!(audio && audio.hasAttribute('data-live')),
+          label: audio ? audio.getAttribute('aria-label') : null,
+          described_by_note: !!(note && described === note.id),
+          note: note && !note.hidden && note.offsetParent !== null ? note.textContent.trim() : null,
+          current_time: audio ? audio.currentTime : null,
+          paused: audio ? audio.paused : null,
+          error: audio && audio.error ? audio.error.code : null,
+        };
+        fetch(`/api/books/${book}/pages/`, {cache: 'no-store'}).then(r => r.json()).then(body => {
+          const page = (body.data.pages || []).find(p => p.page_number === 1);
+          state.api_status = page ? page.processing_status : null;
+          state.api_page = page || null;
+          done(state);
+        }, error => { state.api_status = 'fetch failed: ' + error; done(state); });
+        """,
+        book_id,
+    )
+
+
+def live_main():
+    """A page's player starts while the page is still processing (the cluster has the natural voice)."""
+    started = time.monotonic()
+
+    def at():
+        return f"{time.monotonic() - started:5.1f} s"
+
+    assert os.path.isfile(VOICE_MODEL), (
+        f"the natural voice is missing: {os.path.normpath(VOICE_MODEL)} does not exist (run `make deps`); "
+        "this scenario needs it and does not skip")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    screenshot = os.path.join(ARTIFACTS, "web-page-live.png")
+    driver = make_driver()
+    try:
+        driver.get(BASE + "/")
+        assert "Lector" in driver.title, f"unexpected page title {driver.title!r}"
+        record_uploads(driver)
+        # The cluster must speak with joe: its worker has the voice (it can take a moment to list it).
+        voices = wait_for("GET /api/voices/ to list the natural voice joe", lambda: [
+            voice for voice in natural_voices(driver) if voice["name"] == "joe" and voice["workers"] >= 1], 60, 1.0)
+        log(f"{at()} the cluster's natural voices: {[(voice['name'], voice['language']) for voice in voices]}")
+        assert driver.find_element(By.ID, "quality-natural").is_selected(), "the natural choice is not the default"
+        time.sleep(1.0)  # let GET /api/books/ fill in the existing books
+        before = book_ids(driver)
+
+        # 1. Upload a page of twelve sentences with the default quality, through the page's file input.
+        with tempfile.TemporaryDirectory(prefix="lector-live-") as folder:
+            path = os.path.join(folder, "live-1p.pdf")
+            with open(path, "wb") as handle:
+                handle.write(one_page_pdf(LIVE_SENTENCES))
+            driver.find_element(By.ID, "file-input").send_keys(path)
+            log(f"{at()} sent {os.path.basename(path)} ({len(LIVE_SENTENCES)} sentences) to #file-input")
+            new_ids = wait_for("a new .book[data-book-id] card", lambda: book_ids(driver) - before, 60)
+        assert len(new_ids) == 1, f"expected one new book card, got {sorted(new_ids)}"
+        book_id = new_ids.pop()
+        sent = recorded_uploads(driver)
+        assert [upload["quality"] for upload in sent] == [None], f"the default (natural) upload sent {sent}"
+        log(f"{at()} book {book_id} appeared (sent no quality field: natural)")
+
+        # 2. The page shows as processing, with a player and the note, before it is done.
+        def live_player():
+            state = live_state(driver, book_id)
+            if state["row_status"] == "completed" or state["api_status"] == "completed":
+                raise AssertionError(f"page 1 completed before it showed a player while processing: {state}")
+            return state if state["row_status"] == "processing" and state["audio"] else None
+
+        state = wait_for("page 1 to show as processing with an audio player", live_player, 90, 0.1)
+        expected_src = f"/media/books/{book_id}/page_0001.mp3"
+        assert state["src"] == expected_src, f"the live player's src is {state['src']!r}, not {expected_src!r}"
+        assert state["preload"] == "none", f"the live player preloads {state['preload']!r}, not 'none'"
+        assert state["live"], f"the live player has no data-live: {state}"
+        assert state["note"] and "while it is made" in state["note"], f"no visible live note: {state}"
+        assert state["described_by_note"], f"the live player is not described by its note: {state}"
+        assert state["label"] and state["label"].startswith("Page 1 audio"), f"the live player's label: {state}"
+        log(f"{at()} page 1 is {state['badge']!r} with <audio src={state['src']} preload=none> "
+            f"labelled {state['label']!r}; note {state['note']!r}; API says {state['api_status']!r}")
+
+        # 3. Press play: it plays (currentTime > 0, not paused) while the page is still processing.
+        audio = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"] .page[data-page="1"] audio')
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", audio)
+        driver.execute_script("arguments[0].liveMark = true", audio)
+        played = driver.execute_async_script(
+            """
+            const [audio, done] = [arguments[0], arguments[arguments.length - 1]];
+            audio.play().then(() => done('ok'), error => done(String(error)));
+            """, audio)
+        assert played == "ok", f"audio.play() was refused: {played}"
+        log(f"{at()} audio.play() accepted")
+
+        def playing_while_processing():
+            state = live_state(driver, book_id)
+            if state["error"]:
+                raise AssertionError(f"the live player failed (MediaError {state['error']}): {state}")
+            if state["row_status"] != "processing" or state["api_status"] != "processing":
+                raise AssertionError(f"page 1 stopped processing before its audio was heard: {state}")
+            # A quarter of a second heard: the audio really plays, it did not just start.
+            return state if state["current_time"] >= 0.25 and not state["paused"] else None
+
+        state = wait_for("page 1's audio to play while the page is processing", playing_while_processing, 20, 0.1)
+        assert state["marked"], "the player was replaced while it was being played"
+        log(f"{at()} playing while processing: currentTime {state['current_time']:.2f} s, paused {state['paused']}, "
+            f"row {state['row_status']!r}, API {state['api_status']!r}, note {state['note']!r}")
+        driver.save_screenshot(screenshot)
+        log(f"screenshot saved to {screenshot}")
+
+        # 4. The page completes: the same element stays and keeps playing; the note goes.
+        def completed():
+            state = live_state(driver, book_id)
+            return state if state["row_status"] == "completed" and state["api_status"] == "completed" else None
+
+        state = wait_for("page 1 to complete", completed, TIMEOUT, 0.25)
+        log(f"{at()} page 1 completed (the player at {state['current_time']:.2f} s, paused {state['paused']})")
+        assert state["audio"] and state["marked"], f"the player was replaced when the page completed: {state}"
+        assert state["src"] == expected_src, f"the player's src changed to {state['src']!r}"
+        assert not state["paused"], f"the playback stopped when the page completed: {state}"
+        at_completion = state["current_time"]
+        time.sleep(1.5)
+        state = live_state(driver, book_id)
+        assert state["marked"] and not state["paused"] and state["current_time"] > at_completion, \
+            f"the playback did not go on after the page completed (was at {at_completion:.2f} s): {state}"
+        assert not state["live"] and state["note"] is None, f"the live note is still shown on a completed page: {state}"
+        assert state["label"] == "Page 1 audio", f"the completed player's label is {state['label']!r}"
+        page = state["api_page"]
+        assert page["engine"] == "piper" and page["audio_url"] == expected_src, f"the API's page 1: {page}"
+        log(f"{at()} the same player plays on ({state['current_time']:.2f} s); no note; API: engine "
+            f"{page['engine']}, voice {page['voice']}, audio_duration {page['audio_duration']} s")
+        wait_for(f"book {book_id}'s .book-progress to reach 100", lambda: progress_of(driver, book_id) == 100, 30)
+
+        driver.execute_script("arguments[0].pause()", audio)
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+        card.find_element(By.CSS_SELECTOR, "button.delete").click()
+        wait_for("the delete confirmation", lambda: driver.switch_to.alert, 10).accept()
+        wait_for(f"book {book_id}'s card to go", lambda: book_id not in book_ids(driver), 15)
+        log(f"{at()} deleted book {book_id}")
+
+        errors = [entry for entry in driver.get_log("browser")
+                  if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")]
+        assert not errors, f"browser console errors: {errors}"
+        log("no unexpected errors in the browser console")
+        log(f"PASS in {time.monotonic() - started:.1f} s")
+    except BaseException:
+        try:
+            driver.save_screenshot(screenshot)
+            log(f"screenshot of the failure saved to {screenshot}")
+            for entry in driver.get_log("browser"):
+                log(f"console: {entry.get('level')} {entry.get('message')}")
+        except Exception:
+            pass
+        raise
+    finally:
+        driver.quit()
 
 
 if __name__ == "__main__":

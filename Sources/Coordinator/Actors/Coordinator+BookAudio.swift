@@ -10,6 +10,42 @@ extension Coordinator {
         return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
     }
 
+    /// The same as M4B (AAC), made from the MP3 on first request and kept beside it.
+    public distributed func bookAudioM4B(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
+        let mp3 = try await bookAudioFile(book: book)
+        let relative = "books/\(book)/book.m4b"
+        if !FileManager.default.fileExists(atPath: audioStore.url(for: relative).path) {
+            if let building = library.bookAudioBuilds[-book] {
+                try await building.value
+            } else {
+                let source = audioStore.url(for: mp3)
+                let output = audioStore.url(for: relative)
+                let logger = self.logger
+                let build = Task<Void, any Error> {
+                    let started = ContinuousClock.now
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                        DispatchQueue.global().async {
+                            continuation.resume(with: Result { try BookAudioBuilder.m4b(from: source, to: output) })
+                        }
+                    }
+                    logger.info("[BOOK AUDIO] Book \(book) - M4B made in \(ContinuousClock.now - started)")
+                }
+                // Negative keys: the M4B builds, beside the MP3 ones.
+                library.bookAudioBuilds[-book] = build
+                defer { library.bookAudioBuilds[-book] = nil }
+                do {
+                    try await build.value
+                } catch {
+                    logger.error("[BOOK AUDIO] Book \(book) - M4B: \(error)")
+                    throw LectorError(
+                        status: 500, code: "book_audio_failed",
+                        message: "The whole-book M4B could not be made; the error was logged.")
+                }
+            }
+        }
+        return try audioStore.slice(relative, offset: offset, length: min(max(length, 0), 4 << 20))
+    }
+
     static func bookAudioPath(book: Int64) -> String { "books/\(book)/book.mp3" }
 
     func bookAudioFile(book: Int64) async throws -> String {
@@ -30,7 +66,9 @@ extension Coordinator {
         let title = try store.status(book: book).title
         let builder = BookAudioBuilder(
             title: title,
-            chapters: pages.map { .init(title: "Page \($0.page)", file: audioStore.url(for: $0.path)) })
+            chapters: BookAudioBuilder.chapters(
+                outline: try store.chapters(book: book),
+                pages: pages.map { ($0.page, audioStore.url(for: $0.path)) }, bookTitle: title))
         let output = audioStore.url(for: relative)
         let logger = self.logger
         let build = Task<Void, any Error> {

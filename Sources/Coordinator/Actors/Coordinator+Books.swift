@@ -7,6 +7,10 @@ extension Coordinator {
         try store.summaries()
     }
 
+    public distributed func detail(book: Int64) throws -> BookDetail {
+        try store.detail(book: book)
+    }
+
     public distributed func status(book: Int64) throws -> BookStatus {
         try store.status(book: book)
     }
@@ -31,6 +35,15 @@ extension Coordinator {
         }
         pump()
         return RetryOutcome(bookId: book, requeuedPages: keys.count)
+    }
+
+    /// Where the book's listener was (page 1 at 0 s when nothing was saved).
+    public distributed func position(book: Int64) throws -> ListeningPosition {
+        try store.position(book: book)
+    }
+
+    public distributed func savePosition(book: Int64, page: Int, seconds: Double) throws -> ListeningPosition {
+        try store.savePosition(book: book, page: page, seconds: seconds)
     }
 
     public distributed func delete(book: Int64) throws {

@@ -65,8 +65,9 @@ extension Coordinator {
             throw LectorError(
                 status: 410, code: "upload_gone", message: "This upload was aborted; send the file again.")
         }
+        let chapters = await document.chapters()
         let title = Self.title(from: metadata)
-        let book = try store.createBook(title: title, metadata: metadata, pages: pages)
+        let book = try store.createBook(title: title, metadata: metadata, pages: pages, chapters: chapters)
         let bookID = book.id!
         CoordinatorMetrics.uploads.increment()
         CoordinatorMetrics.uploadBytes.increment(by: spool.bytes)

@@ -15,6 +15,40 @@ public struct BookSummary: Codable, Sendable, Equatable {
     public var createdAt: Date
 }
 
+/// `GET /api/books/{id}/`: the book and its chapters (from the PDF's outline; empty without one).
+public struct BookDetail: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var title: String
+    public var author: String?
+    public var language: String?
+    public var voice: String?
+    public var quality: String?
+    public var totalPages: Int
+    public var processingStatus: ProcessingStatus
+    public var createdAt: Date
+    public var chapters: [BookChapter]
+
+    private enum CodingKeys: String, CodingKey {
+        case id, title, author, language, voice, quality, totalPages = "total_pages"
+        case processingStatus = "processing_status", createdAt = "created_at", chapters
+    }
+
+    /// Absent values are written as null.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(title, forKey: .title)
+        try container.encode(author, forKey: .author)
+        try container.encode(language, forKey: .language)
+        try container.encode(voice, forKey: .voice)
+        try container.encode(quality, forKey: .quality)
+        try container.encode(totalPages, forKey: .totalPages)
+        try container.encode(processingStatus, forKey: .processingStatus)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(chapters, forKey: .chapters)
+    }
+}
+
 /// `GET /api/books/{id}/status/`.
 public struct BookStatus: Codable, Sendable, Equatable {
     public struct PagesStatus: Codable, Sendable, Equatable {
@@ -126,6 +160,36 @@ public struct LiveAudioSlice: Codable, Sendable, Equatable {
     /// There is nothing after this piece.
     public var complete: Bool
     public var totalBytes: Int?
+}
+
+/// Where a book's listener is: `GET`/`PUT /api/books/{id}/position/`.
+public struct ListeningPosition: Codable, Sendable, Equatable {
+    public var bookId: Int64
+    public var page: Int
+    /// Seconds into the page's audio.
+    public var seconds: Double
+    /// nil: never saved (page 1 at 0 s).
+    public var updatedAt: Date?
+
+    private enum CodingKeys: String, CodingKey {
+        case bookId = "book_id", page, seconds, updatedAt = "updated_at"
+    }
+
+    public init(bookId: Int64, page: Int, seconds: Double, updatedAt: Date?) {
+        self.bookId = bookId
+        self.page = page
+        self.seconds = seconds
+        self.updatedAt = updatedAt
+    }
+
+    /// Absent values are written as null.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(bookId, forKey: .bookId)
+        try container.encode(page, forKey: .page)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(updatedAt, forKey: .updatedAt)
+    }
 }
 
 /// The answer to a retry.

@@ -17,6 +17,8 @@ public final class HelperPool: Sendable {
         case inspect = 3
         /// One page's text layer.
         case text = 4
+        /// The outline's chapters (JSON `[BookChapter]`).
+        case outline = 5
     }
 
     /// Why a request to a helper failed.

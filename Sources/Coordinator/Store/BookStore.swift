@@ -159,6 +159,21 @@ final class BookStore: Sendable {
                 t.add(column: "engine", .text)
             }
         }
+        migrator.registerMigration("v6: listening position, chapters") { db in
+            try db.create(table: "chapter") { t in
+                t.column("book_id", .integer).notNull().references("book", onDelete: .cascade)
+                t.column("ordinal", .integer).notNull()
+                t.column("title", .text).notNull()
+                t.column("page", .integer).notNull()
+                t.primaryKey(["book_id", "ordinal"])
+            }
+            try db.create(table: "position") { t in
+                t.primaryKey("book_id", .integer).references("book", onDelete: .cascade)
+                t.column("page", .integer).notNull()
+                t.column("seconds", .double).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 
@@ -189,8 +204,11 @@ final class BookStore: Sendable {
 
     // MARK: Writing
 
-    /// The book and all its pages, in one transaction: either the whole book exists or none of it.
-    func createBook(title: String, metadata: UploadMetadata, pages: [NewPage]) throws -> BookRecord {
+    /// The book, all its pages and its chapters, in one transaction: either the whole book exists
+    /// or none of it.
+    func createBook(title: String, metadata: UploadMetadata, pages: [NewPage], chapters: [BookChapter] = [])
+        throws -> BookRecord
+    {
         try pool.write { db in
             let now = Date()
             var book = BookRecord(
@@ -207,6 +225,11 @@ final class BookStore: Sendable {
                     processingStatus: (page.unreadable == nil ? ProcessingStatus.pending : .failed).rawValue,
                     error: page.unreadable, attempts: 0, checkWithOcr: page.checkWithOCR)
                 try record.insert(db)
+            }
+            for (ordinal, chapter) in chapters.enumerated() {
+                try db.execute(
+                    sql: "INSERT INTO chapter (book_id, ordinal, title, page) VALUES (?, ?, ?, ?)",
+                    arguments: [book.id!, ordinal, chapter.title, chapter.page])
             }
             try refresh(book: book.id!, in: db)
             return try BookRecord.fetchOne(db, key: book.id!)!
@@ -567,6 +590,74 @@ final class BookStore: Sendable {
                         },
                         engine: record.engine)
                 })
+        }
+    }
+
+    func detail(book id: Int64) throws -> BookDetail {
+        try pool.read { db in
+            guard let book = try BookRecord.fetchOne(db, key: id) else { throw LectorError.notFound(book: id) }
+            let chapters = try Row.fetchAll(
+                db, sql: "SELECT title, page FROM chapter WHERE book_id = ? ORDER BY ordinal", arguments: [id]
+            ).map { BookChapter(title: $0["title"], page: $0["page"]) }
+            return BookDetail(
+                id: id, title: book.title, author: book.author, language: book.language, voice: book.voice,
+                quality: book.quality, totalPages: book.totalPages,
+                processingStatus: ProcessingStatus(rawValue: book.processingStatus) ?? .pending,
+                createdAt: book.createdAt, chapters: chapters)
+        }
+    }
+
+    /// The outline's chapters (`createBook` keeps them).
+    func chapters(book: Int64) throws -> [BookChapter] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT title, page FROM chapter WHERE book_id = ? ORDER BY ordinal", arguments: [book]
+            ).map { BookChapter(title: $0["title"], page: $0["page"]) }
+        }
+    }
+
+    /// Where the book's listener was; page 1 at 0 s, never saved, when none was.
+    func position(book: Int64) throws -> ListeningPosition {
+        try pool.read { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM book WHERE id = ?", arguments: [book]) != nil else {
+                throw LectorError.notFound(book: book)
+            }
+            let row = try Row.fetchOne(
+                db, sql: "SELECT page, seconds, updated_at FROM position WHERE book_id = ?", arguments: [book])
+            return ListeningPosition(
+                bookId: book, page: row?["page"] ?? 1, seconds: row?["seconds"] ?? 0, updatedAt: row?["updated_at"])
+        }
+    }
+
+    /// Saves the place, checked against the book: a page it has, seconds within that page's audio
+    /// (when it has any yet).
+    func savePosition(book: Int64, page: Int, seconds: Double, now: Date = Date()) throws -> ListeningPosition {
+        try pool.write { db in
+            guard let total = try Int.fetchOne(db, sql: "SELECT total_pages FROM book WHERE id = ?", arguments: [book])
+            else { throw LectorError.notFound(book: book) }
+            guard (1...max(total, 1)).contains(page) else {
+                throw LectorError(
+                    status: 400, code: "invalid_position",
+                    message: "page must be from 1 to \(total), the pages of book \(book).")
+            }
+            let duration = try Double.fetchOne(
+                db,
+                sql: "SELECT audio_duration FROM page WHERE book_id = ? AND page_number = ? AND audio_path IS NOT NULL",
+                arguments: [book, page])
+            guard seconds.isFinite, seconds >= 0, seconds <= (duration.map { $0 + 1 } ?? 4 * 3600) else {
+                throw LectorError(
+                    status: 400, code: "invalid_position",
+                    message:
+                        "seconds must be from 0 to the length of page \(page)'s audio\(duration.map { " (\(Int($0.rounded())) s)" } ?? "")."
+                )
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO position (book_id, page, seconds, updated_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(book_id) DO UPDATE SET page = excluded.page, seconds = excluded.seconds,
+                        updated_at = excluded.updated_at
+                    """, arguments: [book, page, seconds, now])
+            return ListeningPosition(bookId: book, page: page, seconds: seconds, updatedAt: now)
         }
     }
 

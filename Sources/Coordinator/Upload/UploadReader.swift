@@ -49,4 +49,30 @@ enum UploadReader: Sendable {
             }
         }
     }
+
+    /// The outline's chapters; none when it has no outline or it cannot be read (a book without
+    /// chapters is still a book). What the helper says is checked: pages in order and in range,
+    /// titles bounded.
+    func chapters() async -> [BookChapter] {
+        let found: [BookChapter]
+        switch self {
+        case .local(let document):
+            found = document.chapters()
+        case .helper(let helpers, let path, _):
+            guard
+                let answer = try? await helpers.request(
+                    .outline, NativeRequests.Document(pdf: path).encoded, deadline: .now + .seconds(60)),
+                answer.count <= 1 << 20,
+                let decoded = try? JSONDecoder().decode([BookChapter].self, from: answer)
+            else { return [] }
+            found = decoded
+        }
+        var chapters: [BookChapter] = []
+        for chapter in found.prefix(PDFTextDocument.maxOutlineEntries)
+        where (1...pageCount).contains(chapter.page) && chapter.page > (chapters.last?.page ?? 0) {
+            let title = String(chapter.title.prefix(PDFTextDocument.maxChapterTitle))
+            if !title.isEmpty { chapters.append(BookChapter(title: title, page: chapter.page)) }
+        }
+        return chapters
+    }
 }

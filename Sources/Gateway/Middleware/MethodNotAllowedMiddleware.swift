@@ -17,9 +17,10 @@ private enum KnownRoutes {
             ("/", [.get]), ("/app.js", [.get]), ("/style.css", [.get]), ("/openapi.yaml", [.get]),
             ("/healthz", [.get]), ("/metrics", [.get]), ("/api/cluster", [.get]), ("/api/voices", [.get]),
             ("/api/books", [.get]),
-            ("/api/books/upload", [.post]), ("/api/books/*", [.delete]), ("/api/books/*/status", [.get]),
+            ("/api/books/upload", [.post]), ("/api/books/*", [.get, .delete]), ("/api/books/*/status", [.get]),
             ("/api/books/*/pages", [.get]), ("/api/books/*/pages/*", [.get]), ("/api/books/*/events", [.get]),
-            ("/api/books/*/audio", [.get]), ("/api/books/*/retry", [.post]), ("/media/books/*/*", [.get]),
+            ("/api/books/*/audio", [.get]), ("/api/books/*/retry", [.post]), ("/api/books/*/position", [.get, .put]),
+            ("/media/books/*/*", [.get]),
         ].map { (MethodNotAllowedMiddleware<BasicRequestContext>.segments($0.0), $0.1) }
     }()
 }

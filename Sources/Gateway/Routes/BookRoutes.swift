@@ -13,6 +13,11 @@ struct BookRoutes {
             let books = try await client.call { try await $0.listBooks() }
             return APIResponse.ok(books, message: "Books retrieved successfully")
         }
+        router.get("books/:id") { _, context -> Response in
+            let id = try Self.bookID(context)
+            let detail = try await client.call { try await $0.detail(book: id) }
+            return APIResponse.ok(detail, message: "Book retrieved successfully")
+        }
         router.get("books/:id/status") { _, context -> Response in
             let id = try Self.bookID(context)
             let status = try await client.call { try await $0.status(book: id) }
@@ -42,14 +47,37 @@ struct BookRoutes {
         }
         router.get("books/:id/audio") { request, context -> Response in
             let id = try Self.bookID(context)
+            let format = request.uri.queryParameters.get("format") ?? "mp3"
+            guard format == "mp3" || format == "m4b" else {
+                throw APIError(.badRequest, code: "invalid_format", "format must be mp3 or m4b.")
+            }
             var audio = RangedAudio { offset, length in
-                // The first request joins the pages, which takes a while for a long book.
-                try await ClusterSystem.$callTimeout.withValue(.seconds(300)) {
-                    try await client.call { try await $0.bookAudio(book: id, offset: offset, length: length) }
+                // The first request joins the pages (and for M4B encodes them), which takes a while
+                // for a long book.
+                try await ClusterSystem.$callTimeout.withValue(.seconds(600)) {
+                    try await client.call {
+                        format == "m4b"
+                            ? try await $0.bookAudioM4B(book: id, offset: offset, length: length)
+                            : try await $0.bookAudio(book: id, offset: offset, length: length)
+                    }
                 }
             }
-            audio.headers[.contentDisposition] = "inline; filename=\"book-\(id).mp3\""
+            if format == "m4b" { audio.headers[.contentType] = "audio/mp4" }
+            audio.headers[.contentDisposition] = "inline; filename=\"book-\(id).\(format)\""
             return try await audio.response(to: request)
+        }
+        router.get("books/:id/position") { _, context -> Response in
+            let id = try Self.bookID(context)
+            let position = try await client.call { try await $0.position(book: id) }
+            return APIResponse.ok(position, message: "Listening position retrieved successfully")
+        }
+        router.put("books/:id/position") { request, context -> Response in
+            let id = try Self.bookID(context)
+            let asked = try await Self.position(from: request)
+            let position = try await client.call {
+                try await $0.savePosition(book: id, page: asked.page, seconds: asked.seconds)
+            }
+            return APIResponse.ok(position, message: "Listening position saved")
         }
         router.post("books/:id/retry") { _, context -> Response in
             let id = try Self.bookID(context)
@@ -60,6 +88,40 @@ struct BookRoutes {
             let id = try Self.bookID(context)
             try await client.call { try await $0.delete(book: id) }
             return APIResponse.ok(["book_id": id], message: "Book deleted with its pages and audio")
+        }
+    }
+
+    /// `{"page": 3, "seconds": 12.5}`, at most a kilobyte.
+    static func position(from request: Request) async throws -> (page: Int, seconds: Double) {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: 1024)
+        } catch {
+            throw APIError(
+                .contentTooLarge, code: "body_too_large", "A position is a small JSON object (1 KB at most).")
+        }
+        struct Asked: Decodable {
+            var page: Double
+            var seconds: Double
+        }
+        do {
+            let asked = try JSONDecoder().decode(Asked.self, from: Data(buffer: body))
+            // Any JSON number decodes as a Double; only whole ones are pages.
+            guard let page = Int(exactly: asked.page) else {
+                throw APIError(.badRequest, code: "invalid_position", "page must be a whole number.")
+            }
+            return (page, asked.seconds)
+        } catch let error as APIError {
+            throw error
+        } catch DecodingError.keyNotFound(let key, _) {
+            throw APIError(.badRequest, code: "invalid_position", "\(key.stringValue) is missing.")
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context) {
+            let name = context.codingPath.first?.stringValue ?? "the body"
+            throw APIError(
+                .badRequest, code: "invalid_position",
+                name == "page" ? "page must be a whole number." : "\(name) must be a number.")
+        } catch {
+            throw APIError(.badRequest, code: "invalid_json", "Send a JSON object: {\"page\": 1, \"seconds\": 0}.")
         }
     }
 

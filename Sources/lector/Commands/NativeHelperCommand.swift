@@ -25,6 +25,7 @@ struct NativeHelperCommand: AsyncParsableCommand {
             case 2: answer = Self.render(payload, cache: &cache)
             case 3: answer = Self.inspect(payload, cache: &cache)
             case 4: answer = Self.text(payload, cache: &cache)
+            case 5: answer = Self.outline(payload, cache: &cache)
             default: answer = .failure(HelperError("unknown request \(head[0])"))
             }
             var frame = Data()
@@ -102,6 +103,18 @@ struct NativeHelperCommand: AsyncParsableCommand {
         do {
             let document = try document(request.pdf, maxPages: .max, cache: &cache)
             return .success(Data(try document.text(ofPage: request.page).utf8))
+        } catch {
+            return .failure(HelperError("\(error)"))
+        }
+    }
+
+    static func outline(_ payload: Data, cache: inout OpenDocument?) -> Result<Data, HelperError> {
+        guard let request = NativeRequests.Document(decoding: payload) else {
+            return .failure(HelperError("bad request"))
+        }
+        do {
+            let document = try document(request.pdf, maxPages: .max, cache: &cache)
+            return .success(try JSONEncoder().encode(document.chapters()))
         } catch {
             return .failure(HelperError("\(error)"))
         }

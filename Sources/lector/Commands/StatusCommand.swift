@@ -23,6 +23,15 @@ struct StatusCommand: AsyncParsableCommand {
                 "  with audio: \(status["pages_with_audio"] as? Int ?? 0); audio ready: \((status["audio_ready"] as? Bool ?? false) ? "yes" : "no")"
             )
             print("  remaining:  \(status["estimated_time_remaining"] as? String ?? "")")
+            let position = (try await options.client.json("/api/books/\(id)/position/")) as? [String: Any] ?? [:]
+            if position["updated_at"] is String {
+                let seconds = Int((position["seconds"] as? Double ?? 0).rounded(.down))
+                print(
+                    "  listening:  page \(position["page"] as? Int ?? 1) at \(seconds / 60):\(String(format: "%02d", seconds % 60))"
+                )
+            } else {
+                print("  listening:  not started")
+            }
         }
     }
 }

@@ -724,9 +724,10 @@
         removeView(view);
         return true;
       case 'page_processing':
+        // `audio_url` (newer servers): the page's audio can be played while it is made.
         updatePage(view, {
           page_number: data.page_number, processing_status: 'processing', worker: data.worker,
-          attempt: data.attempt,
+          attempt: data.attempt, live_audio_url: data.audio_url || undefined,
         });
         return false;
       case 'page_completed':
@@ -983,6 +984,7 @@
 
   function buildPageRow(view, number) {
     var row = el('li', { class: 'page', 'data-page': number });
+    row.bookId = view.id;
     row.numberNode = el('span', { class: 'page-number' }, 'Page ' + number);
     row.badge = el('span', { class: 'badge page-status' });
     row.voiceNode = el('span', { class: 'page-voice hint' });
@@ -998,6 +1000,15 @@
     row.appendChild(el('div', { class: 'page-failure' }, row.errorNode, row.retryButton));
     row.appendChild(row.textDetails);
     return row;
+  }
+
+  /**
+   * Where a page's audio is (the API's one shape, `/media/books/1/page_0001.mp3`). `page_processing`
+   * names it, but a page seen processing only in the page list has none: the book's first page is
+   * taken before the browser follows the new book's events, and a polled book has no events.
+   */
+  function pageAudioPath(book, number) {
+    return '/media/books/' + book + '/page_' + String(number).padStart(4, '0') + '.mp3';
   }
 
   /** A confidence 0–100 as a whole percentage, or null when unknown. */
@@ -1050,8 +1061,12 @@
     row.durationNode.textContent = page.audio_duration !== null && page.audio_duration !== undefined
       ? formatDuration(page.audio_duration) : '';
 
-    if (page.audio_url) {
-      renderPlayer(row, page);
+    // A page being voiced can be played while it is made (its URL streams until the page is done),
+    // but only without a token: a Blob needs the whole body, so with one the player comes on completion.
+    var liveUrl = !page.audio_url && status === 'processing' && !storedToken()
+      ? page.live_audio_url || pageAudioPath(row.bookId, page.page_number) : null;
+    if (page.audio_url || liveUrl) {
+      renderPlayer(row, page, page.audio_url || liveUrl, !!liveUrl);
     } else if (unreadable) {
       releasePlayer(row);
       row.playerSlot.replaceChildren(el('p', { class: 'page-note page-unreadable', role: 'note' },
@@ -1075,6 +1090,10 @@
   // Audio players. Without a token an <audio> plays the URL itself, as any page would. With one, the
   // MP3 is fetched with the token into a Blob URL (an <audio> cannot send headers), when its row first
   // comes near the screen, so that a long book does not download every page at once.
+  // A page still being voiced gets a "live" player (no token only): preload none, so nothing is asked
+  // before play is pressed, and a note saying so. When the page completes at the same URL, a live
+  // player in use (playing, paused part way, or focused) stays as it is, so playback goes on; one
+  // never started is replaced by an ordinary player, which loads the finished file with ranges.
 
   var playerObserver = typeof IntersectionObserver === 'function'
     ? new IntersectionObserver(function (entries) {
@@ -1086,26 +1105,64 @@
     }, { rootMargin: '400px 0px' })
     : null;
 
-  function renderPlayer(row, page) {
+  function renderPlayer(row, page, url, live) {
     var mode = storedToken() ? 'token' : 'plain';
     var audio = row.playerSlot.querySelector('audio');
-    if (audio && audio.getAttribute('data-src') === page.audio_url && audio.getAttribute('data-mode') === mode) return;
+    if (audio && audio.getAttribute('data-src') === url && audio.getAttribute('data-mode') === mode &&
+        (live || !audio.hasAttribute('data-live') || playerInUse(audio))) {
+      setPlayerLive(row, audio, page, live);
+      return;
+    }
     releasePlayer(row);
-    var player = el('audio', { controls: true, preload: 'metadata', 'data-src': page.audio_url, 'data-mode': mode });
-    player.setAttribute('aria-label', 'Page ' + page.page_number + ' audio');
+    var player = el('audio', {
+      controls: true, preload: live ? 'none' : 'metadata', 'data-src': url, 'data-mode': mode,
+    });
     if (mode === 'plain') {
-      player.setAttribute('src', page.audio_url);
+      player.setAttribute('src', url);
       // Refused because the server now wants a token? Find out with a request that can see the 401.
+      // (Not for a live player: its error is the attempt failing, and page_failed says so.)
       player.addEventListener('error', function () {
-        if (player.probed || storedToken()) return;
+        if (player.probed || storedToken() || player.hasAttribute('data-live')) return;
         player.probed = true;
-        authFetch(page.audio_url, { method: 'HEAD' }).then(null, function () {});
+        authFetch(url, { method: 'HEAD' }).then(null, function () {});
       });
     }
     row.playerSlot.replaceChildren(player);
+    setPlayerLive(row, player, page, live);
     if (mode === 'token') {
       if (playerObserver) playerObserver.observe(player);
       else loadPlayerBlob(player);
+    }
+  }
+
+  /** Started, or in the user's hands: replacing it would cut off what they are listening to. */
+  function playerInUse(audio) {
+    return !audio.paused || audio.currentTime > 0 || audio.readyState > 0 || document.activeElement === audio;
+  }
+
+  /** Marks a player live (with its note) or not, leaving the element and its playback alone. */
+  function setPlayerLive(row, audio, page, live) {
+    var label = 'Page ' + page.page_number + ' audio';
+    var note = row.playerSlot.querySelector('.page-live');
+    if (live) {
+      audio.setAttribute('data-live', '');
+      audio.setAttribute('aria-label', label + ' (still being voiced)');
+      if (!note) {
+        var id = 'page-live-' + row.bookId + '-' + page.page_number;
+        note = el('p', { class: 'page-live', id: id },
+          el('span', { class: 'page-live-dot', 'aria-hidden': 'true' }), ' ',
+          'Playing while it is made: this page is still being voiced.');
+        row.playerSlot.appendChild(note);
+      }
+      audio.setAttribute('aria-describedby', note.id);
+    } else {
+      if (audio.hasAttribute('data-live')) {
+        audio.removeAttribute('data-live');
+        audio.removeAttribute('aria-describedby');
+        audio.preload = 'metadata';
+      }
+      audio.setAttribute('aria-label', label);
+      if (note) note.remove();
     }
   }
 
@@ -1136,13 +1193,17 @@
     if (audio.blobUrl) URL.revokeObjectURL(audio.blobUrl);
     audio.blobUrl = null;
     audio.remove();
+    var note = row.playerSlot.querySelector('.page-live');
+    if (note) note.remove();
   }
 
   /** The token came or went: players switch between plain URLs and Blob URLs. */
   tokenListeners.push(function () {
     show(tokenButton, true);
     views.forEach(function (view) {
-      view.pages.forEach(function (page) { if (page.audio_url) renderPlayer(page.row, page); });
+      view.pages.forEach(function (page) {
+        if (page.audio_url || page.processing_status === 'processing') renderPage(view, page);
+      });
     });
   });
 
