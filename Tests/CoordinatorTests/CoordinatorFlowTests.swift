@@ -66,6 +66,49 @@ distributed actor SlowFirstWorker: PageSynthesizing {
     distributed func callCount() -> Int { calls }
 }
 
+/// A worker whose first attempt at a page streams some audio and then fails; the second attempt
+/// streams other bytes and succeeds.
+distributed actor StreamThenFailWorker: PageSynthesizing {
+    typealias ActorSystem = ClusterSystem
+    struct Stream {
+        var data: Data
+        var complete = false
+        var failed = false
+    }
+    var streams: [UUID: Stream] = [:]
+
+    distributed func capacity() -> Int { 8 }
+    distributed func ocrLanguages() -> [String] { [] }
+    distributed func voices() -> [VoiceInfo] { [] }
+    distributed func stageImage(lease: UUID, offset: Int, chunk: Data) {}
+    distributed func synthesize(_ job: PageJob) async throws -> PageResult {
+        if job.attempt == 1 {
+            streams[job.lease] = Stream(data: Data("first attempt, partial".utf8))
+            try await Task.sleep(for: .seconds(1))
+            streams[job.lease]?.failed = true
+            throw SpeechError.synthesisFailed("the first attempt breaks")
+        }
+        let audio = Data("second attempt: the whole page".utf8)
+        streams[job.lease] = Stream(data: audio, complete: true)
+        return PageResult(audioBytes: audio.count, durationSeconds: 1, voice: "en")
+    }
+    distributed func audioPiece(lease: UUID, offset: Int, length: Int) async throws -> AudioPiece {
+        for _ in 0..<100 {
+            if let stream = streams[lease] {
+                if stream.failed { throw PageTransferError(reason: "the job failed") }
+                if offset < stream.data.count || stream.complete {
+                    let piece = Data(stream.data.dropFirst(offset).prefix(length))
+                    return AudioPiece(
+                        data: piece, complete: stream.complete && offset + piece.count == stream.data.count)
+                }
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return AudioPiece(data: Data(), complete: false)
+    }
+    distributed func releaseAudio(lease: UUID) { streams[lease] = nil }
+}
+
 /// A coordinator and worker nodes on loopback with real mutual TLS, in this process.
 struct FlowCluster {
     let folder: URL
@@ -175,6 +218,47 @@ struct CoordinatorFlowTests {
         }
         let activity = try await cluster.coordinator.workerActivity()
         #expect(activity.map(\.jobsDone) == [8])
+        _ = worker
+        await cluster.stop()
+    }
+
+    @Test func aFailedAttemptsStreamedAudioIsDiscardedAndItsListenerToldSo() async throws {
+        let cluster = try await FlowCluster.start(maxAttempts: 3)
+        let worker = StreamThenFailWorker(actorSystem: cluster.workerSystem)
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let created = try await cluster.upload("english-8p")
+        // A listener starts on page 1 while its first attempt streams (404 until a worker has it).
+        let deadline = ContinuousClock.now + .seconds(10)
+        var first = LiveAudioSlice(attempt: nil, offset: 0, data: Data(), complete: false, totalBytes: nil)
+        while first.data.isEmpty, ContinuousClock.now < deadline {
+            do {
+                first = try await cluster.coordinator.liveAudio(
+                    book: created.bookId, page: 1, offset: 0, length: 1000, attempt: first.attempt)
+            } catch let error as LectorError where error.status == 404 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(first.data == Data("first attempt, partial".utf8))
+        #expect(!first.complete && first.totalBytes == nil)
+        let attempt = try #require(first.attempt)
+        let status = try await cluster.waitUntilSettled(created.bookId)
+        #expect(status.processingStatus == .completed)
+        // The listener's attempt failed: told so, not handed the retry's bytes.
+        await #expect(throws: LectorError.self) {
+            _ = try await cluster.coordinator.liveAudio(
+                book: created.bookId, page: 1, offset: first.data.count, length: 1000, attempt: attempt)
+        }
+        // The page's file is the second attempt's audio alone; no temporary file is left.
+        let folder = cluster.folder.appendingPathComponent("audio/books/\(created.bookId)")
+        #expect(
+            try Data(contentsOf: folder.appendingPathComponent("page_0001.mp3"))
+                == Data("second attempt: the whole page".utf8))
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        #expect(files.filter { $0.hasSuffix(".tmp") }.isEmpty, "\(files)")
+        // A new listener reads the final file.
+        let fresh = try await cluster.coordinator.liveAudio(
+            book: created.bookId, page: 1, offset: 0, length: 1000, attempt: nil)
+        #expect(fresh.attempt == nil && fresh.complete && fresh.data == Data("second attempt: the whole page".utf8))
         _ = worker
         await cluster.stop()
     }

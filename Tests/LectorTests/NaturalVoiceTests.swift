@@ -169,6 +169,17 @@ struct NaturalVoiceEndToEndTests {
             #expect(
                 pages.allSatisfy { engines.contains($0["engine"] as? String ?? "") }, "\(pages.map { $0["engine"] })")
         }
+        // A Hindi book at the default quality: no natural Hindi voice, so espeak-ng on either worker.
+        let hindi = try await HTTP.send(
+            .POST, "\(cluster.base)/api/books/upload/?title=hindi",
+            headers: [("Content-Type", "application/pdf")],
+            body: try Data(contentsOf: FaultToleranceTests.fixtures.appendingPathComponent("hindi-8p.pdf")))
+        let hindiBook = try #require(hindi.data?["book_id"] as? Int)
+        #expect(
+            try await cluster.settle(hindiBook, timeout: .seconds(240))["processing_status"] as? String == "completed")
+        let hindiPages = try await BookPipelineTests.pagesOf(cluster.base, hindiBook)
+        #expect(hindiPages.count == 8)
+        #expect(hindiPages.allSatisfy { $0["engine"] as? String == "espeak-ng" && $0["voice"] as? String == "hi" })
         #expect(!plain.output.contains("with piper"), "the worker without the natural voice voiced with piper")
         #expect(plain.output.contains("with espeak-ng"))  // it did take the fast pages
         #expect(natural.output.contains("with piper (voice joe)"))

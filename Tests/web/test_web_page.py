@@ -16,6 +16,14 @@ Environment:
                     (natural) quality, gets its page's player while the page is still `processing`, plays it
                     then, and keeps playing the same element when the page completes. Fails (does not skip)
                     when .deps/voices/joe/model.onnx is missing (`make deps` puts it there).
+                    `audiobook`: against an espeak-only cluster, the book player: a four-page PDF with an outline
+                    plays page after page from one press of play (the page change timed), the speed (menu and
+                    `[` `]`, pitch kept), space and the arrows, the read-along highlight, the chapters, a click
+                    on a sentence, the place saved on the server (GET /api/books/{id}/position/) and resumed
+                    after a reload without playing, no serious or critical axe-core violation (needs
+                    axe-selenium-python), and no sideways scrolling at 380 px (web-audiobook*.png). With
+                    LECTOR_TOKEN as well, the same against the token cluster: the token is entered once, the
+                    pages' audio are Blob URLs fetched with it, and the place is saved and read with it.
   CHROMIUM, CHROMEDRIVER  override /usr/bin/chromium and /usr/bin/chromedriver
 
 Run: python3 Tests/web/test_web_page.py   (exits non-zero on the first failed check)
@@ -32,8 +40,10 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 BASE = os.environ.get("LECTOR_URL", "http://127.0.0.1:8000").rstrip("/")
 FIXTURES = os.environ.get("LECTOR_FIXTURES", os.path.join(os.path.dirname(__file__), "..", "LectorTests", "Fixtures"))
@@ -43,7 +53,8 @@ TOKEN = os.environ.get("LECTOR_TOKEN", "")
 SCENARIO = os.environ.get("LECTOR_SCENARIO", "")
 MAKE_SCANS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "LectorTests", "Scans", "make_scans.py")
 PHONE_WIDTH = 380
-PREFIX = "web-live" if SCENARIO == "live" else "web-token" if TOKEN else "web"
+PREFIX = "web-live" if SCENARIO == "live" else ("web-audiobook-token" if TOKEN else "web-audiobook") \
+    if SCENARIO == "audiobook" else "web-token" if TOKEN else "web"
 VOICE_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".deps", "voices", "joe",
                            "model.onnx")
 
@@ -303,8 +314,10 @@ def check_fast_upload(driver):
 def main():
     if SCENARIO == "live":
         live_main()
+    elif SCENARIO == "audiobook":
+        audiobook_main()
     elif SCENARIO:
-        raise AssertionError(f"unknown LECTOR_SCENARIO {SCENARIO!r} (known: live)")
+        raise AssertionError(f"unknown LECTOR_SCENARIO {SCENARIO!r} (known: live, audiobook)")
     elif TOKEN:
         token_main()
     else:
@@ -821,6 +834,402 @@ def live_main():
 
         errors = [entry for entry in driver.get_log("browser")
                   if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")]
+        assert not errors, f"browser console errors: {errors}"
+        log("no unexpected errors in the browser console")
+        log(f"PASS in {time.monotonic() - started:.1f} s")
+    except BaseException:
+        try:
+            driver.save_screenshot(screenshot)
+            log(f"screenshot of the failure saved to {screenshot}")
+            for entry in driver.get_log("browser"):
+                log(f"console: {entry.get('level')} {entry.get('message')}")
+        except Exception:
+            pass
+        raise
+    finally:
+        driver.quit()
+
+
+# MARK: The book player (audiobook listening)
+
+AUDIOBOOK_PAGES = [
+    ["The first page begins the story.", "It has two short sentences."],
+    ["Here is the second page.", "The reader moves on without a pause."],
+    ["The third page is the long one.", "It goes on for a while, sentence after sentence.",
+     "Each sentence is a little different from the one before it.", "That makes the highlight move along the text.",
+     "A listener can skip fifteen seconds back or on.", "The reading speed can change as well.",
+     "This is nearly the end of the long page.", "One more sentence closes it."],
+    ["The last page ends the book.", "Thank you for listening to it."],
+]
+# (title, page): as the Swift tests' pdfWithOutline, the second entry is the first one's child.
+AUDIOBOOK_CHAPTERS = [("Opening words", 1), ("A second page", 2), ("The long part", 3), ("Closing", 4)]
+
+
+def pdf_with_outline(pages, chapters):
+    """A PDF with one page per list of lines (Helvetica 12 pt) and an outline (/Outlines) whose entries point at
+    pages: ListeningTests.pdfWithOutline in Python (the second chapter nested under the first)."""
+    objects = []
+    count = len(pages)
+    first_page = 5  # 1 catalog, 2 pages, 3 font, 4 outlines, then a page and its content per page, then items
+    first_item = first_page + 2 * count
+    kids = " ".join(f"{first_page + 2 * index} 0 R" for index in range(count))
+    objects.append("<< /Type /Catalog /Pages 2 0 R /Outlines 4 0 R /PageMode /UseOutlines >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {count} >>")
+    objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    top = [index for index in range(len(chapters)) if index != 1]
+    objects.append(f"<< /Type /Outlines /First {first_item + top[0]} 0 R /Last {first_item + top[-1]} 0 R "
+                   f"/Count {len(chapters)} >>")
+    for index, lines in enumerate(pages):
+        content = "BT /F1 12 Tf 72 720 Td 16 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {first_page + 2 * index + 1} 0 R "
+                       "/Resources << /Font << /F1 3 0 R >> >> >>")
+        objects.append(f"<< /Length {len(content.encode())} >>\nstream\n{content}\nendstream")
+    for index, (title, page) in enumerate(chapters):
+        item = f"<< /Title ({title}) /Dest [{first_page + 2 * (page - 1)} 0 R /Fit]"
+        if index == 1:
+            item += f" /Parent {first_item} 0 R"
+        else:
+            item += " /Parent 4 0 R"
+            position = top.index(index)
+            if position > 0:
+                item += f" /Prev {first_item + top[position - 1]} 0 R"
+            if position + 1 < len(top):
+                item += f" /Next {first_item + top[position + 1]} 0 R"
+            if index == 0 and len(chapters) > 1:
+                item += f" /First {first_item + 1} 0 R /Last {first_item + 1} 0 R /Count 1"
+        objects.append(item + " >>")
+    output = "%PDF-1.4\n"
+    offsets = []
+    for index, body in enumerate(objects):
+        offsets.append(len(output.encode()))
+        output += f"{index + 1} 0 obj\n{body}\nendobj\n"
+    xref = len(output.encode())
+    output += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
+    output += "".join(f"{offset:010d} 00000 n \n" for offset in offsets)
+    output += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    return output.encode()
+
+
+def player_state(driver, book_id):
+    """What the book's player shows: its page, state, highlighted sentence, the active <audio>, the time, chapters."""
+    return driver.execute_script(
+        """
+        const root = document.querySelector(`.book[data-book-id="${arguments[0]}"] .bp`);
+        if (!root) return null;
+        const audio = root.querySelector('audio[data-active]');
+        const current = root.querySelectorAll('.bp-sentence[aria-current="true"]');
+        const session = navigator.mediaSession;
+        return {
+          state: root.getAttribute('data-state'),
+          page: Number(root.getAttribute('data-page') || 0),
+          where: root.querySelector('.bp-where').textContent,
+          status: root.querySelector('.bp-status').textContent,
+          sentence: root.hasAttribute('data-sentence') ? Number(root.getAttribute('data-sentence')) : null,
+          highlighted: Array.from(current).map(node => node.textContent),
+          sentences: root.querySelectorAll('.bp-sentence').length,
+          live_regions: root.querySelectorAll('[aria-live]').length,
+          audio: audio ? {
+            slot: audio.getAttribute('data-slot'), page: Number(audio.getAttribute('data-page') || 0),
+            time: audio.currentTime, paused: audio.paused, ended: audio.ended, rate: audio.playbackRate,
+            pitch: audio.preservesPitch, ready: audio.readyState, src: audio.getAttribute('src'),
+            duration: audio.duration,
+          } : null,
+          rates: Array.from(root.querySelectorAll('audio')).map(a => a.playbackRate),
+          speed: root.querySelector('.bp-rate').value,
+          time: root.querySelector('.bp-time').textContent,
+          seek: Number(root.querySelector('.bp-seek').value),
+          seek_max: Number(root.querySelector('.bp-seek').max),
+          play_label: root.querySelector('.bp-play').getAttribute('aria-label'),
+          chapters: Array.from(root.querySelectorAll('.bp-chapter-title')).map(node => node.textContent),
+          chapter_now: (root.querySelector('.bp-chapter-jump[aria-current="true"] .bp-chapter-title') || {}).textContent
+            || null,
+          error: root.querySelector('.bp-error').hidden ? null : root.querySelector('.bp-error').textContent,
+          session_title: session && session.metadata ? session.metadata.title : null,
+          session_album: session && session.metadata ? session.metadata.album : null,
+          session_state: session ? session.playbackState : null,
+        };
+        """, book_id)
+
+
+def api_data(driver, path):
+    """GET path's `data` from inside the page (with the token in the token scenario)."""
+    return driver.execute_script(
+        """
+        const headers = arguments[1] ? {Authorization: 'Bearer ' + arguments[1]} : {};
+        return fetch(arguments[0], {headers, cache: 'no-store'}).then(r => r.json()).then(b => b.data);
+        """, path, TOKEN or None)
+
+
+def saved_position(driver, book_id):
+    return api_data(driver, f"/api/books/{book_id}/position/")
+
+
+def press(driver, key):
+    """A key pressed with nothing focused (the page's body), as a listener would."""
+    driver.execute_script("if (document.activeElement) document.activeElement.blur()")
+    ActionChains(driver).send_keys(key).perform()
+
+
+def axe_violations(driver):
+    """axe-core (the copy axe-selenium-python bundles) over the whole page: its violations."""
+    try:
+        from axe_selenium_python import Axe
+    except ImportError as error:
+        raise AssertionError("axe-selenium-python is missing from the test venv (Tests/web/run.sh installs it)") \
+            from error
+    axe = Axe(driver)
+    axe.inject()
+    version = driver.execute_script("return window.axe && axe.version")
+    results = axe.run()
+    return version, results["violations"]
+
+
+def audiobook_main():
+    """The book player: page after page, speed, keys, read-along, chapters, the saved place, axe, 380 px."""
+    started = time.monotonic()
+
+    def at():
+        return f"{time.monotonic() - started:5.1f} s"
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    screenshot = os.path.join(ARTIFACTS, f"{PREFIX}.png")
+    phone_screenshot = os.path.join(ARTIFACTS, f"{PREFIX}-phone.png")
+    driver = make_driver()
+    try:
+        driver.get(BASE + "/")
+        assert "Lector" in driver.title, f"unexpected page title {driver.title!r}"
+        if TOKEN:
+            wait_for("the token dialog", lambda: token_dialog_open(driver), 15)
+            enter_token(driver, TOKEN)
+            wait_for("the dialog to close", lambda: not token_dialog_open(driver), 15)
+            log(f"{at()} token entered")
+        time.sleep(1.0)  # let GET /api/books/ fill in the existing books
+        before = book_ids(driver)
+
+        # 1. Upload a four-page PDF with an outline; it is voiced (espeak-ng: every page has segments).
+        with tempfile.TemporaryDirectory(prefix="lector-audiobook-") as folder:
+            path = os.path.join(folder, "audiobook-4p.pdf")
+            with open(path, "wb") as handle:
+                handle.write(pdf_with_outline(AUDIOBOOK_PAGES, AUDIOBOOK_CHAPTERS))
+            driver.find_element(By.ID, "title").send_keys("Audiobook test")
+            driver.find_element(By.ID, "file-input").send_keys(path)
+            log(f"{at()} sent {os.path.basename(path)} ({len(AUDIOBOOK_PAGES)} pages, "
+                f"{len(AUDIOBOOK_CHAPTERS)} outline entries) to #file-input")
+            new_ids = wait_for("a new .book[data-book-id] card", lambda: book_ids(driver) - before, 60)
+        assert len(new_ids) == 1, f"expected one new book card, got {sorted(new_ids)}"
+        book_id = new_ids.pop()
+        wait_for(f"book {book_id}'s .book-progress to reach 100", lambda: progress_of(driver, book_id) == 100,
+                 TIMEOUT, interval=0.5)
+        pages = api_data(driver, f"/api/books/{book_id}/pages/")["pages"]
+        assert all(page["audio_url"] and page["segments"] for page in pages), \
+            f"a page has no audio or no segments: {[(p['page_number'], p['audio_url'], p['segments']) for p in pages]}"
+        durations = {page["page_number"]: page["audio_duration"] for page in pages}
+        log(f"{at()} book {book_id} voiced: page durations {durations} s, segments per page "
+            f"{[len(page['segments']) for page in pages]}")
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+
+        # 2. The player opens at the start (nothing saved yet), paused, with the chapters.
+        state = wait_for("the book player ready at page 1", lambda: (lambda s: s if s and s["state"] == "paused"
+                         and s["page"] == 1 and s["audio"] and s["audio"]["ready"] > 0 else None)(
+            player_state(driver, book_id)), 30)
+        assert saved_position(driver, book_id)["updated_at"] is None, "a place is saved before anything was played"
+        assert state["audio"]["paused"] and state["audio"]["time"] == 0, f"the player did not open at 0 s: {state}"
+        assert state["where"] == f"Page 1 of {len(AUDIOBOOK_PAGES)}", f"the player says {state['where']!r}"
+        assert state["live_regions"] == 0, "the player has an aria-live region"
+        assert state["sentence"] == 0 and len(state["highlighted"]) == 1, f"the first sentence is not marked: {state}"
+        expected_src = "blob:" if TOKEN else f"/media/books/{book_id}/page_0001.mp3"
+        assert state["audio"]["src"].startswith(expected_src), f"page 1's source is {state['audio']['src']!r}"
+        log(f"{at()} player: {state['where']!r}, {state['status']!r}, {state['time']!r}, "
+            f"{state['sentences']} sentences shown, the first marked aria-current")
+        expected_titles = [title for title, _ in AUDIOBOOK_CHAPTERS]
+        assert state["chapters"] == expected_titles, f"the chapter list shows {state['chapters']}"
+        card.find_element(By.CSS_SELECTOR, ".bp-chapters > summary").click()
+        buttons = card.find_elements(By.CSS_SELECTOR, ".bp-chapter-jump")
+        assert [button.is_displayed() for button in buttons] == [True] * len(expected_titles), "chapters not shown"
+        assert state["chapter_now"] == "Opening words", f"the current chapter is {state['chapter_now']!r}"
+        log(f"{at()} chapters: {state['chapters']} (current {state['chapter_now']!r})")
+        for link, suffix in (("a.download:not(.download-m4b)", "/audio/"), ("a.download-m4b", "/audio/?format=m4b")):
+            node = card.find_element(By.CSS_SELECTOR, link)
+            href = node.get_attribute("href")
+            assert node.is_displayed() and href.endswith(f"/api/books/{book_id}{suffix}"), f"{link}: {href}"
+        log(f"{at()} whole-book downloads: MP3 and M4B links shown")
+
+        # 3. One press of play: page 1, then page 2 by itself, the change timed.
+        driver.execute_script("""
+            window.mediaLog = [];
+            for (const type of ['ended', 'playing']) {
+              document.addEventListener(type, event => {
+                const audio = event.target;
+                if (audio.classList && audio.classList.contains('bp-audio')) {
+                  window.mediaLog.push({type, page: Number(audio.getAttribute('data-page')),
+                                        slot: audio.getAttribute('data-slot'), at: performance.now()});
+                }
+              }, true);
+            }
+        """)
+        card.find_element(By.CSS_SELECTOR, ".bp-play").click()
+        state = wait_for("page 1 to play", lambda: (lambda s: s if s["state"] == "playing" and s["audio"]["time"] > 0.2
+                         else None)(player_state(driver, book_id)), 15, 0.1)
+        assert state["play_label"] == "Pause", f"the play button is labelled {state['play_label']!r} while playing"
+        assert state["session_album"] == "Audiobook test" and "Page 1" in (state["session_title"] or ""), \
+            f"media session metadata: {state['session_title']!r} / {state['session_album']!r}"
+        assert state["session_state"] == "playing", f"media session playbackState {state['session_state']!r}"
+        log(f"{at()} playing page 1 ({state['audio']['time']:.2f} s); media session {state['session_title']!r} "
+            f"/ {state['session_album']!r}, {state['session_state']}")
+        first = state["highlighted"]
+        state = wait_for("the highlight to move to page 1's second sentence", lambda: (
+            lambda s: s if s["page"] == 1 and s["sentence"] == 1 else None)(player_state(driver, book_id)), 10, 0.1)
+        assert len(state["highlighted"]) == 1 and state["highlighted"] != first, f"the highlight: {state['highlighted']}"
+        assert state["highlighted"][0] == AUDIOBOOK_PAGES[0][1], f"the highlighted sentence: {state['highlighted']}"
+        log(f"{at()} highlight moved {first} -> {state['highlighted']} at {state['audio']['time']:.2f} s")
+        state = wait_for("page 2 to play by itself", lambda: (
+            lambda s: s if s["page"] == 2 and s["audio"]["page"] == 2 and s["audio"]["time"] > 0.2
+            and not s["audio"]["paused"] else None)(player_state(driver, book_id)), 15, 0.1)
+        events = driver.execute_script("return window.mediaLog")
+        ended = [event for event in events if event["type"] == "ended" and event["page"] == 1]
+        resumed = [event for event in events if event["type"] == "playing" and event["page"] == 2]
+        assert ended and resumed, f"no ended/playing pair for pages 1 -> 2: {events}"
+        gap_ms = resumed[0]["at"] - ended[0]["at"]
+        assert ended[0]["slot"] != resumed[0]["slot"], "page 2 was not preloaded in the other <audio>"
+        assert gap_ms < 400, f"{gap_ms:.0f} ms between page 1's end and page 2 playing"
+        assert state["where"].startswith("Page 2") and state["highlighted"] == [AUDIOBOOK_PAGES[1][0]], state
+        assert state["chapter_now"] == "A second page", f"the current chapter is {state['chapter_now']!r}"
+        log(f"{at()} page 2 playing by itself ({state['audio']['time']:.2f} s, <audio> slot {ended[0]['slot']} -> "
+            f"{resumed[0]['slot']}): {gap_ms:.0f} ms from page 1's `ended` to page 2's `playing`")
+
+        # 4. The speed: the menu, then [ and ]; the pitch is kept.
+        Select(card.find_element(By.CSS_SELECTOR, ".bp-rate")).select_by_value("1.5")
+        state = player_state(driver, book_id)
+        assert state["audio"]["rate"] == 1.5 and set(state["rates"]) == {1.5}, f"playbackRate after 1.5x: {state}"
+        assert state["audio"]["pitch"] is True, "preservesPitch is not true"
+        press(driver, "]")
+        state = player_state(driver, book_id)
+        assert state["audio"]["rate"] == 1.75 and state["speed"] == "1.75", f"after ]: {state['audio']['rate']}"
+        press(driver, "[")
+        press(driver, "[")
+        press(driver, "[")
+        state = player_state(driver, book_id)
+        assert state["audio"]["rate"] == 1 and state["speed"] == "1", f"after [ [ [: {state['audio']['rate']}"
+        log(f"{at()} speed: menu 1.5x -> playbackRate 1.5 (preservesPitch true); ] -> 1.75; [ [ [ -> 1")
+
+        # 5. Space pauses and plays (nothing focused); the arrows skip 15 s, across pages.
+        press(driver, " ")
+        state = wait_for("space to pause", lambda: (lambda s: s if s["state"] == "paused" else None)(
+            player_state(driver, book_id)), 5, 0.1)
+        assert state["audio"]["paused"] and state["play_label"] == "Play", f"after space: {state}"
+        press(driver, " ")
+        state = wait_for("space to play again", lambda: (lambda s: s if s["state"] == "playing" else None)(
+            player_state(driver, book_id)), 5, 0.1)
+        log(f"{at()} space: paused, then playing again at page {state['page']}, {state['audio']['time']:.2f} s")
+        before_skip = state["seek"]
+        press(driver, Keys.ARROW_RIGHT)
+        state = wait_for("Right arrow to skip 15 s on", lambda: (lambda s: s if s["seek"] >= before_skip + 13
+                         and s["audio"]["page"] == s["page"] else None)(player_state(driver, book_id)), 10, 0.1)
+        assert state["page"] == 3 and state["seek"] <= before_skip + 17, f"after Right: {state}"
+        log(f"{at()} Right arrow: {before_skip} s -> {state['seek']} s into the book (page {state['page']}, "
+            f"{state['audio']['time']:.1f} s), sentence {state['sentence']} highlighted")
+        before_skip = state["seek"]
+        press(driver, Keys.ARROW_LEFT)
+        state = wait_for("Left arrow to skip 15 s back", lambda: (lambda s: s if s["seek"] <= before_skip - 13
+                         and s["audio"]["page"] == s["page"] else None)(player_state(driver, book_id)), 10, 0.1)
+        assert state["page"] in (1, 2), f"after Left: {state}"
+        log(f"{at()} Left arrow: {before_skip} s -> {state['seek']} s (page {state['page']})")
+
+        # 6. A chapter: plays from its first page at 0 s.
+        card.find_element(By.XPATH, ".//button[contains(@class, 'bp-chapter-jump')][.//*[text()='Closing']]").click()
+        state = wait_for("the chapter 'Closing' (page 4) to play", lambda: (lambda s: s if s["page"] == 4
+                         and s["audio"]["page"] == 4 and s["state"] == "playing" else None)(
+            player_state(driver, book_id)), 10, 0.1)
+        assert state["audio"]["time"] < 1.0 and state["chapter_now"] == "Closing", f"after the chapter jump: {state}"
+        log(f"{at()} chapter 'Closing': page {state['page']} at {state['audio']['time']:.2f} s, "
+            f"current chapter {state['chapter_now']!r}")
+
+        # 7. A click on a sentence seeks there.
+        sentence = card.find_elements(By.CSS_SELECTOR, ".bp-sentence")[1]
+        start = float(sentence.get_attribute("data-start"))
+        sentence.click()
+        state = player_state(driver, book_id)
+        assert abs(state["audio"]["time"] - start) < 0.5 and state["sentence"] == 1, \
+            f"after clicking the sentence at {start:.2f} s: {state}"
+        log(f"{at()} clicked sentence 2 of page 4: currentTime {state['audio']['time']:.2f} s (its start {start:.2f} s)")
+
+        # 8. Previous page, play a while, pause: the place is on the server.
+        card.find_element(By.CSS_SELECTOR, ".bp-prev").click()
+        state = wait_for("page 3 to play from 3 s on", lambda: (lambda s: s if s["page"] == 3 and s["audio"]["page"] == 3
+                         and s["audio"]["time"] > 3 else None)(player_state(driver, book_id)), 15, 0.1)
+        card.find_element(By.CSS_SELECTOR, ".bp-play").click()
+        state = wait_for("the pause", lambda: (lambda s: s if s["state"] == "paused" else None)(
+            player_state(driver, book_id)), 5, 0.1)
+        paused_at = state["audio"]["time"]
+        paused_sentence = state["sentence"]
+        position = wait_for("the saved place to be page 3", lambda: (lambda p: p if p["page"] == 3
+                            and abs(p["seconds"] - paused_at) < 0.3 else None)(saved_position(driver, book_id)), 10)
+        assert position["updated_at"], f"the saved place has no updated_at: {position}"
+        log(f"{at()} paused on page 3 at {paused_at:.2f} s (sentence {paused_sentence}); "
+            f"GET position: page {position['page']}, {position['seconds']} s, updated_at {position['updated_at']}")
+
+        # 9. Reload: the player opens there, paused.
+        driver.refresh()
+        state = wait_for("the player to resume at page 3", lambda: (lambda s: s if s and s["page"] == 3
+                         and s["audio"] and s["audio"]["page"] == 3 and s["audio"]["ready"] > 0
+                         and abs(s["audio"]["time"] - paused_at) < 0.5 else None)(player_state(driver, book_id)), 30)
+        time.sleep(1.0)
+        after = player_state(driver, book_id)
+        assert after["audio"]["paused"] and after["state"] == "paused" and \
+            abs(after["audio"]["time"] - state["audio"]["time"]) < 0.01, f"the player started by itself: {after}"
+        assert after["sentence"] == paused_sentence, f"sentence {after['sentence']} marked, not {paused_sentence}"
+        log(f"{at()} after the reload: {after['where']!r} at {after['audio']['time']:.2f} s, paused, "
+            f"{after['status']!r}, sentence {after['sentence']} marked, {after['time']!r}")
+
+        card = driver.find_element(By.CSS_SELECTOR, f'.book[data-book-id="{book_id}"]')
+        visible = driver.execute_script("""
+            const box = arguments[0].querySelector('.bp-text');
+            const marked = box.querySelector('.bp-sentence[aria-current="true"]');
+            const [outer, inner] = [box.getBoundingClientRect(), marked.getBoundingClientRect()];
+            return inner.top >= outer.top - 1 && inner.bottom <= outer.bottom + 1;
+        """, card)
+        assert visible, "the marked sentence is scrolled out of the text box"
+
+        # 10. It fits a phone; the screenshots (before axe-core, which scrolls the text box as it checks).
+        card.find_element(By.CSS_SELECTOR, ".bp-chapters > summary").click()
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        viewport = driver.execute_script("return window.innerWidth")
+        assert width <= viewport + 1, f"the page scrolls sideways at phone width ({width} > {viewport})"
+        controls = driver.execute_script("""
+            const root = arguments[0].querySelector('.bp');
+            return Array.from(root.querySelectorAll('button, select, input')).filter(n => n.offsetParent)
+              .map(n => { const r = n.getBoundingClientRect(); return [r.left, r.right]; });
+        """, card)
+        assert all(left >= 0 and right <= viewport + 0.5 for left, right in controls), f"controls off screen: {controls}"
+        log(f"{at()} no horizontal scrolling at {viewport} px wide; all {len(controls)} player controls on screen")
+        driver.execute_script("arguments[0].scrollIntoView()", card)
+        driver.save_screenshot(phone_screenshot)
+        log(f"screenshot saved to {phone_screenshot}")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 1000, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        time.sleep(0.3)
+        driver.execute_script("arguments[0].scrollIntoView()", card)
+        driver.save_screenshot(screenshot)
+        log(f"screenshot saved to {screenshot}")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": PHONE_WIDTH, "height": 860, "deviceScaleFactor": 1, "mobile": True})
+
+        # 11. Accessibility (axe-core) with the player and its chapters open: nothing serious or critical.
+        version, violations = axe_violations(driver)
+        for violation in violations:
+            log(f"axe {violation['impact']}: {violation['id']} ({violation['help']}) on "
+                f"{[node['target'] for node in violation['nodes']][:4]}")
+        bad = [violation["id"] for violation in violations if violation["impact"] in ("serious", "critical")]
+        assert not bad, f"axe-core found serious or critical violations: {bad}"
+        log(f"{at()} axe-core {version}: {len(violations)} violations, none serious or critical")
+
+        card.find_element(By.CSS_SELECTOR, "button.delete").click()
+        wait_for("the delete confirmation", lambda: driver.switch_to.alert, 10).accept()
+        wait_for(f"book {book_id}'s card to go", lambda: book_id not in book_ids(driver), 15)
+        log(f"{at()} deleted book {book_id}")
+        errors = [entry for entry in driver.get_log("browser")
+                  if entry.get("level") == "SEVERE" and "/events/" not in entry.get("message", "")
+                  and not (TOKEN and "401" in entry.get("message", ""))]
         assert not errors, f"browser console errors: {errors}"
         log("no unexpected errors in the browser console")
         log(f"PASS in {time.monotonic() - started:.1f} s")

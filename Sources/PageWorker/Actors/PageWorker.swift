@@ -64,6 +64,8 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     public distributed func audioPiece(lease: UUID, offset: Int, length: Int) async throws -> AudioPiece {
         let until = ContinuousClock.now + Self.pieceWait
         while true {
+            // A piece is bounded whatever is asked, so its reply stays far below the frame limit.
+            let length = min(length, 4 << 20)
             if let piece = try transfers.audioPiece(lease: lease, offset: offset, length: length, now: .now) {
                 return piece
             }

@@ -1,5 +1,6 @@
 // Lector's web page: upload with live text-extraction progress, a live card per book (server-sent
-// events, with polling as the fallback), each page's audio, and the cluster's nodes.
+// events, with polling as the fallback) with a book player (page after page, the place kept on the
+// server, the text read along, chapters), each page's audio, and the cluster's nodes.
 // Plain browser JavaScript: no build step, no libraries, nothing loaded from elsewhere.
 (function () {
   'use strict';
@@ -565,7 +566,11 @@
     view.eta = el('span', { class: 'book-eta' });
     view.breakdown = el('p', { class: 'book-breakdown hint' });
     view.download = el('a', { class: 'button download', href: base + '/audio/', download: true, hidden: true },
-      'Download whole book');
+      'Download book (MP3)');
+    view.downloadM4b = el('a', {
+      class: 'button download download-m4b', href: base + '/audio/?format=m4b', download: true, hidden: true,
+      title: 'AAC in an MP4 file with chapters, for audiobook players',
+    }, 'Download audiobook (M4B)');
     view.retryButton = el('button', { type: 'button', class: 'retry-book', hidden: true }, 'Retry failed pages');
     view.deleteButton = el('button', { type: 'button', class: 'delete danger' }, 'Delete');
     view.errorNode = el('p', { class: 'book-error error', role: 'alert', hidden: true });
@@ -578,13 +583,17 @@
       view.progress,
       el('p', { class: 'book-meta' }, view.count, ' · ', view.percent, ' · ', view.eta),
       view.breakdown,
-      el('div', { class: 'book-actions' }, view.download, view.retryButton, view.deleteButton),
+      view.actions = el('div', { class: 'book-actions' }, view.download, view.downloadM4b, view.retryButton,
+        view.deleteButton),
       view.errorNode,
       view.details);
 
     view.retryButton.addEventListener('click', function () { retryBook(view); });
     view.deleteButton.addEventListener('click', function () { deleteBook(view); });
-    view.download.addEventListener('click', function (event) { downloadBook(view, event); });
+    view.download.addEventListener('click', function (event) { downloadBook(view, event, view.download, 'mp3'); });
+    view.downloadM4b.addEventListener('click', function (event) {
+      downloadBook(view, event, view.downloadM4b, 'm4b');
+    });
     view.details.addEventListener('toggle', function () {
       if (view.details.open && view.pagesStale) loadPages(view);
     });
@@ -654,6 +663,9 @@
     view.breakdown.textContent = parts.join(' · ');
     // The whole-book file exists once every page is done, and only when some page has speech.
     show(view.download, !!status.audio_ready && status.pages_with_audio > 0);
+    show(view.downloadM4b, !!status.audio_ready && status.pages_with_audio > 0);
+    // The book player, once some page can be heard.
+    if (status.pages_with_audio > 0) ensureBookPlayer(view);
     show(view.retryButton, pages.failed > 0);
     var changed = !previous || JSON.stringify(previous.pages_status) !== JSON.stringify(status.pages_status) ||
       previous.pages_with_audio !== status.pages_with_audio;
@@ -872,6 +884,7 @@
   /** Reloads the page list soon: at most every PAGES_DEBOUNCE_MS, and never later than PAGES_MAX_WAIT_MS. */
   function schedulePagesRefresh(view) {
     view.pagesStale = true;
+    if (view.player) scheduleBookPlayerRefresh(view.player);
     if (!view.details.open) return;
     var now = Date.now();
     if (!view.pagesTimer) view.pagesFirstAsk = now;
@@ -1207,16 +1220,16 @@
     });
   });
 
-  /** The whole-book download: a plain link without a token, else fetched with it into a Blob. */
-  function downloadBook(view, event) {
+  /** A whole-book download (MP3 or M4B): a plain link without a token, else fetched with it into a Blob. */
+  function downloadBook(view, event, link, format) {
     if (!storedToken()) return; // the browser follows the link
     event.preventDefault();
-    if (view.downloading) return;
-    view.downloading = true;
-    var label = view.download.textContent;
-    view.download.textContent = 'Preparing download…';
-    view.download.setAttribute('aria-busy', 'true');
-    authFetch('/api/books/' + view.id + '/audio/').then(function (response) {
+    if (link.downloading) return;
+    link.downloading = true;
+    var label = link.textContent;
+    link.textContent = 'Preparing download…';
+    link.setAttribute('aria-busy', 'true');
+    authFetch('/api/books/' + view.id + '/audio/' + (format === 'm4b' ? '?format=m4b' : '')).then(function (response) {
       if (!response.ok) {
         return response.text().then(function (text) {
           var body = parseJSON(text);
@@ -1225,18 +1238,18 @@
       }
       return response.blob().then(function (blob) {
         var url = URL.createObjectURL(blob);
-        var link = el('a', { href: url, download: 'book-' + view.id + '.mp3', hidden: true });
-        document.body.appendChild(link);
-        link.click();
-        link.remove();
+        var save = el('a', { href: url, download: 'book-' + view.id + '.' + format, hidden: true });
+        document.body.appendChild(save);
+        save.click();
+        save.remove();
         setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
       });
     }).then(null, function (error) {
       setBookError(view, 'Download failed: ' + error.message);
     }).then(function () {
-      view.downloading = false;
-      view.download.textContent = label;
-      view.download.removeAttribute('aria-busy');
+      link.downloading = false;
+      link.textContent = label;
+      link.removeAttribute('aria-busy');
     });
   }
 
@@ -1269,6 +1282,7 @@
   function removeView(view) {
     stopFollowing(view);
     view.pages.forEach(function (page) { releasePlayer(page.row); });
+    destroyBookPlayer(view);
     if (view.pagesTimer) clearTimeout(view.pagesTimer);
     views.delete(view.id);
     view.root.remove();
@@ -1297,6 +1311,1077 @@
   }
 
   $('#refresh-books').addEventListener('click', loadBooks);
+
+  // MARK: Book player
+
+  // One player per book, the main way to listen: it plays the book's voiced pages one after another
+  // (pages without audio are skipped), with the page's text beside it, the sentence being spoken
+  // highlighted. Two <audio> elements take turns: while one plays a page, the other has the next page
+  // loaded, and on `ended` it starts at once, so that the change of page is not heard. The place is
+  // kept on the server (PUT /api/books/{id}/position/) every few seconds while playing, on pause and on
+  // leaving, and the player opens there (paused) when the page loads. With an API token each page's MP3
+  // is fetched with it into a Blob URL, the current page and the next one only.
+
+  var RATES = [0.75, 1, 1.25, 1.5, 1.75, 2];
+  var RATE_KEY = 'lector.playbackRate';
+  var SKIP_SECONDS = 15;
+  var SAVE_EVERY_MS = 5000;
+  var BOOK_PLAYER_REFRESH_MS = 1500;
+  var USER_SCROLL_PAUSE_MS = 4000; // the text is not scrolled for the listener this long after they scrolled it
+  var bookPlayers = new Set();
+  var keysHint = $('#keys-hint'); // shown while some book has a player
+  var lastBookPlayer = null;       // the one the keyboard and the media session act on
+  var playbackRate = storedRate();
+
+  function storedRate() {
+    var value = NaN;
+    try { value = Number(window.localStorage.getItem(RATE_KEY)); } catch (e) { /* private mode */ }
+    return RATES.indexOf(value) >= 0 ? value : 1;
+  }
+
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  var ICONS = {
+    play: 'M8 5v14l11-7z',
+    pause: 'M6 5h4v14H6zM14 5h4v14h-4z',
+    previous: 'M6 6h2v12H6zM9.5 12l8.5 6V6z',
+    next: 'M16 6h2v12h-2zM6 18l8.5-6L6 6z',
+    back: 'M12 5V1L7 6l5 5V7c3.31 0 6 2.69 6 6s-2.69 6-6 6-6-2.69-6-6H4c0 4.42 3.58 8 8 8s8-3.58 8-8-3.58-8-8-8z',
+  };
+
+  function icon(name, mirrored) {
+    var svg = document.createElementNS(SVG_NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('aria-hidden', 'true');
+    svg.setAttribute('focusable', 'false');
+    svg.setAttribute('class', 'bp-icon');
+    var path = document.createElementNS(SVG_NS, 'path');
+    path.setAttribute('d', ICONS[name]);
+    if (mirrored) path.setAttribute('transform', 'matrix(-1 0 0 1 24 0)');
+    svg.appendChild(path);
+    return svg;
+  }
+
+  var bookPlayerObserver = typeof IntersectionObserver === 'function'
+    ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting || !entry.target.bookPlayer) return;
+        bookPlayerObserver.unobserve(entry.target);
+        loadBookPlayer(entry.target.bookPlayer);
+      });
+    }, { rootMargin: '300px 0px' })
+    : null;
+
+  /** The book's player, made (and loaded when it comes near the screen) once a page has audio. */
+  function ensureBookPlayer(view) {
+    if (view.player) return view.player;
+    var p = {
+      view: view, alive: true, loaded: false, loading: false, author: null,
+      pages: [], byNumber: new Map(), playable: [], exact: new Map(), starts: new Map(), total: 0,
+      chapters: [], current: 0, pendingSeconds: 0, active: 0, state: 'loading',
+      touched: false, waiting: false, pendingPlay: false, sentences: [], sentence: -1, textKey: null,
+      blobs: new Map(), seq: 0, savedKey: null, lastSaveAt: 0, saving: null, saveAgain: false,
+      refreshTimer: null, userScrollAt: 0, dragging: false, positionStateAt: 0, sessionKey: null,
+    };
+    var uid = 'bp-' + view.id;
+    p.where = el('span', { class: 'bp-where' }, 'Book player');
+    p.chapterNow = el('span', { class: 'bp-chapter-now' });
+    p.status = el('span', { class: 'bp-status hint' }, 'Loading…');
+    p.prevButton = el('button', { type: 'button', class: 'bp-prev', 'aria-label': 'Previous page', title: 'Previous page' },
+      icon('previous'));
+    p.backButton = el('button', {
+      type: 'button', class: 'bp-back', 'aria-label': 'Back 15 seconds', title: 'Back 15 seconds (Left arrow)',
+    }, icon('back'), el('span', { class: 'bp-skip', 'aria-hidden': 'true' }, '15'));
+    p.playButton = el('button', { type: 'button', class: 'bp-play', 'aria-label': 'Play', title: 'Play (space)' },
+      icon('play'));
+    p.forwardButton = el('button', {
+      type: 'button', class: 'bp-forward', 'aria-label': 'Forward 15 seconds', title: 'Forward 15 seconds (Right arrow)',
+    }, el('span', { class: 'bp-skip', 'aria-hidden': 'true' }, '15'), icon('back', true));
+    p.nextButton = el('button', { type: 'button', class: 'bp-next', 'aria-label': 'Next page', title: 'Next page' },
+      icon('next'));
+    p.rateSelect = el('select', { class: 'bp-rate', id: uid + '-rate', title: 'Speed ([ slower, ] faster)' });
+    RATES.forEach(function (rate) {
+      p.rateSelect.appendChild(el('option', { value: String(rate) }, rate + '×'));
+    });
+    p.rateSelect.value = String(playbackRate);
+    p.seek = el('input', {
+      type: 'range', class: 'bp-seek', min: 0, max: 0, step: 1, value: 0, disabled: true,
+      'aria-label': 'Position in the book', 'aria-valuetext': '0:00 of 0:00',
+    });
+    p.time = el('span', { class: 'bp-time' }, '0:00 / 0:00');
+    p.textBox = el('div', { class: 'bp-text', role: 'region', 'aria-label': 'Page text', hidden: true });
+    p.chapterList = el('ol', { class: 'bp-chapter-list' });
+    p.chapterDetails = el('details', { class: 'bp-chapters', hidden: true },
+      el('summary', null, 'Chapters'), p.chapterList);
+    p.errorNode = el('p', { class: 'bp-error error', role: 'alert', hidden: true });
+    p.audios = [0, 1].map(function (slot) {
+      var audio = el('audio', { class: 'bp-audio', preload: 'none', 'data-slot': slot });
+      audio.bookPlayer = p;
+      audio.pageNumber = 0;
+      return audio;
+    });
+    p.root = el('div', { class: 'bp', role: 'group', 'aria-label': 'Book player', 'data-state': 'loading' },
+      el('p', { class: 'bp-now' }, p.where, p.chapterNow, p.status),
+      el('div', { class: 'bp-controls' }, p.prevButton, p.backButton, p.playButton, p.forwardButton, p.nextButton),
+      el('div', { class: 'bp-progress' }, p.seek),
+      el('div', { class: 'bp-line' }, p.time,
+        el('span', { class: 'bp-speed' }, el('label', { for: uid + '-rate' }, 'Speed'), p.rateSelect)),
+      p.errorNode,
+      p.textBox,
+      p.chapterDetails,
+      p.audios[0], p.audios[1]);
+    p.root.bookPlayer = p;
+    setControlsEnabled(p, false);
+
+    p.playButton.addEventListener('click', function () { togglePlay(p); });
+    p.prevButton.addEventListener('click', function () { stepPage(p, -1); });
+    p.nextButton.addEventListener('click', function () { stepPage(p, 1); });
+    p.backButton.addEventListener('click', function () { skip(p, -SKIP_SECONDS); });
+    p.forwardButton.addEventListener('click', function () { skip(p, SKIP_SECONDS); });
+    p.rateSelect.addEventListener('change', function () { setRate(Number(p.rateSelect.value)); lastBookPlayer = p; });
+    p.seek.addEventListener('pointerdown', function () { p.dragging = true; });
+    p.seek.addEventListener('input', function () {
+      p.dragging = true;
+      showTime(p, Number(p.seek.value));
+    });
+    p.seek.addEventListener('change', function () {
+      p.dragging = false;
+      seekBook(p, Number(p.seek.value), isPlaying(p));
+    });
+    p.seek.addEventListener('blur', function () { p.dragging = false; });
+    p.textBox.addEventListener('click', function (event) {
+      var span = event.target.closest && event.target.closest('.bp-sentence');
+      if (span) seekSentence(p, span);
+    });
+    p.textBox.addEventListener('keydown', function (event) { sentenceKey(p, event); });
+    ['wheel', 'touchstart'].forEach(function (name) {
+      p.textBox.addEventListener(name, function () { p.userScrollAt = Date.now(); }, { passive: true });
+    });
+    p.chapterList.addEventListener('click', function (event) {
+      var button = event.target.closest && event.target.closest('.bp-chapter-jump');
+      if (button) jumpToChapter(p, Number(button.getAttribute('data-page')));
+    });
+    p.audios.forEach(function (audio) { wireBookAudio(p, audio); });
+
+    view.player = p;
+    bookPlayers.add(p);
+    if (keysHint) show(keysHint, true);
+    view.root.insertBefore(p.root, view.actions);
+    if (bookPlayerObserver) bookPlayerObserver.observe(p.root);
+    else loadBookPlayer(p);
+    return p;
+  }
+
+  function destroyBookPlayer(view) {
+    var p = view.player;
+    if (!p) return;
+    view.player = null;
+    p.alive = false;
+    p.seq++;
+    if (p.refreshTimer) clearTimeout(p.refreshTimer);
+    if (bookPlayerObserver) bookPlayerObserver.unobserve(p.root);
+    p.audios.forEach(function (audio) {
+      audio.pause();
+      audio.removeAttribute('src');
+      audio.load();
+    });
+    p.blobs.forEach(function (entry) { if (entry.url) URL.revokeObjectURL(entry.url); });
+    p.blobs.clear();
+    bookPlayers.delete(p);
+    if (keysHint) show(keysHint, bookPlayers.size > 0);
+    if (lastBookPlayer === p) {
+      lastBookPlayer = null;
+      clearMediaSession();
+    }
+  }
+
+  function setControlsEnabled(p, enabled) {
+    [p.playButton, p.backButton, p.forwardButton, p.seek].forEach(function (control) { control.disabled = !enabled; });
+    p.prevButton.disabled = !enabled || !neighbour(p, -1);
+    p.nextButton.disabled = !enabled || !neighbour(p, 1);
+  }
+
+  /** Every page of the book, following `next_offset` as loadPages does. */
+  function fetchAllPages(id) {
+    var all = [];
+    function batch(offset) {
+      return api('/api/books/' + id + '/pages/?offset=' + offset + '&limit=' + PAGES_LIMIT).then(function (data) {
+        var pages = data.pages || [];
+        all = all.concat(pages);
+        var next = typeof data.next_offset === 'number' ? data.next_offset : null;
+        if (!Object.prototype.hasOwnProperty.call(data, 'next_offset')) {
+          next = pages.length > 0 && pages.length >= (data.limit || PAGES_LIMIT) ? offset + pages.length : null;
+        }
+        return next !== null && next > offset ? batch(next) : all;
+      });
+    }
+    return batch(0);
+  }
+
+  function loadBookPlayer(p) {
+    if (!p.alive || p.loaded || p.loading) return;
+    p.loading = true;
+    setStatus(p, 'loading', 'Loading…');
+    var id = p.view.id;
+    Promise.all([
+      api('/api/books/' + id + '/').then(null, function () { return null; }), // an older server: no chapters
+      fetchAllPages(id),
+      api('/api/books/' + id + '/position/').then(null, function () { return null; }),
+    ]).then(function (results) {
+      p.loading = false;
+      if (!p.alive) return;
+      p.loaded = true;
+      applyBookDetail(p, results[0]);
+      applyBookPages(p, results[1]);
+      restorePosition(p, results[2]);
+      if (p.refreshAgain) {
+        p.refreshAgain = false;
+        scheduleBookPlayerRefresh(p);
+      }
+    }, function (error) {
+      p.loading = false;
+      if (!p.alive) return;
+      setStatus(p, 'error', '');
+      showBookPlayerError(p, 'Could not load the book for listening: ' + error.message);
+      // Tried again when the card next comes into view.
+      if (bookPlayerObserver) setTimeout(function () { if (p.alive) bookPlayerObserver.observe(p.root); }, 5000);
+    });
+  }
+
+  function scheduleBookPlayerRefresh(p) {
+    if (p.loading) p.refreshAgain = true; // the list being loaded may be older than the change
+    if (!p.loaded || p.refreshTimer) return;
+    p.refreshTimer = setTimeout(function () {
+      p.refreshTimer = null;
+      if (!p.alive) return;
+      fetchAllPages(p.view.id).then(function (pages) {
+        if (p.alive) applyBookPages(p, pages);
+      }, function () { /* the next change tries again */ });
+    }, BOOK_PLAYER_REFRESH_MS);
+  }
+
+  function showBookPlayerError(p, text) {
+    p.errorNode.textContent = text || '';
+    show(p.errorNode, !!text);
+  }
+
+  function setStatus(p, state, text) {
+    p.state = state;
+    p.root.setAttribute('data-state', state);
+    if (text !== undefined) p.status.textContent = text;
+    var playing = state === 'playing';
+    p.playButton.setAttribute('aria-label', playing ? 'Pause' : 'Play');
+    p.playButton.title = (playing ? 'Pause' : 'Play') + ' (space)';
+    p.playButton.replaceChildren(icon(playing ? 'pause' : 'play'));
+    if ('mediaSession' in navigator && lastBookPlayer === p) {
+      try { navigator.mediaSession.playbackState = playing ? 'playing' : 'paused'; } catch (e) { /* old browser */ }
+    }
+  }
+
+  function applyBookDetail(p, detail) {
+    if (!detail) return;
+    p.author = detail.author || null;
+    p.chapters = (Array.isArray(detail.chapters) ? detail.chapters : []).filter(function (chapter) {
+      return chapter && typeof chapter.page === 'number' && chapter.page >= 1;
+    });
+    p.chapterList.replaceChildren.apply(p.chapterList, p.chapters.map(function (chapter) {
+      return el('li', null, el('button', { type: 'button', class: 'bp-chapter-jump', 'data-page': chapter.page },
+        el('span', { class: 'bp-chapter-title' }, chapter.title || 'Page ' + chapter.page),
+        el('span', { class: 'bp-chapter-page hint' }, 'page ' + chapter.page)));
+    }));
+    p.chapterDetails.querySelector('summary').textContent = 'Chapters (' + p.chapters.length + ')';
+    show(p.chapterDetails, p.chapters.length > 0);
+  }
+
+  /** The page list (first load or a refresh): the playlist, the timeline, the current page's text. */
+  function applyBookPages(p, pages) {
+    p.pages = pages.slice().sort(function (a, b) { return a.page_number - b.page_number; });
+    p.byNumber = new Map();
+    p.pages.forEach(function (page) { p.byNumber.set(page.page_number, page); });
+    p.playable = p.pages.filter(function (page) { return !!page.audio_url; })
+      .map(function (page) { return page.page_number; });
+    recalcTimeline(p);
+    renderText(p);
+    renderWhere(p);
+    if (p.current) setControlsEnabled(p, true);
+    else if (p.loaded && p.playable.length && p.state === 'empty') restorePosition(p, p.initialPosition);
+    if (isPlaying(p)) preloadNext(p);
+    if (p.waiting) {
+      var next = neighbour(p, 1);
+      if (next) goTo(p, next, 0, true);
+      else if (!stillVoicing(p)) finishBook(p);
+    }
+  }
+
+  /** A page's length: the loaded audio's own, else the API's (whole seconds), else its last sentence's end. */
+  function pageLength(p, number) {
+    if (p.exact.has(number)) return p.exact.get(number);
+    var page = p.byNumber.get(number);
+    if (!page) return 0;
+    if (typeof page.audio_duration === 'number' && page.audio_duration > 0) return page.audio_duration;
+    var segments = Array.isArray(page.segments) ? page.segments : [];
+    return segments.length ? Number(segments[segments.length - 1].end) || 0 : 0;
+  }
+
+  function recalcTimeline(p) {
+    var at = 0;
+    p.starts = new Map();
+    p.playable.forEach(function (number) {
+      p.starts.set(number, at);
+      at += pageLength(p, number);
+    });
+    p.total = at;
+    p.seek.max = String(Math.max(1, Math.ceil(at)));
+    showTime(p);
+  }
+
+  function activeAudio(p) { return p.audios[p.active]; }
+  function spareAudio(p) { return p.audios[1 - p.active]; }
+  function isPlaying(p) { var audio = activeAudio(p); return p.pendingPlay || (!audio.paused && !audio.ended); }
+
+  /** Seconds into the current page. */
+  function pageSeconds(p) {
+    var audio = activeAudio(p);
+    return audio.pageNumber === p.current && audio.readyState > 0 ? audio.currentTime : p.pendingSeconds;
+  }
+
+  function bookSeconds(p) { return (p.starts.get(p.current) || 0) + pageSeconds(p); }
+
+  /** The playable page before (-1) or after (+1) the current one, or 0. */
+  function neighbour(p, direction, from) {
+    var number = from === undefined ? p.current : from;
+    var found = 0;
+    for (var i = 0; i < p.playable.length; i++) {
+      var candidate = p.playable[i];
+      if (direction > 0 && candidate > number) return candidate;
+      if (direction < 0 && candidate < number) found = candidate;
+    }
+    return direction < 0 ? found : 0;
+  }
+
+  /** Some page after the current one is still to be voiced (a book being made). */
+  function stillVoicing(p) {
+    return p.pages.some(function (page) {
+      return page.page_number > p.current && !page.audio_url &&
+        (page.processing_status === 'pending' || page.processing_status === 'processing');
+    });
+  }
+
+  function currentChapter(p) {
+    var found = null;
+    p.chapters.forEach(function (chapter) { if (chapter.page <= p.current) found = chapter; });
+    return found;
+  }
+
+  function renderWhere(p) {
+    var total = p.view.status ? p.view.status.total_pages : p.pages.length;
+    p.where.textContent = p.current ? 'Page ' + p.current + ' of ' + total : 'Book player';
+    p.root.setAttribute('data-page', String(p.current || ''));
+    var chapter = currentChapter(p);
+    p.chapterNow.textContent = chapter ? chapter.title : '';
+    show(p.chapterNow, !!chapter);
+    Array.prototype.forEach.call(p.chapterList.querySelectorAll('.bp-chapter-jump'), function (button) {
+      if (chapter && Number(button.getAttribute('data-page')) === chapter.page) button.setAttribute('aria-current', 'true');
+      else button.removeAttribute('aria-current');
+    });
+    p.textBox.setAttribute('aria-label', p.current ? 'Text of page ' + p.current : 'Page text');
+    p.root.setAttribute('aria-label', 'Book player: ' + p.view.title);
+    if (p.current) setControlsEnabled(p, true);
+    updateMediaSession(p);
+  }
+
+  /** The time line and the range: listened / total, over the whole book. */
+  function showTime(p, at) {
+    var seconds = at === undefined ? bookSeconds(p) : at;
+    seconds = Math.max(0, Math.min(seconds, p.total));
+    var text = formatDuration(seconds) + ' / ' + formatDuration(p.total);
+    if (p.time.textContent !== text) p.time.textContent = text;
+    if (at === undefined && !p.dragging) p.seek.value = String(Math.floor(seconds));
+    p.seek.setAttribute('aria-valuetext', formatDuration(seconds) + ' of ' + formatDuration(p.total));
+  }
+
+  // Sources: the URL itself, or with a token a Blob URL of the MP3 fetched with it (kept for the pages
+  // the two elements hold, released for the others).
+
+  function pageSource(p, number) {
+    var page = p.byNumber.get(number);
+    var url = page && page.audio_url;
+    if (!url) return Promise.reject(new Error('page ' + number + ' has no audio'));
+    if (!storedToken()) return Promise.resolve(url);
+    var entry = p.blobs.get(url);
+    if (!entry) {
+      entry = { url: null, promise: null };
+      p.blobs.set(url, entry);
+      entry.promise = authFetch(url).then(function (response) {
+        if (!response.ok) throw new Error('HTTP ' + response.status + ' for page ' + number + "'s audio");
+        return response.blob();
+      }).then(function (blob) {
+        if (p.blobs.get(url) !== entry) throw new Error('released');
+        entry.url = URL.createObjectURL(blob);
+        return entry.url;
+      }, function (error) {
+        if (p.blobs.get(url) === entry) p.blobs.delete(url);
+        throw error;
+      });
+    }
+    return entry.promise;
+  }
+
+  /** Releases the Blob URLs of pages neither element holds nor will play next. */
+  function pruneBlobs(p) {
+    var keep = new Set();
+    [p.current, neighbour(p, 1)].concat(p.audios.map(function (audio) { return audio.pageNumber; }))
+      .forEach(function (number) {
+        var page = p.byNumber.get(number);
+        if (page && page.audio_url) keep.add(page.audio_url);
+      });
+    p.blobs.forEach(function (entry, url) {
+      if (keep.has(url)) return;
+      p.blobs.delete(url);
+      if (entry.url) URL.revokeObjectURL(entry.url);
+    });
+  }
+
+  /** `preload`: 'auto' for a page about to play, 'metadata' for the place the player opens at. */
+  function setSource(p, audio, number, source, preload) {
+    if (preload === 'auto') audio.preload = 'auto';
+    if (audio.pageNumber === number && audio.getAttribute('src') === source) return;
+    audio.pageNumber = number;
+    audio.setAttribute('data-page', String(number));
+    audio.preload = preload || 'auto';
+    audio.setAttribute('src', source);
+    applyRate(audio);
+  }
+
+  function whenMetadata(audio) {
+    if (audio.readyState > 0) return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      function done(event) {
+        audio.removeEventListener('loadedmetadata', done);
+        audio.removeEventListener('error', done);
+        if (event.type === 'error') reject(new Error('the audio could not be loaded'));
+        else resolve();
+      }
+      audio.addEventListener('loadedmetadata', done);
+      audio.addEventListener('error', done);
+    });
+  }
+
+  function markActive(p) {
+    p.audios.forEach(function (audio, slot) {
+      if (slot === p.active) audio.setAttribute('data-active', '');
+      else audio.removeAttribute('data-active');
+    });
+  }
+
+  /**
+   * Moves to `number` at `seconds` and plays when `play`. The page the spare element has loaded (the
+   * next one, as a rule) is taken from it at once; any other is loaded into the active element.
+   */
+  function goTo(p, number, seconds, play) {
+    if (!p.alive || !number) return Promise.resolve();
+    var seq = ++p.seq;
+    p.waiting = false;
+    p.pendingPlay = !!play;
+    if (play) p.touched = true;
+    var before = activeAudio(p);
+    var spare = spareAudio(p);
+    if (spare.pageNumber === number && spare.getAttribute('src')) {
+      p.active = 1 - p.active;
+      before.pause();
+    } else if (before.pageNumber !== number) {
+      before.pause();
+    }
+    markActive(p);
+    var pageChanged = p.current !== number;
+    p.current = number;
+    p.pendingSeconds = Math.max(0, seconds || 0);
+    if (pageChanged) {
+      renderWhere(p);
+      renderText(p);
+    }
+    showBookPlayerError(p, '');
+    var audio = activeAudio(p);
+    if (!play && p.state !== 'loading') setStatus(p, 'paused', 'Paused');
+    return pageSource(p, number).then(function (source) {
+      if (seq !== p.seq) return;
+      setSource(p, audio, number, source, play ? 'auto' : 'metadata');
+      return whenMetadata(audio).then(function () {
+        if (seq !== p.seq) return;
+        var target = Math.max(0, Math.min(p.pendingSeconds, Number.isFinite(audio.duration) ? audio.duration : p.pendingSeconds));
+        if (Math.abs(audio.currentTime - target) > 0.05) audio.currentTime = target;
+        p.pendingSeconds = target;
+        showTime(p);
+        updateHighlight(p);
+        pruneBlobs(p);
+        if (play) return startPlayback(p, audio, seq);
+        if (p.touched) savePosition(p);
+      });
+    }).then(null, function (error) {
+      if (seq !== p.seq || !p.alive) return;
+      p.pendingPlay = false;
+      setStatus(p, 'error', '');
+      showBookPlayerError(p, 'Page ' + number + ' cannot be played: ' + error.message);
+      if (!storedToken()) authFetch(p.byNumber.get(number).audio_url, { method: 'HEAD' }).then(null, function () {});
+    });
+  }
+
+  function startPlayback(p, audio, seq) {
+    audio.preload = 'auto';
+    applyRate(audio);
+    pauseOtherAudio(audio);
+    lastBookPlayer = p;
+    return audio.play().then(function () {
+      if (seq === p.seq) p.pendingPlay = false;
+    }, function (error) {
+      if (seq !== p.seq) return;
+      p.pendingPlay = false;
+      if (error && error.name === 'AbortError') return; // replaced by another source
+      setStatus(p, 'paused', error && error.name === 'NotAllowedError' ? 'Press play to listen.' : 'Paused');
+    });
+  }
+
+  /** Loads the next page into the spare element, so that it starts without a gap. */
+  function preloadNext(p) {
+    var next = neighbour(p, 1);
+    var spare = spareAudio(p);
+    if (!next || spare.pageNumber === next) return;
+    var seq = p.seq;
+    pageSource(p, next).then(function (source) {
+      if (!p.alive || seq !== p.seq || spareAudio(p) !== spare || neighbour(p, 1) !== next) return;
+      spare.pause();
+      setSource(p, spare, next, source, 'auto');
+      pruneBlobs(p);
+    }, function () { /* loaded when it is reached */ });
+  }
+
+  function wireBookAudio(p, audio) {
+    audio.addEventListener('loadedmetadata', function () {
+      applyRate(audio);
+      if (Number.isFinite(audio.duration) && audio.duration > 0 && audio.pageNumber &&
+          Math.abs((p.exact.get(audio.pageNumber) || 0) - audio.duration) > 0.01) {
+        p.exact.set(audio.pageNumber, audio.duration);
+        recalcTimeline(p);
+      }
+    });
+    audio.addEventListener('timeupdate', function () {
+      if (audio !== activeAudio(p) || audio.pageNumber !== p.current) return;
+      p.pendingSeconds = audio.currentTime;
+      showTime(p);
+      updateHighlight(p);
+      updatePositionState(p);
+      if (!audio.paused && Date.now() - p.lastSaveAt >= SAVE_EVERY_MS) savePosition(p);
+    });
+    audio.addEventListener('playing', function () {
+      if (audio !== activeAudio(p)) return;
+      p.pendingPlay = false;
+      lastBookPlayer = p;
+      setStatus(p, 'playing', 'Playing');
+      updateMediaSession(p);
+      updatePositionState(p, true);
+      preloadNext(p);
+    });
+    audio.addEventListener('pause', function () {
+      if (audio !== activeAudio(p) || audio.ended || p.pendingPlay) return;
+      setStatus(p, 'paused', 'Paused');
+      updatePositionState(p, true);
+      savePosition(p);
+    });
+    audio.addEventListener('ended', function () {
+      if (audio !== activeAudio(p)) return;
+      var next = neighbour(p, 1);
+      if (next) goTo(p, next, 0, true);
+      else if (stillVoicing(p)) {
+        p.waiting = true;
+        setStatus(p, 'waiting', 'Waiting for the next page to be voiced…');
+        savePosition(p);
+      } else finishBook(p);
+    });
+    audio.addEventListener('error', function () {
+      if (audio !== activeAudio(p) || !audio.getAttribute('src') || !p.current) return;
+      p.pendingPlay = false;
+      setStatus(p, 'error', '');
+      showBookPlayerError(p, 'Page ' + p.current + "'s audio could not be played.");
+    });
+  }
+
+  function finishBook(p) {
+    p.waiting = false;
+    setStatus(p, 'ended', 'The end of the book.');
+    savePosition(p);
+  }
+
+  function togglePlay(p) {
+    if (!p.loaded || !p.current) return;
+    lastBookPlayer = p;
+    if (isPlaying(p)) {
+      p.pendingPlay = false;
+      activeAudio(p).pause();
+      return;
+    }
+    if (p.state === 'waiting') { // stop waiting for the next page
+      p.waiting = false;
+      setStatus(p, 'paused', 'Paused');
+      return;
+    }
+    if (p.state === 'ended') { goTo(p, p.playable[0], 0, true); return; }
+    var audio = activeAudio(p);
+    if (audio.pageNumber !== p.current || !audio.getAttribute('src') || p.state === 'error') {
+      goTo(p, p.current, p.pendingSeconds, true);
+      return;
+    }
+    p.touched = true;
+    p.pendingPlay = true;
+    startPlayback(p, audio, p.seq);
+  }
+
+  function stepPage(p, direction) {
+    var target = neighbour(p, direction);
+    if (!target) return;
+    lastBookPlayer = p;
+    p.touched = true;
+    goTo(p, target, 0, isPlaying(p));
+  }
+
+  /** To a place in the whole book (seconds from its start). */
+  function seekBook(p, seconds, play) {
+    if (!p.playable.length) return;
+    lastBookPlayer = p;
+    p.touched = true;
+    var at = Math.max(0, Math.min(seconds, p.total));
+    var number = p.playable[p.playable.length - 1];
+    for (var i = 0; i < p.playable.length; i++) {
+      var candidate = p.playable[i];
+      if (at < p.starts.get(candidate) + pageLength(p, candidate)) { number = candidate; break; }
+    }
+    var offset = Math.max(0, at - p.starts.get(number));
+    var audio = activeAudio(p);
+    if (number === p.current && audio.pageNumber === number && audio.readyState > 0) {
+      audio.currentTime = Math.min(offset, audio.duration || offset);
+      p.pendingSeconds = audio.currentTime;
+      if (p.state === 'ended' || p.state === 'waiting') setStatus(p, 'paused', 'Paused');
+      showTime(p);
+      updateHighlight(p);
+      updatePositionState(p, true);
+      if (play && audio.paused) togglePlay(p);
+      else if (!play) savePosition(p);
+      return;
+    }
+    goTo(p, number, offset, play);
+  }
+
+  function skip(p, delta) {
+    if (!p.loaded || !p.current) return;
+    seekBook(p, bookSeconds(p) + delta, isPlaying(p));
+  }
+
+  function jumpToChapter(p, page) {
+    var number = p.byNumber.get(page) && p.byNumber.get(page).audio_url ? page : neighbour(p, 1, page - 1);
+    if (number) goTo(p, number, 0, true);
+  }
+
+  function setRate(rate) {
+    if (RATES.indexOf(rate) < 0) return;
+    playbackRate = rate;
+    try { window.localStorage.setItem(RATE_KEY, String(rate)); } catch (e) { /* private mode */ }
+    bookPlayers.forEach(function (p) {
+      p.rateSelect.value = String(rate);
+      p.audios.forEach(applyRate);
+      updatePositionState(p, true);
+    });
+  }
+
+  function stepRate(p, direction) {
+    var index = RATES.indexOf(playbackRate);
+    var next = RATES[Math.max(0, Math.min(RATES.length - 1, index + direction))];
+    setRate(next);
+    lastBookPlayer = p;
+  }
+
+  function applyRate(audio) {
+    // Faster or slower speech at the same pitch.
+    if ('preservesPitch' in audio) audio.preservesPitch = true;
+    if ('webkitPreservesPitch' in audio) audio.webkitPreservesPitch = true;
+    if ('mozPreservesPitch' in audio) audio.mozPreservesPitch = true;
+    audio.defaultPlaybackRate = playbackRate;
+    if (audio.playbackRate !== playbackRate) audio.playbackRate = playbackRate;
+  }
+
+  /** Only one thing plays at a time: a page's own player, or a book player. */
+  function pauseOtherAudio(except) {
+    Array.prototype.forEach.call(document.querySelectorAll('audio'), function (audio) {
+      if (audio !== except && !audio.paused) audio.pause();
+    });
+  }
+
+  document.addEventListener('play', function (event) {
+    if (event.target && event.target.tagName === 'AUDIO') pauseOtherAudio(event.target);
+  }, true);
+
+  // Read-along: the page's text, its sentences (the API's segments) clickable, the spoken one marked
+  // with aria-current (nothing is announced: no live region) and kept in view inside the text box.
+
+  function renderText(p) {
+    var page = p.byNumber.get(p.current);
+    var text = page && typeof page.text_content === 'string' ? page.text_content : '';
+    var segments = page && Array.isArray(page.segments) ? page.segments : null;
+    var key = p.current + '\u0000' + text + '\u0000' + JSON.stringify(segments);
+    if (key === p.textKey) return;
+    p.textKey = key;
+    p.sentences = [];
+    p.sentence = -1;
+    var box = p.textBox;
+    box.replaceChildren();
+    box.scrollTop = 0;
+    show(box, !!page);
+    if (!page) return;
+    if (!text.trim()) {
+      box.appendChild(el('span', { class: 'hint' }, '(no text on this page)'));
+      box.removeAttribute('tabindex');
+      return;
+    }
+    var ordered = (segments || []).filter(function (segment) {
+      return segment && typeof segment.text_offset === 'number' && typeof segment.text_length === 'number' &&
+        typeof segment.start === 'number';
+    }).sort(function (a, b) { return a.text_offset - b.text_offset; });
+    if (!ordered.length) {
+      box.textContent = text;
+      box.setAttribute('tabindex', '0'); // a scrolling box the keyboard can reach
+      return;
+    }
+    var cursor = 0;
+    ordered.forEach(function (segment) {
+      var start = Math.max(cursor, segment.text_offset);
+      var end = Math.min(text.length, segment.text_offset + segment.text_length);
+      if (end <= start) return;
+      if (start > cursor) box.appendChild(document.createTextNode(text.slice(cursor, start)));
+      var span = el('span', {
+        class: 'bp-sentence', role: 'button', tabindex: -1, 'data-index': p.sentences.length,
+        'data-start': segment.start,
+      }, text.slice(start, end));
+      span.segment = segment;
+      p.sentences.push(span);
+      box.appendChild(span);
+      cursor = end;
+    });
+    if (cursor < text.length) box.appendChild(document.createTextNode(text.slice(cursor)));
+    box.removeAttribute('tabindex');
+    if (p.sentences.length) p.sentences[0].tabIndex = 0;
+    updateHighlight(p);
+  }
+
+  function updateHighlight(p) {
+    if (!p.sentences.length) {
+      p.root.removeAttribute('data-sentence');
+      return;
+    }
+    var t = pageSeconds(p) + 0.05;
+    var index = 0;
+    for (var i = 0; i < p.sentences.length; i++) {
+      if (p.sentences[i].segment.start <= t) index = i;
+      else break;
+    }
+    if (index === p.sentence) return;
+    var previous = p.sentences[p.sentence];
+    if (previous) previous.removeAttribute('aria-current');
+    p.sentence = index;
+    var span = p.sentences[index];
+    span.setAttribute('aria-current', 'true');
+    p.root.setAttribute('data-sentence', String(index));
+    // Tab lands on the sentence being read, unless the keyboard is already among the sentences.
+    if (!p.textBox.contains(document.activeElement)) {
+      p.sentences.forEach(function (other) { other.tabIndex = other === span ? 0 : -1; });
+    }
+    scrollSentence(p, span);
+  }
+
+  function scrollSentence(p, span) {
+    if (Date.now() - p.userScrollAt < USER_SCROLL_PAUSE_MS) return;
+    var box = p.textBox;
+    if (box.scrollHeight <= box.clientHeight) return;
+    var top = span.offsetTop;
+    var bottom = top + span.offsetHeight;
+    if (top >= box.scrollTop && bottom <= box.scrollTop + box.clientHeight) return;
+    var reduce = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    var target = Math.max(0, top - box.clientHeight / 3);
+    if (typeof box.scrollTo === 'function') box.scrollTo({ top: target, behavior: reduce ? 'auto' : 'smooth' });
+    else box.scrollTop = target;
+  }
+
+  function seekSentence(p, span) {
+    if (!span.segment) return;
+    lastBookPlayer = p;
+    p.touched = true;
+    var audio = activeAudio(p);
+    if (audio.pageNumber === p.current && audio.readyState > 0) {
+      audio.currentTime = span.segment.start;
+      p.pendingSeconds = audio.currentTime;
+      showTime(p);
+      updateHighlight(p);
+      updatePositionState(p, true);
+      if (audio.paused) savePosition(p);
+    } else {
+      goTo(p, p.current, span.segment.start, isPlaying(p));
+    }
+  }
+
+  /** Up/Down (and Home/End) move among the sentences; Enter or space plays from the focused one. */
+  function sentenceKey(p, event) {
+    var span = event.target.closest && event.target.closest('.bp-sentence');
+    if (!span || event.altKey || event.ctrlKey || event.metaKey) return;
+    var index = Number(span.getAttribute('data-index'));
+    var target = null;
+    if (event.key === 'ArrowDown') target = p.sentences[index + 1];
+    else if (event.key === 'ArrowUp') target = p.sentences[index - 1];
+    else if (event.key === 'Home') target = p.sentences[0];
+    else if (event.key === 'End') target = p.sentences[p.sentences.length - 1];
+    else if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      seekSentence(p, span);
+      return;
+    } else return;
+    event.preventDefault();
+    if (!target) return;
+    p.sentences.forEach(function (other) { other.tabIndex = other === target ? 0 : -1; });
+    target.focus();
+    p.userScrollAt = Date.now();
+  }
+
+  // The remembered place.
+
+  function restorePosition(p, position) {
+    p.initialPosition = position;
+    var page = position && typeof position.page === 'number' ? position.page : 1;
+    var seconds = position && typeof position.seconds === 'number' ? position.seconds : 0;
+    var number = p.byNumber.get(page) && p.byNumber.get(page).audio_url ? page : neighbour(p, 1, page - 1);
+    if (!number) {
+      number = p.playable[0] || 0;
+      seconds = 0;
+    } else if (number !== page) seconds = 0;
+    if (!number) {
+      setStatus(p, 'empty', 'No page has audio yet.');
+      return;
+    }
+    var saved = position && position.updated_at;
+    p.savedKey = saved ? page + ':' + seconds : null;
+    if (saved) p.savedAt = saved;
+    setStatus(p, 'paused', saved ? 'Resuming where you left off' : 'Ready');
+    goTo(p, number, seconds, false).then(function () {
+      if (p.state === 'paused') {
+        p.status.textContent = saved ? 'Resuming where you left off (' + timeAgo(saved) + ')' : 'Ready';
+      }
+    });
+  }
+
+  function savePosition(p, keepalive) {
+    if (!p.alive || !p.loaded || !p.touched || !p.current) return;
+    var seconds = pageSeconds(p);
+    if (p.exact.has(p.current)) seconds = Math.min(seconds, p.exact.get(p.current));
+    seconds = Math.max(0, Math.floor(seconds * 10) / 10);
+    var page = p.current;
+    var key = page + ':' + seconds;
+    if (key === p.savedKey) return;
+    if (p.saving && !keepalive) {
+      p.saveAgain = true;
+      return;
+    }
+    p.lastSaveAt = Date.now();
+    var path = '/api/books/' + p.view.id + '/position/';
+    function put(value) {
+      return api(path, {
+        method: 'PUT', headers: { 'Content-Type': 'application/json' }, keepalive: !!keepalive,
+        body: JSON.stringify({ page: page, seconds: value }),
+      });
+    }
+    var request = put(seconds).then(null, function (error) {
+      // The server measures the page a little shorter: save its whole seconds instead.
+      var known = p.byNumber.get(page) && p.byNumber.get(page).audio_duration;
+      if (error.code === 'invalid_position' && typeof known === 'number' && seconds > known) return put(known);
+      throw error;
+    }).then(function (saved) {
+      p.savedKey = key;
+      if (saved && saved.updated_at) p.savedAt = saved.updated_at;
+      if (p.saveFailed) {
+        p.saveFailed = false;
+        showBookPlayerError(p, '');
+      }
+    }, function (error) {
+      if (!p.alive) return;
+      if (error.status === 404) return; // the book is being deleted
+      p.saveFailed = true;
+      showBookPlayerError(p, 'Your place could not be saved: ' + error.message);
+    }).then(function () {
+      if (p.saving === request) p.saving = null;
+      if (p.saveAgain) {
+        p.saveAgain = false;
+        savePosition(p);
+      }
+    });
+    p.saving = request;
+  }
+
+  function saveAllPositions(keepalive) {
+    bookPlayers.forEach(function (p) { savePosition(p, keepalive); });
+  }
+
+  window.addEventListener('pagehide', function () { saveAllPositions(true); });
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden) { saveAllPositions(true); return; }
+    // Back on the page: a paused player follows a place saved elsewhere meanwhile (another browser).
+    bookPlayers.forEach(function (p) {
+      if (!p.loaded || isPlaying(p) || p.saving) return;
+      api('/api/books/' + p.view.id + '/position/').then(function (position) {
+        if (!p.alive || isPlaying(p) || !position || !position.updated_at || p.saveFailed) return;
+        if (p.savedAt && Date.parse(position.updated_at) <= Date.parse(p.savedAt)) return; // ours, or older
+        var key = position.page + ':' + position.seconds;
+        if (key === p.savedKey) return;
+        if (position.page === p.current && Math.abs(position.seconds - pageSeconds(p)) < 1) return;
+        restorePosition(p, position);
+      }, function () {});
+    });
+  });
+
+  /** The token came or went: sources switch between plain URLs and Blob URLs. */
+  tokenListeners.push(function () {
+    bookPlayers.forEach(function (p) {
+      if (!p.loaded || !p.current) return;
+      var playing = isPlaying(p);
+      var seconds = pageSeconds(p);
+      p.audios.forEach(function (audio) {
+        audio.pause();
+        audio.removeAttribute('src');
+        audio.pageNumber = 0;
+        audio.load();
+      });
+      p.blobs.forEach(function (entry) { if (entry.url) URL.revokeObjectURL(entry.url); });
+      p.blobs.clear();
+      goTo(p, p.current, seconds, playing);
+    });
+  });
+
+  // Media Session: the lock screen, the notification and a headset's buttons control the player
+  // last used.
+
+  function updateMediaSession(p) {
+    if (!('mediaSession' in navigator) || lastBookPlayer !== p || !p.current) return;
+    var chapter = currentChapter(p);
+    var title = (chapter ? chapter.title + ' · ' : '') + 'Page ' + p.current;
+    var key = title + '\u0000' + p.view.title;
+    if (key === p.sessionKey) return;
+    p.sessionKey = key;
+    try {
+      if (typeof MediaMetadata === 'function') {
+        navigator.mediaSession.metadata = new MediaMetadata({
+          title: title, artist: p.author || 'Lector', album: p.view.title,
+        });
+      }
+    } catch (e) { /* not supported */ }
+  }
+
+  function updatePositionState(p, now) {
+    if (!('mediaSession' in navigator) || typeof navigator.mediaSession.setPositionState !== 'function') return;
+    if (lastBookPlayer !== p || !(p.total > 0)) return;
+    if (!now && Date.now() - p.positionStateAt < 1000) return;
+    p.positionStateAt = Date.now();
+    try {
+      navigator.mediaSession.setPositionState({
+        duration: p.total, playbackRate: playbackRate, position: Math.max(0, Math.min(bookSeconds(p), p.total)),
+      });
+    } catch (e) { /* an inconsistent state is not worth an error */ }
+  }
+
+  function clearMediaSession() {
+    if (!('mediaSession' in navigator)) return;
+    try {
+      navigator.mediaSession.metadata = null;
+      navigator.mediaSession.playbackState = 'none';
+    } catch (e) { /* not supported */ }
+  }
+
+  if ('mediaSession' in navigator) {
+    var sessionActions = {
+      play: function (p) { if (!isPlaying(p)) togglePlay(p); },
+      pause: function (p) { if (isPlaying(p)) togglePlay(p); },
+      stop: function (p) { if (isPlaying(p)) togglePlay(p); },
+      previoustrack: function (p) { stepPage(p, -1); },
+      nexttrack: function (p) { stepPage(p, 1); },
+      seekbackward: function (p, details) { skip(p, -((details && details.seekOffset) || SKIP_SECONDS)); },
+      seekforward: function (p, details) { skip(p, (details && details.seekOffset) || SKIP_SECONDS); },
+      seekto: function (p, details) {
+        if (details && typeof details.seekTime === 'number') seekBook(p, details.seekTime, isPlaying(p));
+      },
+    };
+    Object.keys(sessionActions).forEach(function (action) {
+      try {
+        navigator.mediaSession.setActionHandler(action, function (details) {
+          var p = lastBookPlayer && lastBookPlayer.alive ? lastBookPlayer : null;
+          if (p && p.loaded) sessionActions[action](p, details);
+        });
+      } catch (e) { /* an action this browser does not know */ }
+    });
+  }
+
+  // Keyboard: space plays or pauses, Left/Right go 15 s back or on, [ and ] change the speed. Keys
+  // typed into a field, or that the focused control uses itself, are left to it.
+
+  function keyTargetPlayer(target) {
+    var card = target && target.closest ? target.closest('.book[data-book-id]') : null;
+    var view = card ? views.get(Number(card.getAttribute('data-book-id'))) : null;
+    if (view && view.player && view.player.loaded) return view.player;
+    if (lastBookPlayer && lastBookPlayer.alive && lastBookPlayer.loaded) return lastBookPlayer;
+    var first = null;
+    Array.prototype.some.call(document.querySelectorAll('.bp'), function (root) {
+      if (root.bookPlayer && root.bookPlayer.loaded) first = root.bookPlayer;
+      return !!first;
+    });
+    return first;
+  }
+
+  var TEXT_INPUTS = /^(text|search|password|email|url|tel|number|date|time|datetime-local|month|week)$/i;
+
+  function isTyping(target) {
+    if (!target || !target.tagName) return false;
+    if (target.isContentEditable) return true;
+    var tag = target.tagName;
+    if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
+    return tag === 'INPUT' && TEXT_INPUTS.test(target.type || 'text');
+  }
+
+  /** Space means something to this element itself (it presses, ticks or opens it). */
+  function usesSpace(target) {
+    if (!target || !target.closest || target === document.body) return false;
+    if (target.tagName === 'INPUT' && target.type === 'range') return false; // a slider does nothing with it
+    return isTyping(target) || !!target.closest(
+      'button, a[href], summary, input, select, textarea, audio, video, [role="button"], [role="checkbox"], ' +
+      '[role="radio"], [role="switch"], [role="menuitem"], [role="option"], [role="tab"], [contenteditable]');
+  }
+
+  /** Left/Right mean something to this element itself (a slider, a radio group, a field). */
+  function usesArrows(target) {
+    if (!target || !target.closest || target === document.body) return false;
+    if (isTyping(target)) return true;
+    if (target.tagName === 'INPUT' && /^(range|radio)$/i.test(target.type)) return true;
+    return !!target.closest('audio, video, [role="slider"], [role="radio"], [role="tab"], [role="listbox"], ' +
+      '[role="menu"], [role="grid"], [role="tree"]');
+  }
+
+  document.addEventListener('keydown', function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (tokenDialog && tokenDialog.open) return;
+    var target = event.target;
+    var key = event.key;
+    if (key !== ' ' && key !== 'ArrowLeft' && key !== 'ArrowRight' && key !== '[' && key !== ']') return;
+    if (key === ' ' && usesSpace(target)) return;
+    if ((key === 'ArrowLeft' || key === 'ArrowRight') && usesArrows(target)) return;
+    if ((key === '[' || key === ']') && isTyping(target)) return;
+    var p = keyTargetPlayer(target);
+    if (!p) return;
+    event.preventDefault();
+    if (key === ' ') { if (!event.repeat) togglePlay(p); }
+    else if (key === 'ArrowLeft') skip(p, -SKIP_SECONDS);
+    else if (key === 'ArrowRight') skip(p, SKIP_SECONDS);
+    else if (key === '[') stepRate(p, -1);
+    else stepRate(p, 1);
+  });
 
   // MARK: Cluster
 
