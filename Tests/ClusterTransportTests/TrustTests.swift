@@ -215,9 +215,11 @@ struct TrustTests {
         #expect(sockets.count > 900)
         try await Task.sleep(for: .milliseconds(300))
         #expect(server.unauthenticated.load(ordering: .relaxed) <= 50)
-        // This process holds the 1 000 client ends; the node's side of them stays under its cap.
+        // This process holds the 1 000 client ends; the node's side of them stays under its cap
+        // (uncapped it would be ~1 000). The slack is for the other suites running in this process
+        // at the same time, which open files and sockets of their own.
         let nodeSide = openDescriptors() - baseline - sockets.count
-        #expect(nodeSide <= 50 + 10, "\(nodeSide) descriptors on the node's side")
+        #expect(nodeSide <= 50 + 100, "\(nodeSide) descriptors on the node's side")
         let remote = try Greeter.resolve(id: greeter.id, using: friend)
         #expect(try await remote.greet("through the crowd") == "Hello, through the crowd from server!")
         // Past the handshake timeout every one of them has been closed by the node.

@@ -4,15 +4,19 @@
 # everyone gets it), one with LECTOR_API_TOKEN (the page asks for the token and sends it; the
 # API and schemathesis with it), both espeak-ng only, and one worker with the natural voice from
 # .deps/voices (`make deps`), where a page's player is played while the page is still being voiced.
+# The audiobook scenario (the book player: page after page, read-along, chapters, the saved place,
+# axe-core) runs on the espeak-only clusters, without and with the token.
 # `make test` runs this after `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 VENV=.venv-test
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import selenium, schemathesis" 2>/dev/null; then
-    echo "Setting up $VENV (selenium, schemathesis from PyPI)..."
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import selenium, schemathesis, axe_selenium_python" 2>/dev/null; then
+    echo "Setting up $VENV (selenium, schemathesis, axe-selenium-python from PyPI)..."
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check selenium==4.51.0 schemathesis==4.32.5
+    # axe-selenium-python bundles axe-core's axe.min.js, which the audiobook scenario runs in the page.
+    "$VENV/bin/pip" install -q --disable-pip-version-check selenium==4.51.0 schemathesis==4.32.5 \
+        axe-selenium-python==2.1.6
 fi
 
 ARTIFACTS="$PWD/test-output"
@@ -66,6 +70,11 @@ echo "Browser test (screenshot: test-output/web-page.png)"
 LECTOR_URL="http://127.0.0.1:$PORT" "$VENV/bin/python" Tests/web/test_web_page.py
 echo "Browser test with an API token (screenshot: test-output/web-page-token.png)"
 LECTOR_URL="http://127.0.0.1:$TOKEN_PORT" LECTOR_TOKEN="$TOKEN" "$VENV/bin/python" Tests/web/test_web_page.py
+echo "Browser test: the book player, audiobook listening (screenshots: test-output/web-audiobook.png, web-audiobook-phone.png)"
+LECTOR_URL="http://127.0.0.1:$PORT" LECTOR_SCENARIO=audiobook "$VENV/bin/python" Tests/web/test_web_page.py
+echo "Browser test: the book player with an API token (screenshots: test-output/web-audiobook-token*.png)"
+LECTOR_URL="http://127.0.0.1:$TOKEN_PORT" LECTOR_TOKEN="$TOKEN" LECTOR_SCENARIO=audiobook "$VENV/bin/python" \
+    Tests/web/test_web_page.py
 echo "Browser test: a page played while it is being voiced, natural voice (screenshot: test-output/web-page-live.png)"
 LECTOR_URL="http://127.0.0.1:$LIVE_PORT" LECTOR_SCENARIO=live "$VENV/bin/python" Tests/web/test_web_page.py
 echo "OpenAPI conformance (schemathesis)"

@@ -12,35 +12,13 @@ extension Coordinator {
 
     /// The same as M4B (AAC), made from the MP3 on first request and kept beside it.
     public distributed func bookAudioM4B(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
-        let mp3 = try await bookAudioFile(book: book)
+        let source = audioStore.url(for: try await bookAudioFile(book: book))
         let relative = "books/\(book)/book.m4b"
-        if !FileManager.default.fileExists(atPath: audioStore.url(for: relative).path) {
-            if let building = library.bookAudioBuilds[-book] {
-                try await building.value
-            } else {
-                let source = audioStore.url(for: mp3)
-                let output = audioStore.url(for: relative)
-                let logger = self.logger
-                let build = Task<Void, any Error> {
-                    let started = ContinuousClock.now
-                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                        DispatchQueue.global().async {
-                            continuation.resume(with: Result { try BookAudioBuilder.m4b(from: source, to: output) })
-                        }
-                    }
-                    logger.info("[BOOK AUDIO] Book \(book) - M4B made in \(ContinuousClock.now - started)")
-                }
-                // Negative keys: the M4B builds, beside the MP3 ones.
-                library.bookAudioBuilds[-book] = build
-                defer { library.bookAudioBuilds[-book] = nil }
-                do {
-                    try await build.value
-                } catch {
-                    logger.error("[BOOK AUDIO] Book \(book) - M4B: \(error)")
-                    throw LectorError(
-                        status: 500, code: "book_audio_failed",
-                        message: "The whole-book M4B could not be made; the error was logged.")
-                }
+        let output = audioStore.url(for: relative)
+        if !FileManager.default.fileExists(atPath: output.path) {
+            // Negative keys: the M4B builds, beside the MP3 ones.
+            try await buildOnce(key: -book, what: "M4B of book \(book)") {
+                try BookAudioBuilder.m4b(from: source, to: output)
             }
         }
         return try audioStore.slice(relative, offset: offset, length: min(max(length, 0), 4 << 20))
@@ -59,10 +37,6 @@ extension Coordinator {
         guard !pages.isEmpty else {
             throw LectorError(status: 404, code: "audio_not_found", message: "Book \(book) has no page with speech.")
         }
-        if let building = library.bookAudioBuilds[book] {
-            try await building.value
-            return relative
-        }
         let title = try store.status(book: book).title
         let builder = BookAudioBuilder(
             title: title,
@@ -70,28 +44,36 @@ extension Coordinator {
                 outline: try store.chapters(book: book),
                 pages: pages.map { ($0.page, audioStore.url(for: $0.path)) }, bookTitle: title))
         let output = audioStore.url(for: relative)
+        try await buildOnce(key: book, what: "MP3 of book \(book) (\(pages.count) pages)") {
+            try builder.build(to: output)
+        }
+        return relative
+    }
+
+    /// Runs a whole-book build off the actor, once: a request arriving while it runs waits for
+    /// the same build.
+    private func buildOnce(key: Int64, what: String, _ work: @escaping @Sendable () throws -> Void) async throws {
+        if let building = library.bookAudioBuilds[key] {
+            try await building.value
+            return
+        }
         let logger = self.logger
         let build = Task<Void, any Error> {
             let started = ContinuousClock.now
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result { try builder.build(to: output) })
-                }
+                DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
             }
-            logger.info(
-                "[BOOK AUDIO] Book \(book) - \(pages.count) pages joined with chapters in \(ContinuousClock.now - started)"
-            )
+            logger.info("[BOOK AUDIO] the \(what) made in \(ContinuousClock.now - started)")
         }
-        library.bookAudioBuilds[book] = build
-        defer { library.bookAudioBuilds[book] = nil }
+        library.bookAudioBuilds[key] = build
+        defer { library.bookAudioBuilds[key] = nil }
         do {
             try await build.value
         } catch {
-            logger.error("[BOOK AUDIO] Book \(book) - \(error)")
+            logger.error("[BOOK AUDIO] the \(what): \(error)")
             throw LectorError(
                 status: 500, code: "book_audio_failed",
                 message: "The whole-book audio could not be made; the error was logged.")
         }
-        return relative
     }
 }

@@ -1744,7 +1744,10 @@
   /** `preload`: 'auto' for a page about to play, 'metadata' for the place the player opens at. */
   function setSource(p, audio, number, source, preload) {
     if (preload === 'auto') audio.preload = 'auto';
-    if (audio.pageNumber === number && audio.getAttribute('src') === source) return;
+    if (audio.pageNumber === number && audio.getAttribute('src') === source) {
+      if (audio.error) audio.load(); // tried again
+      return;
+    }
     audio.pageNumber = number;
     audio.setAttribute('data-page', String(number));
     audio.preload = preload || 'auto';
@@ -1754,6 +1757,7 @@
 
   function whenMetadata(audio) {
     if (audio.readyState > 0) return Promise.resolve();
+    if (audio.error) return Promise.reject(new Error('the audio could not be loaded'));
     return new Promise(function (resolve, reject) {
       function done(event) {
         audio.removeEventListener('loadedmetadata', done);
@@ -1785,7 +1789,7 @@
     if (play) p.touched = true;
     var before = activeAudio(p);
     var spare = spareAudio(p);
-    if (spare.pageNumber === number && spare.getAttribute('src')) {
+    if (spare.pageNumber === number && spare.getAttribute('src') && !spare.error) {
       p.active = 1 - p.active;
       before.pause();
     } else if (before.pageNumber !== number) {
