@@ -126,6 +126,17 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 parameters = {{ "path.id" = {{ dictionary = "books", probability = 0.5 }}, "path.file" = {{ dictionary = "files", probability = 0.5 }} }}
 
 [[operations]]
+include-operation-id = ["getBook", "getPosition"]
+parameters = {{ "path.id" = {{ dictionary = "books", probability = 0.5 }} }}
+
+[[operations]]
+# The book's page count and each page's audio length bound a place; a schema cannot say either, so
+# a schema-valid place beyond them is refused (400 invalid_position, as documented).
+include-operation-id = "savePosition"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
+parameters = {{ "path.id" = {{ dictionary = "books", probability = 0.5 }} }}
+
+[[operations]]
 # A book's event stream stays open while the book is processed: read its first event only.
 include-operation-id = "bookEvents"
 max-stream-events = 1

@@ -10,15 +10,33 @@ extension Coordinator {
         return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
     }
 
-    /// The same as M4B (AAC), made from the MP3 on first request and kept beside it.
+    /// How long a request waits for the M4B to be made before it is told to come back.
+    static let m4bWait: Duration = .seconds(8)
+
+    /// The same as M4B (AAC), made from the MP3 on first request and kept beside it. Encoding
+    /// takes about a second per ten minutes of speech, so a request waits a few seconds for it
+    /// and is then answered 409 `audio_not_ready` (try again) while it goes on.
     public distributed func bookAudioM4B(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
         let source = audioStore.url(for: try await bookAudioFile(book: book))
         let relative = "books/\(book)/book.m4b"
         let output = audioStore.url(for: relative)
         if !FileManager.default.fileExists(atPath: output.path) {
             // Negative keys: the M4B builds, beside the MP3 ones.
-            try await buildOnce(key: -book, what: "M4B of book \(book)") {
-                try BookAudioBuilder.m4b(from: source, to: output)
+            let build = Task {
+                try await self.buildOnce(key: -book, what: "M4B of book \(book)") {
+                    try BookAudioBuilder.m4b(from: source, to: output)
+                }
+            }
+            let deadline = ContinuousClock.now + Self.m4bWait
+            while !FileManager.default.fileExists(atPath: output.path), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            if !FileManager.default.fileExists(atPath: output.path) {
+                // No build left running and no file: it failed, and its error says so.
+                if library.bookAudioBuilds[-book] == nil { try await build.value }
+                throw LectorError(
+                    status: 409, code: "audio_not_ready",
+                    message: "The M4B of book \(book) is being made; try again in a few seconds.")
             }
         }
         return try audioStore.slice(relative, offset: offset, length: min(max(length, 0), 4 << 20))

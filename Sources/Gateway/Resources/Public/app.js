@@ -1222,14 +1222,27 @@
 
   /** A whole-book download (MP3 or M4B): a plain link without a token, else fetched with it into a Blob. */
   function downloadBook(view, event, link, format) {
-    if (!storedToken()) return; // the browser follows the link
+    // Without a token the browser follows an MP3 link itself; the M4B is made on first request
+    // (409 while it is being made), so it is fetched here and asked for again until it is ready.
+    if (!storedToken() && format !== 'm4b') return;
     event.preventDefault();
     if (link.downloading) return;
     link.downloading = true;
     var label = link.textContent;
     link.textContent = 'Preparing download…';
     link.setAttribute('aria-busy', 'true');
-    authFetch('/api/books/' + view.id + '/audio/' + (format === 'm4b' ? '?format=m4b' : '')).then(function (response) {
+    var path = '/api/books/' + view.id + '/audio/' + (format === 'm4b' ? '?format=m4b' : '');
+    var deadline = Date.now() + 5 * 60 * 1000;
+    function fetchReady() {
+      return authFetch(path).then(function (response) {
+        if (response.status === 409 && Date.now() < deadline) {
+          link.textContent = 'Making the ' + format.toUpperCase() + '…';
+          return new Promise(function (resolve) { setTimeout(resolve, 2000); }).then(fetchReady);
+        }
+        return response;
+      });
+    }
+    fetchReady().then(function (response) {
       if (!response.ok) {
         return response.text().then(function (text) {
           var body = parseJSON(text);
