@@ -142,6 +142,15 @@ struct FlowCluster {
         let coordinator = try Coordinator(
             actorSystem: coordinatorSystem, settings: coordinatorSettings, logger: Logger(label: "test.coordinator"))
         try await coordinator.whenLocal { try $0.start() }
+        // Both sides know each other before a test starts: a call to the worker's side before the
+        // coordinator has taken it in (the upload's progress receiver, on a slow machine) fails.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+            coordinatorSystem.members.first(where: { $0.name == "worker" })?.status != .up
+                || workerSystem.members.first(where: { $0.name == "coordinator" })?.status != .up
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         return FlowCluster(
             folder: folder, coordinatorSystem: coordinatorSystem, workerSystem: workerSystem, coordinator: coordinator)
     }
