@@ -1,0 +1,274 @@
+/// SWIM's failure detection and dissemination as a pure state machine: the protocol that keeps a
+/// node's load constant however large the cluster grows (one probe a period, not a ping to every
+/// peer).
+///
+/// Each `tick` probes one member, taken in a shuffled round robin so every member is probed within
+/// one pass. A member that does not ack within `probeTimeout` is probed indirectly through `k`
+/// others (`pingReq`); one that still does not ack by the end of the period is `suspect`. A suspect
+/// that does not refute within `suspicionTimeout` is `down`. A suspect refutes by raising its
+/// incarnation: a node that hears itself suspected does exactly that. Every change rides on the
+/// pings and acks already being sent, each one a bounded number of times, a few per message.
+///
+/// `down` stays each node's own verdict (as in `Membership`): suspicion is gossiped, so every node
+/// runs out of patience with a silent member by itself, but a `down` heard from another is taken
+/// only as a suspicion, so no node can have a live member removed everywhere.
+///
+/// It does no I/O: events in (a tick, a message), actions out (messages to send), and tests drive it
+/// with a clock and a seeded random source of their own. Not yet wired into `ClusterSystem`
+/// (which still heartbeats every peer); this is the protocol the membership issue asks for.
+public struct SWIMDetector<Random: RandomNumberGenerator> {
+    public struct Settings: Sendable {
+        public var probeInterval: Duration = .milliseconds(500)
+        public var probeTimeout: Duration = .milliseconds(200)
+        /// Members asked to probe a silent one on our behalf.
+        public var indirectProbes = 3
+        public var suspicionTimeout: Duration = .seconds(3)
+        /// Member changes piggybacked on one message at most.
+        public var maxPiggyback = 8
+        /// Each change is sent `retransmitMultiplier · ⌈log₂(n + 1)⌉` times: enough to reach
+        /// everyone with high probability, not more.
+        public var retransmitMultiplier = 3
+
+        public init() {}
+    }
+
+    public enum Status: Int, Sendable, Comparable {
+        case alive = 0, suspect = 1, down = 2
+
+        public static func < (a: Status, b: Status) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// A member's state as gossip carries it.
+    public struct Update: Sendable, Equatable {
+        public var name: String
+        public var incarnation: UInt64
+        public var status: Status
+
+        public init(name: String, incarnation: UInt64, status: Status) {
+            self.name = name
+            self.incarnation = incarnation
+            self.status = status
+        }
+
+        /// SWIM's precedence: a higher incarnation wins; within one, suspect beats alive and
+        /// down beats both.
+        func overrides(_ other: Update) -> Bool {
+            incarnation > other.incarnation || (incarnation == other.incarnation && status > other.status)
+        }
+    }
+
+    public enum Message: Sendable, Equatable {
+        case ping(sequence: UInt64, updates: [Update])
+        case ack(sequence: UInt64, updates: [Update])
+        /// "Probe `target` for me and pass its ack back."
+        case pingRequest(sequence: UInt64, target: String, updates: [Update])
+    }
+
+    public enum Action: Sendable, Equatable {
+        case send(Message, to: String)
+        /// A member's status changed, as this node now believes.
+        case changed(Update)
+    }
+
+    /// A probe this node is waiting on.
+    private struct Probe {
+        var target: String
+        var started: ContinuousClock.Instant
+        var indirect = false
+        /// The members asked to probe it for us: only their acks (or the target's) count.
+        var helpers: Set<String> = []
+        /// When this is a probe for another node (`pingRequest`): whom to pass the ack to, and
+        /// under which of its sequence numbers.
+        var onBehalfOf: (node: String, sequence: UInt64)?
+    }
+
+    public let name: String
+    public private(set) var incarnation: UInt64 = 0
+    public let settings: Settings
+    public private(set) var members: [String: Update] = [:]
+    private var suspectedAt: [String: ContinuousClock.Instant] = [:]
+    private var order: [String] = []
+    private var probes: [UInt64: Probe] = [:]
+    private var nextSequence: UInt64 = 1
+    /// Changes still to be piggybacked, with how many times each has gone out.
+    private var gossip: [String: (update: Update, sent: Int)] = [:]
+    private var probeCursor = 0
+    private var random: Random
+
+    public init(name: String, settings: Settings = Settings(), random: Random) {
+        self.name = name
+        self.settings = settings
+        self.random = random
+    }
+
+    // MARK: Events
+
+    /// A member learnt of outside gossip (a seed, a join): alive at its incarnation.
+    public mutating func add(_ member: String, incarnation: UInt64 = 0, now: ContinuousClock.Instant) -> [Action] {
+        apply(Update(name: member, incarnation: incarnation, status: .alive), now: now)
+    }
+
+    /// One protocol period: suspicions that ran out become `down`, unanswered probes go indirect
+    /// or end in suspicion, and the next member is probed.
+    public mutating func tick(now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        for (member, since) in suspectedAt.sorted(by: { $0.key < $1.key })
+        where now - since >= settings.suspicionTimeout {
+            guard let current = members[member], current.status == .suspect else { continue }
+            actions += apply(Update(name: member, incarnation: current.incarnation, status: .down), now: now)
+        }
+        for (sequence, probe) in probes.sorted(by: { $0.key < $1.key }) where probe.onBehalfOf == nil {
+            let waited = now - probe.started
+            if !probe.indirect, waited >= settings.probeTimeout {
+                probes[sequence]?.indirect = true
+                let asked = helpers(for: probe.target)
+                probes[sequence]?.helpers = Set(asked)
+                for helper in asked {
+                    actions.append(
+                        .send(.pingRequest(sequence: sequence, target: probe.target, updates: piggyback()), to: helper))
+                }
+            } else if probe.indirect, waited >= settings.probeInterval {
+                probes[sequence] = nil
+                if let current = members[probe.target], current.status == .alive {
+                    actions += apply(
+                        Update(name: probe.target, incarnation: current.incarnation, status: .suspect), now: now)
+                }
+            }
+        }
+        // Probes made for others are dropped after a period: their requester decides alone.
+        probes = probes.filter { $0.value.onBehalfOf == nil || now - $0.value.started < settings.probeInterval }
+        if let target = nextTarget(), !probes.values.contains(where: { $0.target == target && $0.onBehalfOf == nil }) {
+            let sequence = take()
+            probes[sequence] = Probe(target: target, started: now)
+            actions.append(.send(.ping(sequence: sequence, updates: piggyback()), to: target))
+        }
+        return actions
+    }
+
+    /// A message from `sender` (a name its certificate proved, not one it claimed).
+    public mutating func receive(_ message: Message, from sender: String, now: ContinuousClock.Instant) -> [Action] {
+        guard sender != name else { return [] }
+        var actions: [Action] = []
+        switch message {
+        case .ping(let sequence, let updates):
+            actions += merge(updates, now: now)
+            actions += heardFrom(sender, now: now)
+            actions.append(.send(.ack(sequence: sequence, updates: piggyback()), to: sender))
+        case .ack(let sequence, let updates):
+            actions += merge(updates, now: now)
+            // Only an ack from the member probed, or from a helper asked about it, counts.
+            guard let probe = probes[sequence], probe.target == sender || probe.helpers.contains(sender) else {
+                break
+            }
+            probes[sequence] = nil
+            actions += heardFrom(probe.target, now: now)
+            if let requester = probe.onBehalfOf {
+                actions.append(.send(.ack(sequence: requester.sequence, updates: piggyback()), to: requester.node))
+            }
+        case .pingRequest(let sequence, let target, let updates):
+            actions += merge(updates, now: now)
+            guard target != name, target != sender, members[target] != nil,
+                probes.values.filter({ $0.onBehalfOf != nil }).count < 4 * settings.indirectProbes
+            else { break }
+            let mine = take()
+            probes[mine] = Probe(target: target, started: now, indirect: true, onBehalfOf: (sender, sequence))
+            actions.append(.send(.ping(sequence: mine, updates: piggyback()), to: target))
+        }
+        return actions
+    }
+
+    // MARK: Rules
+
+    /// Gossip about members, ours included: news about this node is answered, never believed; a
+    /// `down` from another node is taken as a suspicion only.
+    private mutating func merge(_ updates: [Update], now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        for var update in updates.prefix(settings.maxPiggyback) {
+            if update.name == name {
+                if update.status != .alive, update.incarnation >= incarnation, update.incarnation < .max {
+                    // Suspected at our current incarnation: refute with a new one.
+                    incarnation = update.incarnation + 1
+                    remember(Update(name: name, incarnation: incarnation, status: .alive))
+                }
+                continue
+            }
+            if update.status == .down { update.status = .suspect }
+            actions += apply(update, now: now)
+        }
+        return actions
+    }
+
+    /// Hearing from a member directly: a member not known yet is alive. A suspect stays suspect
+    /// until it refutes (our pings carry the suspicion to it, and its answer the refutation).
+    private mutating func heardFrom(_ member: String, now: ContinuousClock.Instant) -> [Action] {
+        guard member != name, members[member] == nil else { return [] }
+        return apply(Update(name: member, incarnation: 0, status: .alive), now: now)
+    }
+
+    private mutating func apply(_ update: Update, now: ContinuousClock.Instant) -> [Action] {
+        guard update.name != name else { return [] }
+        if let current = members[update.name] {
+            guard update.overrides(current) else { return [] }
+            // `down` ends an incarnation: only a new one brings the member back.
+            if current.status == .down, update.incarnation <= current.incarnation { return [] }
+        }
+        members[update.name] = update
+        switch update.status {
+        case .suspect: suspectedAt[update.name] = suspectedAt[update.name] ?? now
+        case .alive, .down: suspectedAt[update.name] = nil
+        }
+        if !order.contains(update.name) { order.append(update.name) }
+        // Our own verdict of `down` is not gossiped: each node reaches it by itself.
+        if update.status != .down { remember(update) } else { gossip[update.name] = nil }
+        return [.changed(update)]
+    }
+
+    private mutating func remember(_ update: Update) {
+        gossip[update.name] = (update, 0)
+    }
+
+    /// How many times each change is sent: `retransmitMultiplier · ⌈log₂(n + 1)⌉`.
+    var retransmitLimit: Int {
+        let n = members.count + 1
+        return settings.retransmitMultiplier * (Int.bitWidth - n.leadingZeroBitCount)
+    }
+
+    /// The changes least sent so far, each counted; those sent enough are dropped.
+    private mutating func piggyback() -> [Update] {
+        let limit = retransmitLimit
+        let chosen = gossip.sorted { ($0.value.sent, $0.key) < ($1.value.sent, $1.key) }.prefix(settings.maxPiggyback)
+        var updates: [Update] = []
+        for (member, entry) in chosen {
+            updates.append(entry.update)
+            if entry.sent + 1 >= limit { gossip[member] = nil } else { gossip[member]?.sent += 1 }
+        }
+        return updates
+    }
+
+    /// The next member not `down`, in a round robin reshuffled after each pass, so each member is
+    /// probed once a pass and in no order a member could predict.
+    private mutating func nextTarget() -> String? {
+        for _ in 0...order.count {
+            if probeCursor >= order.count {
+                probeCursor = 0
+                order.shuffle(using: &random)
+            }
+            guard !order.isEmpty else { return nil }
+            let member = order[probeCursor]
+            probeCursor += 1
+            if members[member]?.status != .down { return member }
+        }
+        return nil
+    }
+
+    private mutating func helpers(for target: String) -> [String] {
+        Array(
+            order.filter { $0 != target && members[$0]?.status == .alive }.shuffled(using: &random)
+                .prefix(settings.indirectProbes))
+    }
+
+    private mutating func take() -> UInt64 {
+        defer { nextSequence &+= 1 }
+        return nextSequence
+    }
+}

@@ -1,0 +1,186 @@
+import Testing
+
+@testable import ClusterTransport
+
+/// SWIM's failure detector without sockets: a clock of our own and a seeded random source.
+@Suite struct SWIMDetectorTests {
+    typealias Detector = SWIMDetector<SplitMix>
+
+    static func detector(_ name: String, members: [String], seed: UInt64 = 1) -> (Detector, ContinuousClock.Instant) {
+        var detector = Detector(name: name, random: SplitMix(seed: seed))
+        let start = ContinuousClock.now
+        for member in members { _ = detector.add(member, now: start) }
+        return (detector, start)
+    }
+
+    static func pings(_ actions: [Detector.Action]) -> [(sequence: UInt64, to: String, updates: [Detector.Update])] {
+        actions.compactMap {
+            if case .send(.ping(let sequence, let updates), let to) = $0 { return (sequence, to, updates) }
+            return nil
+        }
+    }
+
+    static func changes(_ actions: [Detector.Action]) -> [Detector.Update] {
+        actions.compactMap {
+            if case .changed(let update) = $0 { return update }
+            return nil
+        }
+    }
+
+    @Test func eachPeriodProbesOneMemberAndEveryMemberOncePerPass() {
+        let others = (1...10).map { "n\($0)" }
+        var (detector, start) = Self.detector("me", members: others)
+        var probed: [String] = []
+        for period in 0..<10 {
+            let now = start + .milliseconds(500 * period)
+            let sent = Self.pings(detector.tick(now: now))
+            #expect(sent.count == 1)  // one probe a period, however many members
+            probed += sent.map(\.to)
+            for ping in sent {
+                _ = detector.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
+            }
+        }
+        #expect(Set(probed) == Set(others))  // a pass covers every member once
+    }
+
+    @Test func aSilentMemberIsProbedIndirectlyThenSuspectedThenDown() {
+        var (detector, start) = Self.detector("me", members: ["a", "b", "c", "d"])
+        var now = start
+        var ping = Self.pings(detector.tick(now: now))[0]
+        let silent = ping.to
+        now += .milliseconds(250)  // past the probe timeout: k others are asked
+        let requests = detector.tick(now: now).compactMap { action -> String? in
+            if case .send(.pingRequest(_, let target, _), let helper) = action, target == silent { return helper }
+            return nil
+        }
+        #expect(requests.count == 3)
+        #expect(!requests.contains(silent))
+        now += .milliseconds(500)  // nobody answered within the period: suspect
+        let changes = Self.changes(detector.tick(now: now))
+        #expect(changes.contains(.init(name: silent, incarnation: 0, status: .suspect)))
+        #expect(detector.members[silent]?.status == .suspect)
+        // The suspicion outlasts its timeout: down, by this node's own verdict.
+        now += .seconds(3)
+        ping = Self.pings(detector.tick(now: now)).first ?? ping
+        #expect(detector.members[silent]?.status == .down)
+        // A down member is not probed any more.
+        for period in 1...8 {
+            #expect(!Self.pings(detector.tick(now: now + .milliseconds(500 * period))).contains { $0.to == silent })
+        }
+    }
+
+    @Test func anAckPassedOnByAHelperKeepsTheMemberAlive() {
+        var (detector, start) = Self.detector("me", members: ["a", "b", "c", "d"])
+        let ping = Self.pings(detector.tick(now: start))[0]
+        let asked = detector.tick(now: start + .milliseconds(250)).compactMap { action -> String? in
+            if case .send(.pingRequest, let helper) = action { return helper }
+            return nil
+        }
+        // An ack from someone not asked does not count; one from a helper does.
+        let stranger = ["a", "b", "c", "d"].first { $0 != ping.to && !asked.contains($0) }
+        if let stranger {
+            _ = detector.receive(.ack(sequence: ping.sequence, updates: []), from: stranger, now: start)
+        }
+        _ = detector.receive(
+            .ack(sequence: ping.sequence, updates: []), from: asked[0], now: start + .milliseconds(300))
+        #expect(Self.changes(detector.tick(now: start + .milliseconds(800))).isEmpty)
+        #expect(detector.members[ping.to]?.status == .alive)
+    }
+
+    @Test func aHelperProbesForTheRequesterAndPassesTheAckBack() {
+        var (helper, start) = Self.detector("h", members: ["me", "target"])
+        let forwarded = Self.pings(
+            helper.receive(.pingRequest(sequence: 42, target: "target", updates: []), from: "me", now: start))
+        #expect(forwarded.map(\.to) == ["target"])
+        let back = helper.receive(.ack(sequence: forwarded[0].sequence, updates: []), from: "target", now: start)
+        #expect(
+            back.contains(.send(.ack(sequence: 42, updates: []), to: "me"))
+                || back.contains {
+                    if case .send(.ack(42, _), "me") = $0 { return true }
+                    return false
+                })
+        // A request about itself, or about a stranger, is not acted on.
+        #expect(
+            Self.pings(helper.receive(.pingRequest(sequence: 1, target: "h", updates: []), from: "me", now: start))
+                .isEmpty)
+        #expect(
+            Self.pings(helper.receive(.pingRequest(sequence: 2, target: "nobody", updates: []), from: "me", now: start))
+                .isEmpty)
+    }
+
+    @Test func aSuspectedNodeRefutesWithAHigherIncarnation() {
+        var (node, start) = Self.detector("x", members: ["y"])
+        #expect(node.incarnation == 0)
+        let replies = node.receive(
+            .ping(sequence: 7, updates: [.init(name: "x", incarnation: 0, status: .suspect)]), from: "y", now: start)
+        #expect(node.incarnation == 1)
+        let carried =
+            replies.compactMap { action -> [Detector.Update]? in
+                if case .send(.ack(7, let updates), "y") = action { return updates }
+                return nil
+            }.first ?? []
+        #expect(carried.contains(.init(name: "x", incarnation: 1, status: .alive)))
+        // Old news about it changes nothing; a `down` about it is refuted the same way.
+        _ = node.receive(
+            .ping(sequence: 8, updates: [.init(name: "x", incarnation: 0, status: .suspect)]), from: "y", now: start)
+        #expect(node.incarnation == 1)
+        _ = node.receive(
+            .ping(sequence: 9, updates: [.init(name: "x", incarnation: 1, status: .down)]), from: "y", now: start)
+        #expect(node.incarnation == 2)
+    }
+
+    @Test func precedenceOfGossipAndRejoinAfterDown() {
+        var (node, start) = Self.detector("me", members: ["m"])
+        func hear(_ update: Detector.Update) {
+            _ = node.receive(.ping(sequence: 1, updates: [update]), from: "other", now: start)
+        }
+        hear(.init(name: "m", incarnation: 0, status: .suspect))
+        #expect(node.members["m"]?.status == .suspect)
+        hear(.init(name: "m", incarnation: 0, status: .alive))  // same incarnation: suspicion stands
+        #expect(node.members["m"]?.status == .suspect)
+        hear(.init(name: "m", incarnation: 1, status: .alive))  // refuted
+        #expect(node.members["m"] == .init(name: "m", incarnation: 1, status: .alive))
+        // Someone else's `down` is only a suspicion here; our own clock decides.
+        hear(.init(name: "m", incarnation: 1, status: .down))
+        #expect(node.members["m"]?.status == .suspect)
+        _ = node.tick(now: start + .seconds(4))
+        #expect(node.members["m"]?.status == .down)
+        hear(.init(name: "m", incarnation: 1, status: .alive))  // the same incarnation stays down
+        #expect(node.members["m"]?.status == .down)
+        hear(.init(name: "m", incarnation: 2, status: .alive))  // restarted: back
+        #expect(node.members["m"]?.status == .alive)
+    }
+
+    @Test func gossipIsBoundedPerMessageAndInTransmissions() {
+        let others = (1...40).map { "n\($0)" }
+        var (node, start) = Self.detector("me", members: others)
+        // 40 fresh changes, at most 8 a message, each sent at most 3·⌈log₂ 41⌉ = 18 times.
+        #expect(node.retransmitLimit == 18)
+        var sent: [String: Int] = [:]
+        for round in 0..<200 {
+            let replies = node.receive(.ping(sequence: UInt64(round), updates: []), from: "n1", now: start)
+            for case .send(.ack(_, let updates), _) in replies {
+                #expect(updates.count <= 8)
+                for update in updates { sent[update.name, default: 0] += 1 }
+            }
+        }
+        #expect(sent.count == 40)
+        #expect(sent.values.allSatisfy { $0 == 18 }, "\(sent)")
+        // Everything has gone out enough: messages carry nothing more.
+        let quiet = node.receive(.ping(sequence: 999, updates: []), from: "n1", now: start)
+        #expect(quiet.contains(.send(.ack(sequence: 999, updates: []), to: "n1")))
+    }
+}
+
+/// SplitMix64: a seeded generator, so the detector's shuffles repeat run after run.
+struct SplitMix: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
