@@ -114,6 +114,20 @@ import Testing
         #expect(!VoiceNeed.natural(language: "hi").isMet(by: [Self.joe] + Self.espeak))
     }
 
+    @Test func aWorkerThatLostAPageIsSentNothingForAWhile() {
+        var dispatcher = TestDispatcher(policy: Self.policy)
+        dispatcher.join(Self.id("dead"), worker: "dead", node: "dead", capacity: 4)
+        dispatcher.join(Self.id("live"), worker: "live", node: "live", capacity: 1)
+        for page in 1...3 { dispatcher.enqueue(PageKey(book: 1, page: page)) }
+        let now = ContinuousClock.now
+        dispatcher.pause(Self.id("dead"), until: now + .seconds(2))
+        let first = dispatcher.pick(now: now)
+        #expect(first.map(\.node) == ["live"])
+        for pick in first { _ = dispatcher.lease(pick.key, to: pick.worker, attempt: 1) }
+        #expect(dispatcher.pick(now: now + .seconds(1)).isEmpty)  // still paused, and live is full
+        #expect(dispatcher.pick(now: now + .seconds(2)).map(\.node) == ["dead", "dead"])
+    }
+
     @Test func forgettingABookDropsItsJobsAndLeases() {
         var dispatcher = TestDispatcher(policy: Self.policy)
         dispatcher.join(Self.id("w1"), worker: "w1", node: "w1", capacity: 1)

@@ -306,8 +306,19 @@ extension Coordinator {
         return .failed
     }
 
+    /// How long a worker that lost a page is sent nothing (it may be dead and still listed).
+    static let lostWorkerPause: Duration = .seconds(2)
+
     private func reject(_ error: any Error, for key: PageKey, lease: Dispatcher<any PageSynthesizing>.Lease) {
         let ending = Self.ending(of: error)
+        if ending == .lost, dispatcher.slot(lease.worker)?.pausedUntil.map({ $0 <= .now }) ?? true {
+            dispatcher.pause(lease.worker, until: .now + Self.lostWorkerPause)
+            // Its jobs may have nowhere else to go: hand out again when the pause ends.
+            Task {
+                try? await Task.sleep(for: Self.lostWorkerPause)
+                self.pump()
+            }
+        }
         let message = Self.describe(error)
         let outcome: BookStore.AttemptOutcome
         do {

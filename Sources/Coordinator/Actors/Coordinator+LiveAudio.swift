@@ -26,19 +26,28 @@ extension Coordinator {
                 }
                 var result: PageResult?
                 var readFailure: (any Error)?
-                while let outcome = try await group.next() {
-                    switch outcome {
-                    case .answered(let answer): result = answer
-                    case .read: break
-                    case .readFailed(let error):
-                        readFailure = error
-                        // The worker told the reader its job failed: its own error, on its way,
-                        // says why. Anything else ends the job now.
-                        if !(error is PageTransferError) { group.cancelAll() }
+                do {
+                    while let outcome = try await group.next() {
+                        switch outcome {
+                        case .answered(let answer): result = answer
+                        case .read: break
+                        case .readFailed(let error):
+                            readFailure = error
+                            // The worker told the reader its job failed: its own error, on its
+                            // way, says why. Anything else (a lost connection) ends the job now.
+                            if !(error is PageTransferError) { group.cancelAll() }
+                        }
                     }
+                } catch {
+                    // The synthesis call cancelled because the reader failed ends with a
+                    // cancellation; the reader's error is what happened (a lost worker is a
+                    // loss, not a failed attempt).
+                    if let readFailure, !(readFailure is PageTransferError) { throw readFailure }
+                    throw error
                 }
                 if let readFailure { throw readFailure }
-                return result!
+                guard let result else { throw PageTransferError(reason: "the worker gave no answer") }
+                return result
             }
             guard result.audioBytes == file.bytes else {
                 throw PageTransferError(

@@ -19,6 +19,10 @@ struct Dispatcher<Worker> {
         var voices: [VoiceInfo] = []
         var inFlight: Set<PageKey> = []
         var jobsDone = 0
+        /// A worker that just lost a page (its connection dropped, it could not be reached) gets
+        /// no job before this: a dead worker stays listed until the cluster notices, and jobs sent
+        /// to it meanwhile would each spend a page's loss budget in milliseconds.
+        var pausedUntil: ContinuousClock.Instant?
 
         var freeSlots: Int { capacity - inFlight.count }
     }
@@ -128,8 +132,9 @@ struct Dispatcher<Worker> {
     /// A worker takes first the pages only workers like it can voice (a natural-voice worker takes
     /// natural-voice pages before espeak-ng ones), so the scarce voice is not spent on pages any
     /// worker could do. A need no worker meets is served by all.
-    mutating func pick() -> [(key: PageKey, worker: ClusterActorID, node: String)] {
-        var free = slots.mapValues(\.freeSlots).filter { $0.value > 0 }
+    mutating func pick(now: ContinuousClock.Instant = .now) -> [(key: PageKey, worker: ClusterActorID, node: String)] {
+        var free = slots.filter { $0.value.pausedUntil.map { $0 <= now } ?? true }.mapValues(\.freeSlots)
+            .filter { $0.value > 0 }
         let unmet = Set(queues.keys.filter { need in !slots.values.contains { need.isMet(by: $0.voices) } })
         var picks: [(key: PageKey, worker: ClusterActorID, node: String)] = []
         while let (id, count) = free.max(by: { ($0.value, $1.key.description) < ($1.value, $0.key.description) }) {
@@ -148,6 +153,11 @@ struct Dispatcher<Worker> {
             free[id] = count > 1 ? count - 1 : nil
         }
         return picks
+    }
+
+    /// Sends `worker` nothing until `until` (see `Slot.pausedUntil`).
+    mutating func pause(_ worker: ClusterActorID, until: ContinuousClock.Instant) {
+        slots[worker]?.pausedUntil = until
     }
 
     mutating func putBack(_ keys: [PageKey]) {
