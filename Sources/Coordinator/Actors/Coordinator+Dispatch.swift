@@ -39,7 +39,12 @@ extension Coordinator {
                     "[WORKERS] \(id.node.name) joined with concurrency \(capacity), OCR packs \(packs.joined(separator: " ")), natural voices \(voices.filter { $0.quality == "natural" }.map(\.name).joined(separator: " "))"
                 )
             } catch {
-                logger.warning("[WORKERS] cannot reach new worker \(id.node.name): \(error)")
+                // Often a worker that has only just connected; asked again while it stays listed.
+                logger.warning("[WORKERS] cannot reach new worker \(id.node.name): \(error); asking again in 1 s")
+                Task {
+                    try? await Task.sleep(for: .seconds(1))
+                    await self.workersChanged(self.actorSystem.receptionist.lookup(pageWorkerKey))
+                }
             }
         }
         pump()
