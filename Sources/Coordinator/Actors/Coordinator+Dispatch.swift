@@ -15,6 +15,7 @@ extension Coordinator {
             let held = dispatcher.leave(id)
             logger.info("[WORKERS] \(id.node.name) left (\(held) jobs in hand)")
         }
+        var unreachedWorkers = false
         for id in ids where dispatcher.slot(id) == nil {
             do {
                 let worker = try $PageSynthesizing.resolve(id: id, using: actorSystem)
@@ -41,10 +42,17 @@ extension Coordinator {
             } catch {
                 // Often a worker that has only just connected; asked again while it stays listed.
                 logger.warning("[WORKERS] cannot reach new worker \(id.node.name): \(error); asking again in 1 s")
-                Task {
-                    try? await Task.sleep(for: .seconds(1))
-                    await self.workersChanged(self.actorSystem.receptionist.lookup(pageWorkerKey))
-                }
+                unreachedWorkers = true
+            }
+        }
+        // One retry for all the workers that failed, never one per failure (each retry would
+        // spawn as many again while they keep failing).
+        if unreachedWorkers, !workerRetryScheduled {
+            workerRetryScheduled = true
+            Task {
+                try? await Task.sleep(for: .seconds(1))
+                self.workerRetryScheduled = false
+                await self.workersChanged(self.actorSystem.receptionist.lookup(pageWorkerKey))
             }
         }
         pump()

@@ -31,6 +31,8 @@ public distributed actor Coordinator {
     var flushScheduled = false
     /// A pump that failed to start its batch tries again after this much (doubling, bounded).
     var pumpRetry: Duration?
+    /// A listed worker could not be asked its capacity and voices: one retry of them all is due.
+    var workerRetryScheduled = false
     var library: BookLibrary
     /// Pages' audio while it is being made.
     var live = LiveAudio()
