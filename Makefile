@@ -40,7 +40,8 @@ DEPS := \
 	"command -v curl|curl" \
 	"command -v chromium|chromium" \
 	"command -v chromedriver|chromium-driver" \
-	"python3 -c 'import venv, ensurepip'|python3-venv"
+	"python3 -c 'import venv, ensurepip'|python3-venv" \
+	"ls /usr/lib/postgresql/*/bin/initdb|postgresql"
 
 deps:
 	@missing=""; \

@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib", providers: [.apt(["libpoppler-glib-dev"])]),
@@ -61,6 +62,7 @@ let package = Package(
             dependencies: [
                 "ClusterTransport", "CPoppler", "CTextcat", "CHunspell",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -113,6 +115,8 @@ let package = Package(
             ],
             path: "Benchmarks/LectorBench"
         ),
+        // A real PostgreSQL server for the tests that need one.
+        .target(name: "LectorTestSupport", path: "Tests/Support"),
         .testTarget(
             name: "ClusterTransportTests",
             dependencies: [
@@ -125,7 +129,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "ClusterTransport", "PageWorker"],
+            dependencies: [
+                "Coordinator", "ClusterTransport", "PageWorker", "LectorTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -135,7 +142,8 @@ let package = Package(
         .testTarget(
             name: "LectorTests",
             dependencies: [
-                "lector", "ClusterTransport", "Coordinator", "PageWorker", "Gateway",
+                "lector", "ClusterTransport", "Coordinator", "PageWorker", "Gateway", "LectorTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,16 @@ import Foundation
 
 /// Where the coordinator keeps its state and how patient it is with workers.
 public struct CoordinatorSettings: Sendable {
+    /// Where books and pages are kept.
+    public enum Store: Sendable, Equatable {
+        /// The SQLite file at `databasePath`, page audio as files under `audioDirectory`.
+        case sqlite
+        /// A PostgreSQL database, `postgres://USER@HOST:PORT/DATABASE`, page audio in it too;
+        /// `audioDirectory` then only holds this coordinator's temporary and derived files.
+        case postgres(url: String)
+    }
+
+    public var store: Store = .sqlite
     public var databasePath: String
     public var audioDirectory: String
     /// Uploads are spooled here until they become a book (or are abandoned).
@@ -36,5 +46,14 @@ public struct CoordinatorSettings: Sendable {
         self.maxUploadBytes = maxUploadBytes
         self.maxAttempts = maxAttempts
         self.jobLease = jobLease
+    }
+}
+
+extension CoordinatorSettings.Store {
+    /// The PostgreSQL store, its URL checked now (a mistake is a configuration error, not a
+    /// coordinator that cannot start).
+    public static func postgres(checking url: String) throws -> Self {
+        _ = try PostgresURL.configuration(url)
+        return .postgres(url: url)
     }
 }

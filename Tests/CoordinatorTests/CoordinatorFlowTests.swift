@@ -141,7 +141,7 @@ struct FlowCluster {
         coordinatorSettings.retryBackoff = .milliseconds(20)
         let coordinator = try Coordinator(
             actorSystem: coordinatorSystem, settings: coordinatorSettings, logger: Logger(label: "test.coordinator"))
-        try await coordinator.whenLocal { try $0.start() }
+        try await coordinator.whenLocal { try await $0.start() }
         // Both sides know each other before a test starts: a call to the worker's side before the
         // coordinator has taken it in (the upload's progress receiver, on a slow machine) fails.
         let deadline = ContinuousClock.now + .seconds(30)
@@ -318,7 +318,7 @@ struct CoordinatorFlowTests {
 
         // A duplicate or stale answer reaching the coordinator directly is fenced off too.
         await cluster.coordinator.whenLocal { coordinator in
-            coordinator.finished(
+            await coordinator.finished(
                 key, token: UUID(),
                 with: .success((PageResult(audioBytes: 5, durationSeconds: 9, voice: "hi"), nil)))
         }
@@ -443,7 +443,7 @@ struct AudioWriteFailureTests {
         try Data("partial".utf8).write(to: work.appendingPathComponent("book.mp3"))
         let half = folder.appendingPathComponent("books/3/.page_0001.mp3.x.tmp")
         try Data("half".utf8).write(to: half)
-        let store = AudioStore(directory: folder.path)
+        let store = FileAudioStore(directory: folder.path)
         #expect(store.removeInterruptedWrites() == 2)
         #expect(!FileManager.default.fileExists(atPath: work.path))
         #expect(!FileManager.default.fileExists(atPath: half.path))

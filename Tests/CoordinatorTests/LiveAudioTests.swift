@@ -6,7 +6,7 @@ import Testing
 /// The table of pages whose audio is being made: which attempt a listener may read, and when the
 /// start of a file may still change.
 @Suite struct LiveAudioTests {
-    let store = AudioStore(
+    let store = FileAudioStore(
         directory: FileManager.default.temporaryDirectory.appendingPathComponent("live-\(UUID().uuidString)").path)
 
     @Test func aListenedPageRemembersItsAttemptAndANewAttemptReplacesTheOld() throws {

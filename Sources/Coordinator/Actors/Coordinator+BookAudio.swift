@@ -4,10 +4,11 @@ import Foundation
 
 extension Coordinator {
     /// A piece of the whole book's MP3 (`length` 0 asks only its size). Built on first request
-    /// once every page is ready, then served from disk.
+    /// once every page is ready, then served from this coordinator's disk (any coordinator can
+    /// build it again from the stored pages).
     public distributed func bookAudio(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
         let path = try await bookAudioFile(book: book)
-        return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
+        return try AudioFiles.sliceFile(audioStore.localURL(path), offset: offset, length: min(max(length, 0), 4 << 20))
     }
 
     /// How long a request waits for the M4B to be made before it is told to come back.
@@ -17,9 +18,9 @@ extension Coordinator {
     /// takes about a second per ten minutes of speech, so a request waits a few seconds for it
     /// and is then answered 409 `audio_not_ready` (try again) while it goes on.
     public distributed func bookAudioM4B(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
-        let source = audioStore.url(for: try await bookAudioFile(book: book))
+        let source = audioStore.localURL(try await bookAudioFile(book: book))
         let relative = "books/\(book)/book.m4b"
-        let output = audioStore.url(for: relative)
+        let output = audioStore.localURL(relative)
         if !FileManager.default.fileExists(atPath: output.path) {
             // Negative keys: the M4B builds, beside the MP3 ones.
             let build = Task {
@@ -39,29 +40,31 @@ extension Coordinator {
                     message: "The M4B of book \(book) is being made; try again in a few seconds.")
             }
         }
-        return try audioStore.slice(relative, offset: offset, length: min(max(length, 0), 4 << 20))
+        return try AudioFiles.sliceFile(
+            audioStore.localURL(relative), offset: offset, length: min(max(length, 0), 4 << 20))
     }
 
     static func bookAudioPath(book: Int64) -> String { "books/\(book)/book.mp3" }
 
     func bookAudioFile(book: Int64) async throws -> String {
         let relative = Self.bookAudioPath(book: book)
-        guard let pages = try store.audioPaths(book: book) else {
+        guard let pages = try await store.audioPaths(book: book) else {
             throw LectorError(
                 status: 409, code: "audio_not_ready",
                 message: "Book \(book) is not ready yet: the whole-book audio exists once every page is completed.")
         }
-        if FileManager.default.fileExists(atPath: audioStore.url(for: relative).path) { return relative }
+        if FileManager.default.fileExists(atPath: audioStore.localURL(relative).path) { return relative }
         guard !pages.isEmpty else {
             throw LectorError(status: 404, code: "audio_not_found", message: "Book \(book) has no page with speech.")
         }
-        let title = try store.status(book: book).title
+        let title = try await store.status(book: book).title
+        var files: [(page: Int, file: URL)] = []
+        for page in pages { files.append((page.page, try await audioStore.localFile(page.path))) }
         let builder = BookAudioBuilder(
             title: title,
             chapters: BookAudioBuilder.chapters(
-                outline: try store.chapters(book: book),
-                pages: pages.map { ($0.page, audioStore.url(for: $0.path)) }, bookTitle: title))
-        let output = audioStore.url(for: relative)
+                outline: try await store.chapters(book: book), pages: files, bookTitle: title))
+        let output = audioStore.localURL(relative)
         try await buildOnce(key: book, what: "MP3 of book \(book) (\(pages.count) pages)") {
             try builder.build(to: output)
         }

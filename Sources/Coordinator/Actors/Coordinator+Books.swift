@@ -3,51 +3,51 @@ import Distributed
 import Foundation
 
 extension Coordinator {
-    public distributed func listBooks() throws -> [BookSummary] {
-        try store.summaries()
+    public distributed func listBooks() async throws -> [BookSummary] {
+        try await store.summaries()
     }
 
-    public distributed func detail(book: Int64) throws -> BookDetail {
-        try store.detail(book: book)
+    public distributed func detail(book: Int64) async throws -> BookDetail {
+        try await store.detail(book: book)
     }
 
-    public distributed func status(book: Int64) throws -> BookStatus {
-        try store.status(book: book)
+    public distributed func status(book: Int64) async throws -> BookStatus {
+        try await store.status(book: book)
     }
 
     /// Pages answered at most this many at a time (a 5000-page book's texts are megabytes).
     public static let maxPagesPerRequest = 200
 
-    public distributed func pages(book: Int64, offset: Int, limit: Int?) throws -> BookPages {
+    public distributed func pages(book: Int64, offset: Int, limit: Int?) async throws -> BookPages {
         guard offset >= 0, offset <= Int(Int32.max), (limit ?? 1) > 0 else {
             throw LectorError.badRequest("offset must be ≥ 0 and limit ≥ 1.")
         }
-        return try store.pages(
+        return try await store.pages(
             book: book, offset: offset, limit: min(limit ?? Self.maxPagesPerRequest, Self.maxPagesPerRequest))
     }
 
-    public distributed func retry(book: Int64) throws -> RetryOutcome {
-        let keys = try store.requeueFailed(book: book)
-        enqueue(keys)
+    public distributed func retry(book: Int64) async throws -> RetryOutcome {
+        let keys = try await store.requeueFailed(book: book)
+        await enqueue(keys)
         if !keys.isEmpty {
-            emitProgress(book)
+            await emitProgress(book)
             logger.info("[RETRY] Book \(book) - \(keys.count) failed pages queued again")
         }
-        pump()
+        await pump()
         return RetryOutcome(bookId: book, requeuedPages: keys.count)
     }
 
     /// Where the book's listener was (page 1 at 0 s when nothing was saved).
-    public distributed func position(book: Int64) throws -> ListeningPosition {
-        try store.position(book: book)
+    public distributed func position(book: Int64) async throws -> ListeningPosition {
+        try await store.position(book: book)
     }
 
-    public distributed func savePosition(book: Int64, page: Int, seconds: Double) throws -> ListeningPosition {
-        try store.savePosition(book: book, page: page, seconds: seconds)
+    public distributed func savePosition(book: Int64, page: Int, seconds: Double) async throws -> ListeningPosition {
+        try await store.savePosition(book: book, page: page, seconds: seconds)
     }
 
-    public distributed func delete(book: Int64) throws {
-        try store.deleteBook(book)
+    public distributed func delete(book: Int64) async throws {
+        try await store.deleteBook(book)
         // Answers still on their way for this book find no lease and are dropped before any file
         // is written; answers accepted and not yet written lose their files now.
         dispatcher.forget(book: book)
@@ -58,20 +58,20 @@ extension Coordinator {
         accepted.removeAll { $0.key.book == book }
         library.closeSource(book: book)
         closeEvents(book: book)
-        audioStore.removeBook(book)
+        await audioStore.removeBook(book)
         logger.info("[DELETE] Book \(book) and its audio removed")
     }
 
-    public distributed func audio(book: Int64, page: Int, offset: Int, length: Int) throws
+    public distributed func audio(book: Int64, page: Int, offset: Int, length: Int) async throws
         -> AudioSlice
     {
-        guard let path = try store.audioPath(PageKey(book: book, page: page)) else {
+        guard let path = try await store.audioPath(PageKey(book: book, page: page)) else {
             throw LectorError(
                 status: 404, code: "audio_not_found", message: "Book \(book) has no audio for page \(page)."
             )
         }
         do {
-            return try audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
+            return try await audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
         } catch {
             logger.error("[AUDIO] book \(book) page \(page): \(error)")
             throw LectorError(

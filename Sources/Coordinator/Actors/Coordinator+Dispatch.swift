@@ -55,15 +55,15 @@ extension Coordinator {
                 await self.workersChanged(self.actorSystem.receptionist.lookup(pageWorkerKey))
             }
         }
-        pump()
+        await pump()
     }
 
     /// Queues pages with what their voice needs (read from the store, once per page); a page whose
     /// need cannot be read is queued for any worker rather than left out.
-    func enqueue(_ keys: [PageKey]) {
+    func enqueue(_ keys: [PageKey]) async {
         let needs: [PageKey: VoiceNeed]
         do {
-            needs = try store.voiceNeeds(keys.filter { dispatcher.needs[$0] == nil })
+            needs = try await store.voiceNeeds(keys.filter { dispatcher.needs[$0] == nil })
         } catch {
             logger.error("[AUDIO TASK] cannot read what \(keys.count) pages need of their voice: \(error)")
             needs = [:]
@@ -72,15 +72,31 @@ extension Coordinator {
     }
 
     /// Hands out jobs while there are jobs and free worker slots: picks them all first, then
-    /// starts their attempts in one SQLite transaction (one commit per job was the limit on
+    /// starts their attempts in one store transaction (one commit per job was the limit on
     /// dispatch rate). A batch that cannot be started is tried again after a backoff, so a
     /// database hiccup cannot leave jobs waiting for an event that never comes.
-    func pump() {
+    ///
+    /// One pump at a time: with a store that suspends, a second pump during the first's
+    /// transaction would pick for slots the first is about to fill. It runs again instead.
+    func pump() async {
+        guard !pumping else {
+            pumpAgain = true
+            return
+        }
+        pumping = true
+        defer { pumping = false }
+        repeat {
+            pumpAgain = false
+            await pumpOnce()
+        } while pumpAgain
+    }
+
+    private func pumpOnce() async {
         let picks = dispatcher.pick()
         guard !picks.isEmpty else { return }
-        let inputs: [BookStore.JobInput?]
+        let inputs: [PageJobInput?]
         do {
-            inputs = try store.startAttempts(picks.map { ($0.key, $0.node) })
+            inputs = try await store.startAttempts(picks.map { ($0.key, $0.node) })
             pumpRetry = nil
         } catch {
             dispatcher.putBack(picks.map(\.key))
@@ -89,21 +105,45 @@ extension Coordinator {
             logger.error("[AUDIO TASK] cannot start \(picks.count) jobs: \(error); trying again in \(delay)")
             Task {
                 try? await Task.sleep(for: delay)
-                self.pump()
+                await self.pump()
             }
             return
         }
         for (pick, input) in zip(picks, inputs) {
             // nil: the page is no longer pending (its book was deleted, or it is done).
-            guard let input, let slot = dispatcher.slot(pick.worker),
+            guard let input else { continue }
+            guard let slot = dispatcher.slot(pick.worker),
                 let lease = dispatcher.lease(pick.key, to: pick.worker, attempt: input.attempts)
-            else { continue }
+            else {
+                // The worker left while the store was starting the attempt (only a store that
+                // suspends lets that happen): the attempt is given back and the page queued again.
+                await giveBack(pick.key, attempt: input.attempts)
+                continue
+            }
             dispatch(pick.key, input: input, lease: lease, worker: slot.worker, node: slot.node)
         }
     }
 
+    private func giveBack(_ key: PageKey, attempt: Int) async {
+        do {
+            let outcome = try await store.endAttempt(
+                key, attempt: attempt, error: "its worker left before the job was sent", ending: .refused,
+                policy: dispatcher.policy)
+            switch outcome.verdict {
+            case .fail?:
+                dispatcher.finish(key)
+                await emitProgress(key.book)
+            case .retry?, .requeue?: dispatcher.enqueue(key)
+            case nil: break
+            }
+        } catch {
+            logger.error("[AUDIO TASK] cannot give back the attempt of \(key): \(error)")
+            requeue(key, after: settings.retryBackoff)
+        }
+    }
+
     private func dispatch(
-        _ key: PageKey, input: BookStore.JobInput, lease: Dispatcher<any PageSynthesizing>.Lease,
+        _ key: PageKey, input: PageJobInput, lease: Dispatcher<any PageSynthesizing>.Lease,
         worker: any PageSynthesizing, node: String
     ) {
         emit(
@@ -152,9 +192,9 @@ extension Coordinator {
                     }
                     answer = try await self.voiceStreaming(key, job: job, from: worker, deadline: deadline)
                 }
-                self.finished(key, token: token, with: .success(answer))
+                await self.finished(key, token: token, with: .success(answer))
             } catch {
-                self.finished(key, token: token, with: .failure(error))
+                await self.finished(key, token: token, with: .failure(error))
             }
         }
     }
@@ -193,13 +233,13 @@ extension Coordinator {
     /// The single place a job's outcome lands. Fencing: only the current lease of a page counts.
     func finished(
         _ key: PageKey, token: UUID, with result: Result<(PageResult, PendingAudio?), any Error>
-    ) {
+    ) async {
         guard let lease = dispatcher.settle(key, token: token) else {
             if case .success((_, let audio?)) = result {
                 live.end(key, attempt: token, completed: false)
                 audioStore.discard(audio)
                 // Its book may be gone (deleted while the audio was read): no folder stays behind.
-                if (try? store.bookExists(key.book)) == false { audioStore.removeBook(key.book) }
+                if (try? await store.bookExists(key.book)) == false { await audioStore.removeBook(key.book) }
             }
             logger.warning(
                 "[AUDIO TASK] Ignoring a late answer for \(key): its lease is no longer current")
@@ -213,38 +253,45 @@ extension Coordinator {
             accepted.append(AcceptedPage(key: key, lease: lease, result: page, audio: audio))
             if !flushScheduled {
                 flushScheduled = true
-                Task { self.flushAccepted() }
+                Task { await self.flushAccepted() }
             }
         case .failure(let error):
             discardLive(key, attempt: token)
-            reject(error, for: key, lease: lease)
-            pump()
+            await reject(error, for: key, lease: lease)
+            await pump()
         }
     }
 
     /// Renames the accepted pages' audio into place, marks them completed in one transaction,
     /// then reports them (events, logs) and hands out the freed slots.
-    func flushAccepted() {
+    func flushAccepted() async {
         flushScheduled = false
         let batch = accepted
         accepted = []
-        defer { pump() }
+        await store(batch)
+        await pump()
+    }
+
+    private func store(_ batch: [AcceptedPage]) async {
         var stored: [(page: AcceptedPage, path: String?)] = []
         for page in batch {
             do {
-                let path = try page.audio.map { try audioStore.commit($0) }
-                stored.append((page, path))
+                if let audio = page.audio {
+                    stored.append((page, try await audioStore.commit(audio)))
+                } else {
+                    stored.append((page, nil))
+                }
             } catch {
                 logger.error("[AUDIO TASK] Cannot store the audio of \(page.key): \(error)")
                 discardLive(page.key, attempt: page.lease.token)
-                reject(error, for: page.key, lease: page.lease)
+                await reject(error, for: page.key, lease: page.lease)
             }
         }
         let applied: [Bool]
         do {
-            applied = try store.complete(
+            applied = try await store.complete(
                 stored.map {
-                    BookStore.Completion(
+                    PageCompletion(
                         key: $0.page.key, attempt: $0.page.lease.attempt, audioPath: $0.path,
                         duration: $0.page.result.durationSeconds, voice: $0.page.result.voice,
                         textSource: $0.page.result.textSource,
@@ -260,9 +307,9 @@ extension Coordinator {
         } catch {
             logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")
             for (page, path) in stored {
-                if let path { try? FileManager.default.removeItem(at: audioStore.url(for: path)) }
+                if let path { await audioStore.remove(path) }
                 live.end(page.key, attempt: page.lease.token, completed: false)
-                reject(error, for: page.key, lease: page.lease)
+                await reject(error, for: page.key, lease: page.lease)
             }
             return
         }
@@ -272,8 +319,8 @@ extension Coordinator {
             live.end(key, attempt: page.lease.token, completed: done)
             guard done else {
                 // The page changed meanwhile (its book was deleted): no file may stay behind.
-                if let path { try? FileManager.default.removeItem(at: audioStore.url(for: path)) }
-                if (try? store.bookExists(key.book)) == false { audioStore.removeBook(key.book) }
+                if let path { await audioStore.remove(path) }
+                if (try? await store.bookExists(key.book)) == false { await audioStore.removeBook(key.book) }
                 logger.warning("[AUDIO TASK] Ignoring the result for \(key): the page changed meanwhile")
                 continue
             }
@@ -293,14 +340,14 @@ extension Coordinator {
             if !books.contains(key.book) { books.append(key.book) }
         }
         for book in books {
-            guard let status = try? store.status(book: book) else { continue }
-            emitProgress(book, status: status)
+            guard let status = try? await store.status(book: book) else { continue }
+            await emitProgress(book, status: status)
             logger.info(
                 "[PROGRESS] Book \(book) - \(status.pagesStatus.completed)/\(status.totalPages) pages completed (\(status.processingProgress)%)"
             )
             if status.audioReady {
                 dropSource(book: book)
-                let total = Int(((try? store.totalDuration(book: book)) ?? 0).rounded())
+                let total = Int(((try? await store.totalDuration(book: book)) ?? 0).rounded())
                 logger.info("[COMPLETE] Book \(book) - ALL AUDIO GENERATED! Total duration: \(total)s")
             }
         }
@@ -322,20 +369,20 @@ extension Coordinator {
     /// How long a worker that lost a page is sent nothing (it may be dead and still listed).
     static let lostWorkerPause: Duration = .seconds(2)
 
-    private func reject(_ error: any Error, for key: PageKey, lease: Dispatcher<any PageSynthesizing>.Lease) {
+    private func reject(_ error: any Error, for key: PageKey, lease: Dispatcher<any PageSynthesizing>.Lease) async {
         let ending = Self.ending(of: error)
         if ending == .lost, dispatcher.slot(lease.worker)?.pausedUntil.map({ $0 <= .now }) ?? true {
             dispatcher.pause(lease.worker, until: .now + Self.lostWorkerPause)
             // Its jobs may have nowhere else to go: hand out again when the pause ends.
             Task {
                 try? await Task.sleep(for: Self.lostWorkerPause)
-                self.pump()
+                await self.pump()
             }
         }
         let message = Self.describe(error)
-        let outcome: BookStore.AttemptOutcome
+        let outcome: AttemptOutcome
         do {
-            outcome = try store.endAttempt(
+            outcome = try await store.endAttempt(
                 key, attempt: lease.attempt, error: message, ending: ending, policy: dispatcher.policy)
         } catch {
             logger.error("[AUDIO TASK] Cannot record the failure of \(key): \(error)")
@@ -348,7 +395,7 @@ extension Coordinator {
         case .fail(let reason):
             dispatcher.finish(key)
             CoordinatorMetrics.pagesFailed.increment()
-            reportFailure(key, attempt: lease.attempt, error: reason, willRetry: false)
+            await reportFailure(key, attempt: lease.attempt, error: reason, willRetry: false)
             logger.error(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(lease.attempt) attempts: \(reason)")
         case .requeue(let delay):
@@ -358,7 +405,7 @@ extension Coordinator {
             requeue(key, after: delay)
         case .retry(let delay):
             CoordinatorMetrics.attemptsFailed.increment()
-            reportFailure(key, attempt: lease.attempt, error: message, willRetry: true)
+            await reportFailure(key, attempt: lease.attempt, error: message, willRetry: true)
             logger.warning(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(lease.attempt) failed: \(message); retrying in \(delay)"
             )
@@ -367,11 +414,11 @@ extension Coordinator {
     }
 
     /// `page_failed` and the book's progress, for the page's subscribers.
-    private func reportFailure(_ key: PageKey, attempt: Int, error: String, willRetry: Bool) {
+    private func reportFailure(_ key: PageKey, attempt: Int, error: String, willRetry: Bool) async {
         emit(
             key.book, "page_failed",
             PageFailed(bookId: key.book, pageNumber: key.page, error: error, attempt: attempt, willRetry: willRetry))
-        emitProgress(key.book)
+        await emitProgress(key.book)
     }
 
     private func requeue(_ key: PageKey, after delay: Duration) {
@@ -381,14 +428,14 @@ extension Coordinator {
         }
         Task {
             try? await Task.sleep(for: delay)
-            self.requeueNow(key)
+            await self.requeueNow(key)
         }
     }
 
-    private func requeueNow(_ key: PageKey) {
+    private func requeueNow(_ key: PageKey) async {
         // The page may have been deleted meanwhile; startAttempts skips pages that are not pending.
         dispatcher.enqueue(key)
-        pump()
+        await pump()
     }
 
     /// Text longer than `limit` characters is cut at a word, with a note saying so.

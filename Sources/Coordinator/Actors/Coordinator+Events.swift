@@ -13,10 +13,11 @@ extension Coordinator {
     /// the events after `lastEventID` (`epoch-n`) when this log still has them all, otherwise a
     /// `status` snapshot (an id from before a restart is from another epoch). A book that is
     /// already settled also gets `book_completed`, after which nothing more will come.
-    public distributed func subscribeEvents(book: Int64, after lastEventID: String?, receiver: ClusterActorID) throws
+    public distributed func subscribeEvents(book: Int64, after lastEventID: String?, receiver: ClusterActorID)
+        async throws
         -> EventSubscription
     {
-        let status = try store.status(book: book)
+        let status = try await store.status(book: book)
         let cursor = lastEventID.flatMap { $0.utf8.count <= 64 ? EventCursor($0) : nil }
         var first: [BookEvent]
         if let missed = events.replay(book: book, after: cursor) {
@@ -62,8 +63,10 @@ extension Coordinator {
 
     /// `progress` with the book's status, and `book_completed` when nothing is left to run; a
     /// settled book's log is released then (memory: a library of finished books keeps none).
-    func emitProgress(_ book: Int64, status known: BookStatus? = nil) {
-        guard let status = known ?? (try? store.status(book: book)) else { return }
+    func emitProgress(_ book: Int64, status known: BookStatus? = nil) async {
+        var status = known
+        if status == nil { status = try? await store.status(book: book) }
+        guard let status else { return }
         emit(book, "progress", status)
         if status.processingStatus == .completed || status.processingStatus == .failed {
             emit(book, "book_completed", status)

@@ -140,10 +140,10 @@ extension Coordinator {
                         attempt: entry.attempt, offset: offset, data: Data(), complete: entry.complete,
                         totalBytes: entry.complete ? bytes : nil)
                 }
-            } else if let path = try store.audioPath(key),
+            } else if let path = try await store.audioPath(key),
                 attempt == nil || attempt == live.finishedAttempt(key)
             {
-                let slice = try audioStore.slice(path, offset: offset, length: length)
+                let slice = try await audioStore.slice(path, offset: offset, length: length)
                 return LiveAudioSlice(
                     attempt: attempt, offset: slice.offset, data: slice.data,
                     complete: slice.offset + slice.data.count >= slice.totalBytes, totalBytes: slice.totalBytes)
@@ -153,7 +153,7 @@ extension Coordinator {
                     message:
                         "The attempt voicing page \(page) of book \(book) failed; its audio was discarded and the page is voiced again."
                 )
-            } else if try store.pageStatus(key) != "processing" {
+            } else if try await store.pageStatus(key) != "processing" {
                 throw LectorError(
                     status: 404, code: "audio_not_found", message: "Book \(book) has no audio for page \(page) yet.")
             }

@@ -36,13 +36,15 @@ extension Coordinator {
             image = decoded
         } else {
             let document = try sourceDocument(book: key.book)
-            try store.setRendering(key, true)
-            defer { try? store.setRendering(key, false) }
-            image = try await withCheckedThrowingContinuation { continuation in
+            try await store.setRendering(key, true)
+            let rendered: Result<PageImage, PDFError> = await withCheckedContinuation { continuation in
                 Self.renderQueue.async {
-                    continuation.resume(with: Result { () throws(PDFError) in try document.render(page: key.page) })
+                    continuation.resume(
+                        returning: Result { () throws(PDFError) in try document.render(page: key.page) })
                 }
             }
+            try? await store.setRendering(key, false)
+            image = try rendered.get()
         }
         logger.info(
             "[OCR] Book \(key.book), Page \(key.page) - rendered \(image.width)×\(image.height) (\(image.png.count / 1024) KB) in \(ContinuousClock.now - started)\(image.isBlank ? "; blank" : "")"

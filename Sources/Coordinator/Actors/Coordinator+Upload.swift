@@ -67,7 +67,7 @@ extension Coordinator {
         }
         let chapters = await document.chapters()
         let title = Self.title(from: metadata)
-        let book = try store.createBook(title: title, metadata: metadata, pages: pages, chapters: chapters)
+        let book = try await store.createBook(title: title, metadata: metadata, pages: pages, chapters: chapters)
         let bookID = book.id!
         CoordinatorMetrics.uploads.increment()
         CoordinatorMetrics.uploadBytes.increment(by: spool.bytes)
@@ -95,7 +95,7 @@ extension Coordinator {
         let readable = pages.filter { $0.unreadable == nil }
         logger.info("[AUDIO GENERATION] Queuing background tasks for \(readable.count) pages...")
         logger.info("[AUDIO GENERATION] Book ID: \(bookID)")
-        enqueue(readable.map { PageKey(book: bookID, page: $0.number) })
+        await enqueue(readable.map { PageKey(book: bookID, page: $0.number) })
         for page in readable {
             logger.info(
                 "[AUDIO TASK] Page \(page.number)/\(pages.count) - Task ID: \(UUID().uuidString.lowercased()) - Status: QUEUED"
@@ -105,7 +105,7 @@ extension Coordinator {
             logger.warning(
                 "[AUDIO TASK] Page \(page.number)/\(pages.count) - Status: FAILED - \(page.unreadable!)")
         }
-        pump()
+        await pump()
         return BookCreated(bookId: bookID, title: title, totalPages: pages.count)
     }
 
@@ -113,13 +113,13 @@ extension Coordinator {
     nonisolated static func extractText(
         of document: UploadReader, reportingTo receiver: (any UploadProgressReceiving)?, maxCharacters: Int,
         language: String? = nil
-    ) async -> [BookStore.NewPage] {
-        var pages: [BookStore.NewPage] = []
+    ) async -> [NewPage] {
+        var pages: [NewPage] = []
         pages.reserveCapacity(document.pageCount)
         for number in 1...document.pageCount {
             // A caller that gave up cancels this call: the rest of a slow, hostile PDF is not read.
             if Task.isCancelled { break }
-            var page = BookStore.NewPage(number: number, text: "", unreadable: nil)
+            var page = NewPage(number: number, text: "", unreadable: nil)
             do {
                 let raw = try await document.text(ofPage: number)
                 // Loaded only once a Devanagari page needs it.

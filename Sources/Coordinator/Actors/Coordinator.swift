@@ -6,8 +6,9 @@ import Logging
 /// Owns every book's state and hands page jobs to PageWorkers.
 ///
 /// Gateways call it for everything a client asks; workers are found through the receptionist and
-/// given jobs up to their capacity, fairly across books. State lives in SQLite, so a restarted
-/// coordinator picks up where the last one stopped.
+/// given jobs up to their capacity, fairly across books. State lives in a `BookStore` (SQLite, or
+/// PostgreSQL for several coordinators), so a restarted coordinator picks up where the last one
+/// stopped.
 ///
 /// It composes parts that each own their state: the `Dispatcher` (queue, worker slots, leases,
 /// what an attempt's end means), the `EventHub` (event logs, subscribers, the epoch) and the book
@@ -20,8 +21,8 @@ public distributed actor Coordinator {
 
     let settings: CoordinatorSettings
     let logger: Logger
-    let store: BookStore
-    let audioStore: AudioStore
+    let store: any BookStore
+    let audioStore: any AudioStore
     /// Helper processes that read uploads' PDFs and render pages for OCR (nil: this process).
     let nativeHelpers: HelperPool?
     var dispatcher: Dispatcher<any PageSynthesizing>
@@ -31,6 +32,9 @@ public distributed actor Coordinator {
     var flushScheduled = false
     /// A pump that failed to start its batch tries again after this much (doubling, bounded).
     var pumpRetry: Duration?
+    /// A pump is running; another asked meanwhile makes it go round once more.
+    var pumping = false
+    var pumpAgain = false
     /// A listed worker could not be asked its capacity and voices: one retry of them all is due.
     var workerRetryScheduled = false
     var library: BookLibrary
@@ -42,14 +46,23 @@ public distributed actor Coordinator {
         self.actorSystem = actorSystem
         self.settings = settings
         self.logger = logger
-        self.store = try BookStore(path: settings.databasePath)
-        self.audioStore = AudioStore(directory: settings.audioDirectory)
+        switch settings.store {
+        case .sqlite:
+            self.store = try SQLiteBookStore(path: settings.databasePath)
+            self.audioStore = FileAudioStore(directory: settings.audioDirectory)
+        case .postgres(let url):
+            let postgres = try PostgresBookStore(url: url, logger: logger)
+            self.store = postgres
+            self.audioStore = PostgresAudioStore(
+                client: postgres.client, logger: logger, localDirectory: settings.audioDirectory)
+        }
         // Two: an upload being read does not wait behind a page being drawn, and the other way round.
         self.nativeHelpers = settings.nativeHelper.map { HelperPool(command: $0, size: 2) }
         self.dispatcher = Dispatcher(
             policy: .init(
                 maxAttempts: settings.maxAttempts, maxLosses: settings.maxLosses, backoff: settings.retryBackoff))
-        self.events = EventHub(epoch: try store.nextEpoch())
+        // The real epoch is read from the store in `start`, before anyone can subscribe.
+        self.events = EventHub(epoch: 0)
         self.library = BookLibrary(uploadDirectory: URL(fileURLWithPath: settings.uploadDirectory, isDirectory: true))
         actorSystem.registerErrorType(PageJobRefused.self)
         actorSystem.registerErrorType(PageTransferError.self)
@@ -57,14 +70,19 @@ public distributed actor Coordinator {
         try? FileManager.default.removeItem(atPath: settings.uploadDirectory)
     }
 
-    /// Requeues unfinished jobs and starts following the workers; call once after init.
-    public func start() throws {
+    /// Prepares the store, requeues unfinished jobs and starts following the workers; call once
+    /// after init.
+    public func start() async throws {
+        try await store.prepare()
+        events = EventHub(epoch: try await store.nextEpoch())
         let interrupted = audioStore.removeInterruptedWrites()
         if interrupted > 0 {
             logger.info("[RECOVERY] removed \(interrupted) half-written audio files and folders")
         }
-        let recovery = try store.recoverPendingJobs(maxLosses: settings.maxLosses)
-        enqueue(recovery.pending)
+        let orphans = try await audioStore.removeOrphans()
+        if orphans > 0 { logger.info("[RECOVERY] removed \(orphans) stored audio no page refers to") }
+        let recovery = try await store.recoverPendingJobs(maxLosses: settings.maxLosses)
+        await enqueue(recovery.pending)
         if !recovery.pending.isEmpty {
             logger.info("[RECOVERY] \(recovery.pending.count) unfinished page jobs queued again")
         }
@@ -81,8 +99,9 @@ public distributed actor Coordinator {
         }
     }
 
-    public func stop() {
+    public func stop() async {
         watching?.cancel()
+        await store.close()
     }
 }
 

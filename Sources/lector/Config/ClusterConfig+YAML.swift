@@ -1,3 +1,4 @@
+import Coordinator
 import Foundation
 import Yams
 
@@ -24,7 +25,7 @@ extension ClusterConfig {
         }
         guard let root else { throw ConfigError("\(file) is empty") }
         let top = try YAMLReader(root, path: "", file: file).mapping(allowed: [
-            "cluster", "tls", "timings", "transport", "http", "limits", "nodes",
+            "cluster", "tls", "timings", "transport", "http", "limits", "nodes", "store",
         ])
 
         let tlsReader = try top.required("tls").mapping(allowed: ["ca", "ca_key", "dir"])
@@ -93,6 +94,24 @@ extension ClusterConfig {
             }
         }
 
+        var store = CoordinatorSettings.Store.sqlite
+        if let reader = try top.optional("store") {
+            if case .scalar = reader.node {
+                guard try reader.string() == "sqlite" else {
+                    throw reader.error("must be `sqlite` or `{ postgres: \"postgres://USER@HOST:PORT/DB\" }`")
+                }
+            } else {
+                let url = try reader.mapping(allowed: ["postgres"]).required("postgres")
+                do {
+                    store = try .postgres(checking: try url.string())
+                } catch let error as ConfigError {
+                    throw error
+                } catch {
+                    throw url.error("\(error)")
+                }
+            }
+        }
+
         var nodes: [Node] = []
         for reader in try top.required("nodes").sequence() {
             let fields = try reader.mapping(allowed: [
@@ -144,6 +163,7 @@ extension ClusterConfig {
             baseDirectory: baseDirectory)
         config.limits = limits
         config.transport = transport
+        config.store = store
         return config
     }
 }

@@ -1,3 +1,4 @@
+import Coordinator
 import Foundation
 
 /// `cluster.yaml`, typed. Paths in it are relative to the file's folder.
@@ -67,6 +68,8 @@ struct ClusterConfig: Sendable, Equatable {
     }
     var limits = Limits()
     var apiToken: String?
+    /// Where the coordinator keeps books: its SQLite file (`database`), or PostgreSQL.
+    var store = CoordinatorSettings.Store.sqlite
     var nodes: [Node]
     /// The folder relative paths are resolved against.
     var baseDirectory: URL

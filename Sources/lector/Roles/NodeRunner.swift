@@ -85,6 +85,7 @@ struct NodeRunner {
                     .appendingPathComponent("uploads").path,
                 maxUploadBytes: config.maxUploadBytes, maxAttempts: config.timings.maxAttempts,
                 jobLease: config.timings.jobLease)
+            settings.store = config.store
             settings.retryBackoff = min(config.timings.heartbeatInterval, .milliseconds(500))
             settings.nativeHelper = NativeHelper.command
             settings.maxPages = config.limits.maxPages
@@ -92,7 +93,7 @@ struct NodeRunner {
             let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
                 try Coordinator(actorSystem: system, settings: settings, logger: logger)
             }
-            try await coordinator.whenLocal { try $0.start() }
+            try await coordinator.whenLocal { try await $0.start() }
             system.receptionist.register(coordinator, key: Coordinator.receptionKey)
             actors.append(coordinator)
         case .worker:
