@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "LectorBench",
             dependencies: [
-                "ClusterTransport", "Coordinator", "PageWorker",
+                "ClusterTransport", "Coordinator", "PageWorker", "LectorTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -115,7 +115,7 @@ let package = Package(
             ],
             path: "Benchmarks/LectorBench"
         ),
-        // A real PostgreSQL server for the tests that need one.
+        // A real PostgreSQL server for the tests and benchmarks that need one.
         .target(name: "LectorTestSupport", path: "Tests/Support"),
         .testTarget(
             name: "ClusterTransportTests",

@@ -15,17 +15,22 @@ final class DevCluster {
     /// `noopWorkerCount` > 0 starts the dev cluster without workers and joins that many no-op worker
     /// processes instead.
     /// `voices`: the natural voices' folder for the workers (nil: espeak-ng only).
-    init(lector: URL, workers: Int, concurrency: Int, noopWorkerCount: Int = 0, voices: String? = nil) async throws {
+    /// `store`: a PostgreSQL URL for the coordinator's books (nil: SQLite).
+    init(
+        lector: URL, workers: Int, concurrency: Int, noopWorkerCount: Int = 0, voices: String? = nil,
+        store: String? = nil
+    ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let port = try Self.freePort()
         base = "http://127.0.0.1:\(port)"
         process.executableURL = lector
-        process.arguments = [
-            "dev", "--http", "127.0.0.1:\(port)", "--workers", "\(noopWorkerCount > 0 ? 0 : workers)",
-            "--concurrency", "\(concurrency)",
-            "--data", folder.appendingPathComponent("data").path,
-        ]
+        process.arguments =
+            [
+                "dev", "--http", "127.0.0.1:\(port)", "--workers", "\(noopWorkerCount > 0 ? 0 : workers)",
+                "--concurrency", "\(concurrency)",
+                "--data", folder.appendingPathComponent("data").path,
+            ] + (store.map { ["--store", $0] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
         // Each pipeline is measured against a loop of its engine: espeak-ng unless asked.

@@ -87,6 +87,13 @@ struct RunAll: AsyncParsableCommand {
                     "no-op jobs/s, 2 workers", format(figures["jobs_per_s"] as! Double), "Celery ~700",
                     format(figures["ratio_to_celery_reference"] as! Double, 1), "≥ 10"
                 ))
+            let postgres = figures["postgres"] as! Figures
+            summary.append(
+                (
+                    "no-op jobs/s on PostgreSQL", format(postgres["jobs_per_s"] as! Double),
+                    "SQLite \(format(figures["jobs_per_s"] as! Double))",
+                    format(figures["postgres_to_sqlite_ratio"] as! Double, 2), ""
+                ))
         }
         if parts.contains("pipeline") {
             let figures = try await PipelineBench(

@@ -38,8 +38,7 @@ struct BookStoreConformanceTests {
                 return Stores(
                     books: store,
                     audio: PostgresAudioStore(
-                        client: store.client, logger: store.logger,
-                        localDirectory: folder.appendingPathComponent("audio").path),
+                        books: store, localDirectory: folder.appendingPathComponent("audio").path),
                     folder: folder, postgres: store)
             }
         }
@@ -308,5 +307,70 @@ struct BookStoreConformanceTests {
         var left = -1
         for try await count in rows.decode(Int.self) { left = count }
         #expect(left == 0)
+    }
+
+    @Test func theLeaseHasOneHolderAtATimeAndPassesOnOnlyWhenItExpires() async throws {
+        let stores = try await Stores.make(.postgres)
+        defer { Task { await stores.remove() } }
+        let store = try #require(stores.postgres)
+        #expect(try await store.leaseHolder() == nil)
+        let first = try #require(try await store.acquireLease(holder: "coordinator-a", duration: .milliseconds(600)))
+        #expect(try await store.acquireLease(holder: "coordinator-b", duration: .seconds(5)) == nil)
+        #expect(try await store.renewLease(holder: "coordinator-a", epoch: first, duration: .milliseconds(600)))
+        #expect(try await !store.renewLease(holder: "coordinator-b", epoch: first, duration: .seconds(5)))
+        #expect(try await store.leaseHolder()?.holder == "coordinator-a")
+        try await Task.sleep(for: .milliseconds(900))
+        // Expired: the next asker gets it under a later epoch, and the old holder cannot renew.
+        let second = try #require(try await store.acquireLease(holder: "coordinator-b", duration: .seconds(5)))
+        #expect(second == first + 1)
+        #expect(try await !store.renewLease(holder: "coordinator-a", epoch: first, duration: .seconds(5)))
+        #expect(try await store.leaseHolder()?.epoch == second)
+    }
+
+    @Test func aDeposedCoordinatorsWritesAreRefusedByTheDatabase() async throws {
+        let url = try await PostgresServer.shared.freshDatabase()
+        let logger = Logger(label: "test.store")
+        let old = try PostgresBookStore(url: url, logger: logger)
+        let new = try PostgresBookStore(url: url, logger: logger)
+        defer {
+            Task {
+                await old.close()
+                await new.close()
+            }
+        }
+        try await old.prepare()
+        let oldEpoch = try #require(try await old.acquireLease(holder: "old", duration: .milliseconds(500)))
+        old.fenceWrites(LeaseFence(holder: "old", epoch: oldEpoch))
+        let id = try await old.createBook(title: "F", metadata: Self.metadata("F"), pages: Self.pages(2)).id!
+        let key = PageKey(book: id, page: 1)
+        #expect(try await old.startAttempts([(key, "w")]).first??.attempts == 1)
+
+        // The old coordinator stops (SIGSTOP, a cut link) past its lease; another takes over.
+        try await Task.sleep(for: .milliseconds(700))
+        let newEpoch = try #require(try await new.acquireLease(holder: "new", duration: .seconds(10)))
+        new.fenceWrites(LeaseFence(holder: "new", epoch: newEpoch))
+
+        // Everything the old one writes now is refused, and changes nothing.
+        await #expect(throws: CoordinatorDeposed.self) {
+            _ = try await old.complete([Self.completion(key, attempt: 1, path: "stale")])
+        }
+        await #expect(throws: CoordinatorDeposed.self) {
+            _ = try await old.startAttempts([(PageKey(book: id, page: 2), "w")])
+        }
+        await #expect(throws: CoordinatorDeposed.self) { try await old.deleteBook(id) }
+        let audio = PostgresAudioStore(
+            books: old,
+            localDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("fence-\(UUID())").path)
+        let pending = try audio.beginWrite(book: id, page: 1)
+        try pending.append(Data("late audio".utf8))
+        try pending.finish()
+        await #expect(throws: CoordinatorDeposed.self) { _ = try await audio.commit(pending) }
+        #expect(try await new.pageStatus(key) == "processing")
+        #expect(try await new.pageStatus(PageKey(book: id, page: 2)) == "pending")
+        // The new one recovers the page and completes it.
+        #expect(try await new.recoverPendingJobs(maxLosses: 3).pending.count == 2)
+        #expect(try await new.startAttempts([(key, "w2")]).first??.attempts == 1)
+        #expect(try await new.complete([Self.completion(key, attempt: 1, path: "fresh")]) == [true])
+        #expect(try await new.audioPath(key) == "fresh")
     }
 }

@@ -105,6 +105,29 @@ struct ClusterConfigTests {
         }
     }
 
+    @Test func theStoreIsSQLiteUnlessPostgresIsNamedWithAValidURL() throws {
+        #expect(try parse(Self.valid).store == .sqlite)
+        #expect(try parse("store: sqlite\n" + Self.valid).store == .sqlite)
+        let url = "postgres://lector@db.internal:5433/lector"
+        #expect(try parse("store:\n  postgres: \"\(url)\"\n" + Self.valid).store == .postgres(url: url))
+        let cases: [(String, String)] = [
+            ("store: mysql\n", "store: must be `sqlite` or"),
+            ("store:\n  postgres: \"mysql://x@h/db\"\n", "postgres://USER@HOST:PORT/DATABASE"),
+            ("store:\n  postgres: \"postgres://h:5432/db\"\n", "names no user"),
+            ("store:\n  postgres: \"postgres://u@h:5432/\"\n", "names no database"),
+            ("store:\n  postgres: \"postgres://u@h/db?sslmode=maybe\"\n", "sslmode must be"),
+            ("store:\n  redis: \"x\"\n", "unknown key 'store.redis'"),
+        ]
+        for (prefix, expected) in cases {
+            do {
+                _ = try parse(prefix + Self.valid)
+                Issue.record("accepted: \(prefix)")
+            } catch let error as ConfigError {
+                #expect(error.description.contains(expected), "\(error.description)")
+            }
+        }
+    }
+
     @Test func repositoryExampleIsValid() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent()

@@ -53,8 +53,7 @@ public distributed actor Coordinator {
         case .postgres(let url):
             let postgres = try PostgresBookStore(url: url, logger: logger)
             self.store = postgres
-            self.audioStore = PostgresAudioStore(
-                client: postgres.client, logger: logger, localDirectory: settings.audioDirectory)
+            self.audioStore = PostgresAudioStore(books: postgres, localDirectory: settings.audioDirectory)
         }
         // Two: an upload being read does not wait behind a page being drawn, and the other way round.
         self.nativeHelpers = settings.nativeHelper.map { HelperPool(command: $0, size: 2) }

@@ -13,13 +13,14 @@ struct PostgresAudioStore: AudioStore {
     static let chunkBytes = 256 << 10
     static let prefix = "pg:"
 
-    let client: PostgresClient
-    let logger: Logger
+    /// The book store whose database (and whose lease fence) the audio shares.
+    let books: PostgresBookStore
     let localRoot: URL
+    var client: PostgresClient { books.client }
+    var logger: Logger { books.logger }
 
-    init(client: PostgresClient, logger: Logger, localDirectory: String) {
-        self.client = client
-        self.logger = logger
+    init(books: PostgresBookStore, localDirectory: String) {
+        self.books = books
         self.localRoot = URL(fileURLWithPath: localDirectory, isDirectory: true)
     }
 
@@ -38,7 +39,7 @@ struct PostgresAudioStore: AudioStore {
         }
         let total = pending.bytes
         let logger = self.logger
-        let id: Int64 = try await client.withTransaction(logger: logger) { connection in
+        let id: Int64 = try await books.transaction { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO audio_blob (book_id, page_number, total_bytes) VALUES (\(book), \(page), \(total))
@@ -98,12 +99,18 @@ struct PostgresAudioStore: AudioStore {
 
     nonisolated(nonsending) func remove(_ reference: String) async {
         guard let id = try? Self.blob(reference) else { return }
-        _ = try? await client.query("DELETE FROM audio_blob WHERE id = \(id)", logger: logger)
+        let logger = self.logger
+        _ = try? await books.transaction { connection in
+            _ = try await connection.query("DELETE FROM audio_blob WHERE id = \(id)", logger: logger)
+        }
     }
 
     nonisolated(nonsending) func removeBook(_ book: Int64) async {
         // The rows go with the book (its foreign key); what is left is this machine's files.
-        _ = try? await client.query("DELETE FROM audio_blob WHERE book_id = \(book)", logger: logger)
+        let logger = self.logger
+        _ = try? await books.transaction { connection in
+            _ = try await connection.query("DELETE FROM audio_blob WHERE book_id = \(book)", logger: logger)
+        }
         try? FileManager.default.removeItem(at: localRoot.appendingPathComponent("books/\(book)", isDirectory: true))
     }
 
@@ -139,15 +146,18 @@ struct PostgresAudioStore: AudioStore {
     nonisolated(nonsending) func removeOrphans() async throws -> Int {
         // Called when a coordinator starts, before it commits anything: a blob no page points at
         // then was left by one that died between `commit` and the page's record.
-        let rows = try await client.query(
-            """
-            DELETE FROM audio_blob b WHERE NOT EXISTS (SELECT 1 FROM page p WHERE p.book_id = b.book_id AND p.page_number = b.page_number
-                    AND p.audio_path = 'pg:' || b.id)
-            RETURNING b.id
-            """, logger: logger)
-        var removed = 0
-        for try await _ in rows { removed += 1 }
-        return removed
+        let logger = self.logger
+        return try await books.transaction { connection in
+            let rows = try await connection.query(
+                """
+                DELETE FROM audio_blob b WHERE NOT EXISTS (SELECT 1 FROM page p WHERE p.book_id = b.book_id AND p.page_number = b.page_number
+                        AND p.audio_path = 'pg:' || b.id)
+                RETURNING b.id
+                """, logger: logger)
+            var removed = 0
+            for try await _ in rows { removed += 1 }
+            return removed
+        }
     }
 
     /// The book and page a write is for, from its relative path (`books/3/page_0001.mp3`).

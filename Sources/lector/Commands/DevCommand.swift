@@ -1,4 +1,5 @@
 import ArgumentParser
+import Coordinator
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -16,6 +17,8 @@ struct DevCommand: AsyncParsableCommand {
         Int = 2
     @Option(help: "Folder for the database, audio, certificates and the generated cluster.yaml.")
     var data: String = "lector-data"
+    @Option(help: "Keep books in PostgreSQL at this URL (postgres://USER@HOST:PORT/DB) instead of SQLite.")
+    var store: String?
 
     func validate() throws {
         guard (0...64).contains(workers) else {
@@ -23,6 +26,13 @@ struct DevCommand: AsyncParsableCommand {
         }
         guard (1...64).contains(concurrency) else {
             throw ValidationError("--concurrency must be between 1 and 64")
+        }
+        if let store {
+            do {
+                _ = try CoordinatorSettings.Store.postgres(checking: store)
+            } catch {
+                throw ValidationError("--store: \(error)")
+            }
         }
     }
 
@@ -39,7 +49,7 @@ struct DevCommand: AsyncParsableCommand {
         let configPath = try DevClusterFile.write(
             to: dataURL, httpHost: httpHost,
             httpPort: httpPort == 0 ? try FreePort.pick(host: httpHost) : httpPort,
-            workers: workers, concurrency: concurrency)
+            workers: workers, concurrency: concurrency, store: store)
         let config = try ClusterConfig.load(path: configPath)
         let made = try CertificateFiles.ensure(config: config, nodes: config.nodes.map(\.name))
         if made.createdAuthority || !made.issued.isEmpty {
@@ -57,9 +67,9 @@ struct DevCommand: AsyncParsableCommand {
 enum DevClusterFile {
     /// Writes `cluster.yaml` for a dev cluster with transport ports picked free now, so two dev
     /// clusters can run side by side.
-    static func write(to folder: URL, httpHost: String, httpPort: Int, workers: Int, concurrency: Int)
-        throws -> String
-    {
+    static func write(
+        to folder: URL, httpHost: String, httpPort: Int, workers: Int, concurrency: Int, store: String? = nil
+    ) throws -> String {
         var yaml = """
             # Written by `lector dev` at every start: the transport ports are picked anew each time.
             cluster: lector-dev
@@ -73,6 +83,7 @@ enum DevClusterFile {
               call_timeout: 10s
               job_lease: 120s
               max_attempts: 3
+            \(store.map { "store:\n  postgres: \"\($0)\"" } ?? "")
             nodes:
               - name: coordinator
                 role: coordinator

@@ -142,12 +142,14 @@ extension PostgresBookStore {
             )
         }
         // The book may go between the check and the write: its foreign key then refuses the row.
-        try await client.query(
-            """
-            INSERT INTO position (book_id, page, seconds, updated_at) VALUES (\(book), \(page), \(seconds), \(now))
-            ON CONFLICT (book_id) DO UPDATE SET page = excluded.page, seconds = excluded.seconds,
-                updated_at = excluded.updated_at
-            """, logger: logger)
+        try await transaction { connection in
+            _ = try await connection.query(
+                """
+                INSERT INTO position (book_id, page, seconds, updated_at) VALUES (\(book), \(page), \(seconds), \(now))
+                ON CONFLICT (book_id) DO UPDATE SET page = excluded.page, seconds = excluded.seconds,
+                    updated_at = excluded.updated_at
+                """, logger: logger)
+        }
         return ListeningPosition(bookId: book, page: page, seconds: seconds, updatedAt: now)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// Books and pages in PostgreSQL, for coordinators on several machines sharing one replicated
 /// database. The same rows and rules as `SQLiteBookStore`: counters kept by a trigger, one
@@ -12,6 +13,8 @@ final class PostgresBookStore: BookStore {
     let client: PostgresClient
     let logger: Logger
     private let running: Task<Void, Never>
+    /// The lease every write must still hold (nil: no lease in use, one coordinator).
+    let fence = Mutex<LeaseFence?>(nil)
 
     /// `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     init(url: String, logger: Logger) throws {
@@ -27,8 +30,24 @@ final class PostgresBookStore: BookStore {
     nonisolated(nonsending) func transaction<Result: Sendable>(
         _ body: nonisolated(nonsending) (PostgresConnection) async throws -> sending Result
     ) async throws -> sending Result {
+        let fence = self.fence.withLock { $0 }
+        let logger = self.logger
         do {
-            return try await client.withTransaction(logger: logger, body)
+            return try await client.withTransaction(logger: logger) { connection in
+                if let fence {
+                    // Locks the lease row until this commits: a takeover waits for it, and a
+                    // coordinator whose lease has gone writes nothing.
+                    let held = try await connection.query(
+                        """
+                        SELECT 1 FROM coordinator_lease WHERE id = 1 AND holder = \(fence.holder)
+                            AND epoch = \(fence.epoch) AND expires_at > now() FOR SHARE
+                        """, logger: logger)
+                    guard try await firstValue(held, Int.self) != nil else {
+                        throw CoordinatorDeposed(epoch: fence.epoch)
+                    }
+                }
+                return try await body(connection)
+            }
         } catch let error as PostgresTransactionError {
             if let inner = error.closureError, error.rollbackError == nil { throw inner }
             throw error
@@ -45,13 +64,14 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func nextEpoch() async throws -> Int64 {
-        let rows = try await client.query(
-            """
-            INSERT INTO meta (key, value) VALUES ('epoch', 1)
-            ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value
-            """, logger: logger)
-        for try await value in rows.decode(Int64.self) { return value }
-        return 1
+        try await transaction { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO meta (key, value) VALUES ('epoch', 1)
+                ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value
+                """, logger: logger)
+            return try await firstValue(rows, Int64.self) ?? 1
+        }
     }
 
     nonisolated(nonsending) func bookExists(_ book: Int64) async throws -> Bool {
@@ -59,9 +79,11 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func setRendering(_ key: PageKey, _ rendering: Bool) async throws {
-        try await client.query(
-            "UPDATE page SET rendering = \(rendering) WHERE book_id = \(key.book) AND page_number = \(key.page)",
-            logger: logger)
+        try await transaction { connection in
+            _ = try await connection.query(
+                "UPDATE page SET rendering = \(rendering) WHERE book_id = \(key.book) AND page_number = \(key.page)",
+                logger: logger)
+        }
     }
 
     // MARK: Writing
@@ -272,8 +294,10 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func deleteBook(_ book: Int64) async throws {
-        let rows = try await client.query("DELETE FROM book WHERE id = \(book) RETURNING id", logger: logger)
-        guard try await firstValue(rows, Int64.self) != nil else { throw LectorError.notFound(book: book) }
+        try await transaction { connection in
+            let rows = try await connection.query("DELETE FROM book WHERE id = \(book) RETURNING id", logger: logger)
+            guard try await firstValue(rows, Int64.self) != nil else { throw LectorError.notFound(book: book) }
+        }
     }
 
     nonisolated(nonsending) func recoverPendingJobs(maxLosses: Int) async throws -> (

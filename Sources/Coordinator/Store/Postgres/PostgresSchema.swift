@@ -78,7 +78,13 @@ enum PostgresSchema {
             blob_id BIGINT NOT NULL REFERENCES audio_blob(id) ON DELETE CASCADE,
             ordinal BIGINT NOT NULL, data BYTEA NOT NULL,
             PRIMARY KEY (blob_id, ordinal));
+        """,
+        // The active coordinator's lease (`PostgresBookStore+Lease.swift`): one row.
         """
+        CREATE TABLE coordinator_lease (
+            id BIGINT PRIMARY KEY CHECK (id = 1),
+            holder TEXT NOT NULL, epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
+        """,
     ]
 
     /// A step's statements: split at each `;` that ends a line outside a `$$` body (the
