@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LectorTestSupport
 import NIOCore
 import NIOFoundationCompat
 
@@ -22,7 +23,7 @@ final class DevCluster {
     ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let port = try Self.freePort()
+        let port = try LoopbackPort.free()
         base = "http://127.0.0.1:\(port)"
         process.executableURL = lector
         process.arguments =
@@ -148,24 +149,6 @@ final class DevCluster {
         throw BenchError("the events of book \(book) ended before book_completed")
     }
 
-    static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { throw BenchError("no free port") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(socket, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }
 
 struct BenchError: Error, CustomStringConvertible {

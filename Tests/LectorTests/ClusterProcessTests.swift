@@ -1,4 +1,5 @@
 import Foundation
+import LectorTestSupport
 import Testing
 
 /// The real binary, one process per node, over real mutual TLS on loopback.
@@ -78,7 +79,7 @@ struct ClusterProcessTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-dev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let port = try TestClusterFiles.freePort()
+        let port = try LoopbackPort.free()
         let dev = try LectorProcess(
             "dev-supervised",
             arguments: [
@@ -116,7 +117,7 @@ struct ClusterProcessTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         var devs: [(LectorProcess, Int)] = []
         for index in 0..<2 {
-            let port = try TestClusterFiles.freePort()
+            let port = try LoopbackPort.free()
             let dev = try LectorProcess(
                 "dev-\(index)",
                 arguments: [

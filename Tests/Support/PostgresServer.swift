@@ -72,7 +72,7 @@ public actor PostgresServer {
                 folder.appendingPathComponent("data").path,
             ],
             asPostgres: true)
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         try await startServer(port: port)
         return port
     }
@@ -185,24 +185,5 @@ public actor PostgresServer {
                     "\((executable as NSString).lastPathComponent) failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))"
             )
         }
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { throw Unavailable(description: "no free loopback port") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

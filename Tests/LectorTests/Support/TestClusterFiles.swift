@@ -1,4 +1,5 @@
 import Foundation
+import LectorTestSupport
 
 /// A cluster.yaml with free loopback ports in a fresh folder, and its certificates made by
 /// `lector certs`: what an operator would set up, on one machine.
@@ -8,34 +9,16 @@ struct TestClusterFiles {
     let ports: [String: Int]
     let httpPort: Int
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     init(workers: Int = 2, extra: String = "", timings: String = "") throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "lector-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var ports: [String: Int] = [:]
         for name in ["gateway", "coordinator"] + (1...max(workers, 1)).map({ "worker-\($0)" }) {
-            ports[name] = try Self.freePort()
+            ports[name] = try LoopbackPort.free()
         }
         self.ports = ports
-        httpPort = try Self.freePort()
+        httpPort = try LoopbackPort.free()
         var yaml = """
             cluster: test
             tls:

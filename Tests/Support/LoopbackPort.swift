@@ -1,0 +1,29 @@
+import Foundation
+
+/// A TCP port on 127.0.0.1 that is free now (the kernel's pick for port 0), for a server a test
+/// or benchmark starts next.
+public enum LoopbackPort {
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String { "no free loopback port" }
+    }
+
+    public static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw Unavailable() }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw Unavailable() }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
