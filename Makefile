@@ -7,7 +7,8 @@ WORKERS    ?= 2
 DATA       ?= lector-data
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests TextLayerComparisonTests TextLayerCheckTests
+HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests TextLayerComparisonTests TextLayerCheckTests \
+	BookStoreConformanceTests PostgresStoreTests
 space := $(subst ,, )
 
 .PHONY: deps natural-voice build release run test bench clean

@@ -314,12 +314,13 @@ struct BookStoreConformanceTests {
         defer { Task { await stores.remove() } }
         let store = try #require(stores.postgres)
         #expect(try await store.leaseHolder() == nil)
-        let first = try #require(try await store.acquireLease(holder: "coordinator-a", duration: .milliseconds(600)))
+        // Leases of seconds: the steps before the expiry must fit in them on a loaded machine.
+        let first = try #require(try await store.acquireLease(holder: "coordinator-a", duration: .seconds(3)))
         #expect(try await store.acquireLease(holder: "coordinator-b", duration: .seconds(5)) == nil)
-        #expect(try await store.renewLease(holder: "coordinator-a", epoch: first, duration: .milliseconds(600)))
+        #expect(try await store.renewLease(holder: "coordinator-a", epoch: first, duration: .seconds(3)))
         #expect(try await !store.renewLease(holder: "coordinator-b", epoch: first, duration: .seconds(5)))
         #expect(try await store.leaseHolder()?.holder == "coordinator-a")
-        try await Task.sleep(for: .milliseconds(900))
+        try await Task.sleep(for: .milliseconds(3300))
         // Expired: the next asker gets it under a later epoch, and the old holder cannot renew.
         let second = try #require(try await store.acquireLease(holder: "coordinator-b", duration: .seconds(5)))
         #expect(second == first + 1)
@@ -339,14 +340,16 @@ struct BookStoreConformanceTests {
             }
         }
         try await old.prepare()
-        let oldEpoch = try #require(try await old.acquireLease(holder: "old", duration: .milliseconds(500)))
+        let lease: Duration = .seconds(4)
+        let granted = ContinuousClock.now
+        let oldEpoch = try #require(try await old.acquireLease(holder: "old", duration: lease))
         old.fenceWrites(LeaseFence(holder: "old", epoch: oldEpoch))
         let id = try await old.createBook(title: "F", metadata: Self.metadata("F"), pages: Self.pages(2)).id!
         let key = PageKey(book: id, page: 1)
         #expect(try await old.startAttempts([(key, "w")]).first??.attempts == 1)
 
         // The old coordinator stops (SIGSTOP, a cut link) past its lease; another takes over.
-        try await Task.sleep(for: .milliseconds(700))
+        try await Task.sleep(until: granted + lease + .milliseconds(300))
         let newEpoch = try #require(try await new.acquireLease(holder: "new", duration: .seconds(10)))
         new.fenceWrites(LeaseFence(holder: "new", epoch: newEpoch))
 

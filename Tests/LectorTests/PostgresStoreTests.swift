@@ -49,6 +49,8 @@ struct PostgresStoreTests {
     @Test func aBookIsVoicedIntoPostgresAndSurvivesKillingTheCoordinatorAndRestartingTheDatabase() async throws {
         let url = try await PostgresServer.shared.freshDatabase()
         var cluster = try await Cluster.start(workers: 2, extra: "store:\n  postgres: \"\(url)\"")
+        // Nodes are up before the coordinator has prepared its database and registered.
+        _ = try await HTTP.waitFor("\(cluster.base)/api/books/", timeout: .seconds(30)) { _ in true }
         let book = try await cluster.upload("english-40p")
         try await cluster.waitForCompleted(book, atLeast: 3)
         await cluster.coordinator.kill9()
