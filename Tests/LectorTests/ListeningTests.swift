@@ -21,7 +21,11 @@ struct ListeningTests {
             #expect(unsaved["page"] as? Int == 1)
             #expect(unsaved["seconds"] as? Double == 0)
             #expect(unsaved["updated_at"] is NSNull)
-            #expect(try await cluster.settle(book)["processing_status"] as? String == "completed")
+            let settled = try await cluster.settle(book)
+            #expect(
+                settled["processing_status"] as? String == "completed",
+                "\(settled)\n\(cluster.coordinator.output.suffix(4000))\n\(cluster.workers.values.map { $0.output.suffix(2000) }.joined(separator: "\n"))"
+            )
 
             let saved = try await Self.put(cluster, book, #"{"page": 3, "seconds": 12.5}"#)
             #expect(saved.status == 200)
