@@ -7,6 +7,9 @@ import Logging
 /// A throwaway CA and helpers to start real systems on loopback with real mutual TLS.
 struct TestCluster {
     let authority: CertificateAuthority
+    /// Silence after which a node is `down`. Tests of something else than failure detection
+    /// lengthen it: every suite starts at once, and a process starved for 3 s there lost its nodes.
+    var failureTimeout: Duration = .seconds(3)
 
     init(name: String = "test") throws {
         authority = try CertificateAuthority.create(clusterName: name)
@@ -27,7 +30,7 @@ struct TestCluster {
         settings.heartbeatInterval = .milliseconds(100)
         // Loose enough that a loaded CI machine (every suite runs at once) does not take a slow
         // heartbeat for a dead node and close a connection mid-test.
-        settings.failureTimeout = .seconds(3)
+        settings.failureTimeout = failureTimeout
         settings.callTimeout = .seconds(5)
         settings.maximumReconnectBackoff = .milliseconds(300)
         return settings
