@@ -8,7 +8,7 @@ DATA       ?= lector-data
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests TextLayerComparisonTests TextLayerCheckTests \
-	BookStoreConformanceTests PostgresStoreTests
+	BookStoreConformanceTests PostgresStoreTests CoordinatorTakeoverTests
 space := $(subst ,, )
 
 .PHONY: deps natural-voice build release run test bench clean

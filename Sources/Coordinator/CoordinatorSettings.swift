@@ -12,6 +12,9 @@ public struct CoordinatorSettings: Sendable {
     }
 
     public var store: Store = .sqlite
+    /// The active-coordinator lease this coordinator was started under (PostgreSQL with
+    /// `CoordinatorElection`): every write must still hold it, and every job carries its epoch.
+    var lease: LeaseFence?
     public var databasePath: String
     public var audioDirectory: String
     /// Uploads are spooled here until they become a book (or are abandoned).

@@ -128,6 +128,37 @@ struct ClusterConfigTests {
         }
     }
 
+    @Test func severalCoordinatorsNeedPostgresAndShareALease() throws {
+        let standby = """
+
+              - name: coordinator-2
+                role: coordinator
+                listen: 10.0.0.3:7401
+            """
+        let twoCoordinators = Self.valid + standby
+        do {
+            _ = try parse(twoCoordinators)
+            Issue.record("two coordinators on one SQLite file were accepted")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("exactly one coordinator with `store: sqlite`"), "\(error)")
+        }
+        let store = "store:\n  postgres: \"postgres://lector@db:5432/lector\"\n"
+        let config = try parse(store + twoCoordinators)
+        #expect(config.nodes(.coordinator).map(\.name) == ["coordinator", "coordinator-2"])
+        // The lease lasts the failure timeout unless it is named.
+        #expect(config.timings.leaseDuration == .seconds(4))
+        let named = try parse(
+            store + twoCoordinators.replacingOccurrences(of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 9s"))
+        #expect(named.timings.leaseDuration == .seconds(9))
+        do {
+            _ = try parse(
+                store + twoCoordinators.replacingOccurrences(of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 100ms"))
+            Issue.record("a lease too short to renew was accepted")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("timings.coordinator_lease: must be at least 300ms"), "\(error)")
+        }
+    }
+
     @Test func repositoryExampleIsValid() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent()

@@ -10,6 +10,7 @@ extension Coordinator {
     /// Follows the receptionist: new workers get asked their capacity, vanished ones are dropped
     /// (their jobs fail with the connection and go back to the queue).
     func workersChanged(_ ids: [ClusterActorID]) async {
+        guard !stopped else { return }
         let current = Set(ids)
         for id in dispatcher.slots.keys where !current.contains(id) {
             let held = dispatcher.leave(id)
@@ -79,6 +80,7 @@ extension Coordinator {
     /// One pump at a time: with a store that suspends, a second pump during the first's
     /// transaction would pick for slots the first is about to fill. It runs again instead.
     func pump() async {
+        guard !stopped else { return }
         guard !pumping else {
             pumpAgain = true
             return
@@ -161,6 +163,7 @@ extension Coordinator {
             text: input.text, voice: input.voice, language: input.language, textSource: input.textSource)
         job.checkWithOCR = input.checkWithOCR && input.textSource == "pdf"
         job.quality = input.quality
+        job.coordinatorEpoch = leaseEpoch
         job.leaseSeconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let token = lease.token
         Task {
@@ -346,7 +349,7 @@ extension Coordinator {
                 "[PROGRESS] Book \(book) - \(status.pagesStatus.completed)/\(status.totalPages) pages completed (\(status.processingProgress)%)"
             )
             if status.audioReady {
-                dropSource(book: book)
+                await dropSource(book: book)
                 let total = Int(((try? await store.totalDuration(book: book)) ?? 0).rounded())
                 logger.info("[COMPLETE] Book \(book) - ALL AUDIO GENERATED! Total duration: \(total)s")
             }

@@ -15,9 +15,15 @@ extension Coordinator {
     func scanImage(_ key: PageKey) async throws -> PageImage {
         let started = ContinuousClock.now
         let image: PageImage
+        let kept: URL?
+        do {
+            kept = try await audioStore.sourceFile(book: key.book)
+        } catch {
+            logger.error("[OCR] cannot fetch the kept PDF of book \(key.book): \(error)")
+            throw Self.sourceMissing(book: key.book)
+        }
+        guard let source = kept else { throw Self.sourceMissing(book: key.book) }
         if let nativeHelpers {
-            let source = audioStore.sourceURL(book: key.book)
-            guard FileManager.default.fileExists(atPath: source.path) else { throw Self.sourceMissing(book: key.book) }
             let request = NativeRequests.Render(pdf: source.path, page: key.page, dpi: 300)
             let answer: Data
             do {
@@ -35,7 +41,7 @@ extension Coordinator {
             }
             image = decoded
         } else {
-            let document = try sourceDocument(book: key.book)
+            let document = try sourceDocument(book: key.book, at: source)
             try await store.setRendering(key, true)
             let rendered: Result<PageImage, PDFError> = await withCheckedContinuation { continuation in
                 Self.renderQueue.async {
@@ -53,8 +59,7 @@ extension Coordinator {
     }
 
     /// The open PDF of a book with pages to OCR; opened once and kept while its pages run.
-    func sourceDocument(book: Int64) throws -> PDFTextDocument {
-        let url = audioStore.sourceURL(book: book)
+    func sourceDocument(book: Int64, at url: URL) throws -> PDFTextDocument {
         do {
             return try library.source(book: book) { try PDFTextDocument.open(contentsOf: url) }
         } catch {
@@ -70,8 +75,8 @@ extension Coordinator {
     }
 
     /// The book needs its PDF no more (every page done, or the book deleted).
-    func dropSource(book: Int64) {
+    func dropSource(book: Int64) async {
         library.closeSource(book: book)
-        try? FileManager.default.removeItem(at: audioStore.sourceURL(book: book))
+        await audioStore.dropSource(book: book)
     }
 }

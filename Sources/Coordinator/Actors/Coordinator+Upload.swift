@@ -67,7 +67,14 @@ extension Coordinator {
         }
         let chapters = await document.chapters()
         let title = Self.title(from: metadata)
-        let book = try await store.createBook(title: title, metadata: metadata, pages: pages, chapters: chapters)
+        let book: BookRecord
+        do {
+            book = try await store.createBook(title: title, metadata: metadata, pages: pages, chapters: chapters)
+        } catch {
+            // Deposed by a takeover: the database refused the book, so the client may send it again.
+            if error is CoordinatorDeposed || stopped { throw LectorError.coordinatorChanged }
+            throw error
+        }
         let bookID = book.id!
         CoordinatorMetrics.uploads.increment()
         CoordinatorMetrics.uploadBytes.increment(by: spool.bytes)
@@ -82,7 +89,7 @@ extension Coordinator {
         if !scanned.isEmpty || !checked.isEmpty {
             // The pages to OCR are rendered from the PDF when their jobs go out, so it is kept.
             do {
-                try audioStore.keepSource(spool.url, book: bookID)
+                try await audioStore.keepSource(spool.url, book: bookID)
             } catch {
                 logger.error("[OCR] cannot keep the PDF of book \(bookID): \(error); its scanned pages will fail")
             }

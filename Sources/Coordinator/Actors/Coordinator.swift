@@ -41,6 +41,8 @@ public distributed actor Coordinator {
     /// Pages' audio while it is being made.
     var live = LiveAudio()
     var watching: Task<Void, Never>?
+    /// Stopped (shut down, or deposed by a takeover): nothing more is handed out.
+    var stopped = false
 
     public init(actorSystem: ClusterSystem, settings: CoordinatorSettings, logger: Logger) throws {
         self.actorSystem = actorSystem
@@ -52,6 +54,7 @@ public distributed actor Coordinator {
             self.audioStore = FileAudioStore(directory: settings.audioDirectory)
         case .postgres(let url):
             let postgres = try PostgresBookStore(url: url, logger: logger)
+            postgres.fenceWrites(settings.lease)
             self.store = postgres
             self.audioStore = PostgresAudioStore(books: postgres, localDirectory: settings.audioDirectory)
         }
@@ -98,9 +101,25 @@ public distributed actor Coordinator {
         }
     }
 
-    public func stop() async {
+    /// Hands out nothing more, lets the jobs out settle (bounded by `drain`), then closes the
+    /// store. A deposed coordinator's settling writes are refused by the database, and say so.
+    public func stop(drain: Duration = .zero) async {
+        stopped = true
         watching?.cancel()
+        let deadline = ContinuousClock.now + drain
+        while dispatcher.inFlight > 0 || !accepted.isEmpty || flushScheduled, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
         await store.close()
+    }
+
+    /// The epoch of the lease this coordinator acts under (0 without one); each job carries it,
+    /// and a worker refuses jobs older than the newest it has seen.
+    var leaseEpoch: Int64 { settings.lease?.epoch ?? 0 }
+
+    /// Who this coordinator is and the lease epoch it acts under (nil: no lease, one coordinator).
+    public distributed func leadership() -> Leadership {
+        Leadership(node: actorSystem.node.name, epoch: settings.lease?.epoch)
     }
 }
 

@@ -22,6 +22,14 @@ protocol AudioStore: Sendable {
     /// Deletes stored audio no page refers to (a crash between `commit` and the page's record);
     /// returns how many.
     nonisolated(nonsending) func removeOrphans() async throws -> Int
+    /// Keeps a book's PDF while it has pages to OCR (moving the spooled upload), where every
+    /// coordinator that may take the book over finds it.
+    nonisolated(nonsending) func keepSource(_ spooled: URL, book: Int64) async throws
+    /// The kept PDF as a local file, fetched first if this coordinator does not have it; nil
+    /// when none is kept.
+    nonisolated(nonsending) func sourceFile(book: Int64) async throws -> URL?
+    /// The book needs its PDF no more.
+    nonisolated(nonsending) func dropSource(book: Int64) async
 }
 
 extension AudioStore {
@@ -73,7 +81,7 @@ extension AudioStore {
     }
 
     /// Moves the spooled upload into the book's folder.
-    func keepSource(_ spooled: URL, book: Int64) throws {
+    func keepLocalSource(_ spooled: URL, book: Int64) throws {
         let destination = sourceURL(book: book)
         try FileManager.default.createDirectory(
             at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -63,4 +63,17 @@ struct FileAudioStore: AudioStore {
         try? FileManager.default.removeItem(
             at: root.appendingPathComponent("books/\(book)", isDirectory: true))
     }
+
+    nonisolated(nonsending) func keepSource(_ spooled: URL, book: Int64) async throws {
+        try keepLocalSource(spooled, book: book)
+    }
+
+    nonisolated(nonsending) func sourceFile(book: Int64) async throws -> URL? {
+        let url = sourceURL(book: book)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    nonisolated(nonsending) func dropSource(book: Int64) async {
+        try? FileManager.default.removeItem(at: sourceURL(book: book))
+    }
 }

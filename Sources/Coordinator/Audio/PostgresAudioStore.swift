@@ -8,7 +8,8 @@ import PostgresNIO
 /// coordinator reaching the database serves any page. A reference is `pg:<blob id>`.
 ///
 /// A blob goes with its book (a foreign key), and one no page points at (a crash between
-/// `commit` and the page's record) is removed by `removeOrphans` at the next start.
+/// `commit` and the page's record) is removed by `removeOrphans` at the next start. A book's kept
+/// PDF (pages to OCR) is a blob of page 0, so the coordinator that takes the book over reads it.
 struct PostgresAudioStore: AudioStore {
     static let chunkBytes = 256 << 10
     static let prefix = "pg:"
@@ -26,18 +27,22 @@ struct PostgresAudioStore: AudioStore {
 
     nonisolated(nonsending) func commit(_ pending: PendingAudio) async throws -> String {
         let (book, page) = try Self.owner(of: pending)
+        defer { discard(pending) }
+        let id = try await insertBlob(from: pending.temporary, bytes: pending.bytes, book: book, page: page)
+        return Self.prefix + String(id)
+    }
+
+    /// One blob with the file's bytes, in one fenced transaction.
+    nonisolated(nonsending) private func insertBlob(from file: URL, bytes total: Int, book: Int64, page: Int)
+        async throws -> Int64
+    {
         let handle: FileHandle
         do {
-            handle = try FileHandle(forReadingFrom: pending.temporary)
+            handle = try FileHandle(forReadingFrom: file)
         } catch {
-            discard(pending)
-            throw AudioStoreError.write("the page's temporary file cannot be read")
+            throw AudioStoreError.write("the file to store cannot be read")
         }
-        defer {
-            try? handle.close()
-            discard(pending)
-        }
-        let total = pending.bytes
+        defer { try? handle.close() }
         let logger = self.logger
         let id: Int64 = try await books.transaction { connection in
             let rows = try await connection.query(
@@ -60,7 +65,37 @@ struct PostgresAudioStore: AudioStore {
             }
             return id
         }
-        return Self.prefix + String(id)
+        return id
+    }
+
+    nonisolated(nonsending) func keepSource(_ spooled: URL, book: Int64) async throws {
+        let bytes = try FileManager.default.attributesOfItem(atPath: spooled.path)[.size] as? Int ?? 0
+        _ = try await insertBlob(from: spooled, bytes: bytes, book: book, page: 0)
+        try keepLocalSource(spooled, book: book)
+    }
+
+    nonisolated(nonsending) func sourceFile(book: Int64) async throws -> URL? {
+        let url = sourceURL(book: book)
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        guard
+            let id = try await firstValue(
+                client.query(
+                    "SELECT id FROM audio_blob WHERE book_id = \(book) AND page_number = 0 ORDER BY id LIMIT 1",
+                    logger: logger), Int64.self)
+        else { return nil }
+        // Another coordinator kept it: fetched once into this one's folder.
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try await download(Self.prefix + String(id), to: url)
+        return url
+    }
+
+    nonisolated(nonsending) func dropSource(book: Int64) async {
+        let logger = self.logger
+        _ = try? await books.transaction { connection in
+            _ = try await connection.query(
+                "DELETE FROM audio_blob WHERE book_id = \(book) AND page_number = 0", logger: logger)
+        }
+        try? FileManager.default.removeItem(at: sourceURL(book: book))
     }
 
     nonisolated(nonsending) func slice(_ reference: String, offset: Int, length: Int) async throws -> AudioSlice {
@@ -120,7 +155,14 @@ struct PostgresAudioStore: AudioStore {
         let url = folder.appendingPathComponent("\(id).mp3")
         if FileManager.default.fileExists(atPath: url.path) { return url }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let temporary = folder.appendingPathComponent(".\(id).\(UUID().uuidString).tmp")
+        try await download(reference, to: url)
+        return url
+    }
+
+    /// The blob's bytes into `url`, through a temporary file renamed at the end.
+    nonisolated(nonsending) private func download(_ reference: String, to url: URL) async throws {
+        let folder = url.deletingLastPathComponent()
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
             throw AudioStoreError.write("cannot create a file in the audio cache")
         }
@@ -140,17 +182,18 @@ struct PostgresAudioStore: AudioStore {
             try? FileManager.default.removeItem(at: temporary)
             throw error
         }
-        return url
     }
 
     nonisolated(nonsending) func removeOrphans() async throws -> Int {
         // Called when a coordinator starts, before it commits anything: a blob no page points at
-        // then was left by one that died between `commit` and the page's record.
+        // then was left by one that died between `commit` and the page's record (or by one
+        // deposed then: its writes all committed before this coordinator's lease was granted).
+        // Kept PDFs (page 0) go with their book.
         let logger = self.logger
         return try await books.transaction { connection in
             let rows = try await connection.query(
                 """
-                DELETE FROM audio_blob b WHERE NOT EXISTS (SELECT 1 FROM page p WHERE p.book_id = b.book_id AND p.page_number = b.page_number
+                DELETE FROM audio_blob b WHERE b.page_number > 0 AND NOT EXISTS (SELECT 1 FROM page p WHERE p.book_id = b.book_id AND p.page_number = b.page_number
                         AND p.audio_path = 'pg:' || b.id)
                 RETURNING b.id
                 """, logger: logger)

@@ -28,6 +28,9 @@ public struct PageJob: Codable, Sendable, Equatable {
     /// The book's `quality`: `natural` (a neural voice where the worker has one for the page's
     /// language), `fast` (espeak-ng), or nil: natural where there is one.
     public var quality: String? = nil
+    /// The lease epoch of the coordinator that sent the job (0: no lease). A worker refuses a job
+    /// older than the newest epoch it has seen: it comes from a coordinator that was deposed.
+    public var coordinatorEpoch: Int64 = 0
 
     public init(
         bookId: Int64, pageNumber: Int, totalPages: Int, attempt: Int, lease: UUID, text: String,

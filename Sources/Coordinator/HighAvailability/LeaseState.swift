@@ -92,6 +92,14 @@ struct LeaseState: Equatable {
         }
     }
 
+    /// Gives the lease up (shutting down, or it could not be used): stand by, and ask again no
+    /// sooner than `renewEvery` from `now`.
+    mutating func resign(now: ContinuousClock.Instant) {
+        role = .standby
+        validUntil = nil
+        nextAttempt = now + renewEvery
+    }
+
     private mutating func stepDown(_ reason: String) -> Action {
         role = .standby
         validUntil = nil

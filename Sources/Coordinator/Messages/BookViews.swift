@@ -263,3 +263,15 @@ public struct VoiceListing: Codable, Sendable, Equatable {
         self.workers = workers
     }
 }
+
+/// Which coordinator is active, and under which lease epoch (nil: no lease, a single coordinator
+/// on SQLite).
+public struct Leadership: Codable, Sendable, Equatable {
+    public var node: String
+    public var epoch: Int64?
+
+    public init(node: String, epoch: Int64?) {
+        self.node = node
+        self.epoch = epoch
+    }
+}

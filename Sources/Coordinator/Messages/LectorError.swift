@@ -21,6 +21,12 @@ public struct LectorError: Error, Codable, Sendable, Equatable, CustomStringConv
         LectorError(status: 400, code: code, message: message)
     }
 
+    /// The coordinator doing this lost its lease to another mid-way: nothing was kept, and the
+    /// same request to the new one will work.
+    public static let coordinatorChanged = LectorError(
+        status: 503, code: "coordinator_changed",
+        message: "Another coordinator took over while this request was handled; nothing was kept. Send it again.")
+
     public static func unprocessable(_ message: String, code: String) -> LectorError {
         LectorError(status: 422, code: code, message: message)
     }

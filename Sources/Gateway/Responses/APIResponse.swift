@@ -66,7 +66,10 @@ struct APIError: Error, HTTPResponseError {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        APIResponse.failure(status, code: code, message: message)
+        var response = APIResponse.failure(status, code: code, message: message)
+        // A coordinator restarting or being taken over answers again within seconds.
+        if status == .serviceUnavailable { response.headers[.retryAfter] = "2" }
+        return response
     }
 
     static func notFound(_ message: String) -> APIError { APIError(.notFound, code: "not_found", message) }

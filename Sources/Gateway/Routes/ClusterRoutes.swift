@@ -18,8 +18,17 @@ struct ClusterRoutes {
         var ocrLanguages: [String]
     }
 
+    /// The active coordinator (nil when none answers) and its lease epoch (nil without a lease:
+    /// one coordinator on SQLite); `standby` are the other coordinator nodes that are up.
+    struct CoordinatorView: Encodable {
+        @NullEncodable var active: String?
+        @NullEncodable var epoch: Int64?
+        var standby: [String]
+    }
+
     struct ClusterView: Encodable {
         var cluster: String
+        var coordinator: CoordinatorView
         var nodes: [NodeView]
     }
 
@@ -32,8 +41,9 @@ struct ClusterRoutes {
         let client = self.client
         let clusterName = self.clusterName
         router.get("cluster") { _, _ -> Response in
-            let activity = await ClusterSystem.$callTimeout.withValue(.seconds(1)) {
-                (try? await client.call { try await $0.workerActivity() }) ?? []
+            let (activity, leadership) = await ClusterSystem.$callTimeout.withValue(.seconds(1)) {
+                let leadership = try? await client.call { try await $0.leadership() }
+                return ((try? await client.call { try await $0.workerActivity() }) ?? [], leadership)
             }
             let byNode = Dictionary(activity.map { ($0.node, $0) }, uniquingKeysWith: { first, _ in first })
             let nodes = system.members.map { member in
@@ -43,8 +53,13 @@ struct ClusterRoutes {
                     jobsDone: byNode[member.name]?.jobsDone ?? 0, currentJob: byNode[member.name]?.currentJobs.first,
                     lastHeartbeat: member.lastHeartbeat, ocrLanguages: byNode[member.name]?.ocrLanguages ?? [])
             }
+            let standby = system.members.filter {
+                $0.role == NodeRole.coordinator && $0.status.rawValue == "up" && $0.name != leadership?.node
+            }.map(\.name).sorted()
+            let coordinator = CoordinatorView(active: leadership?.node, epoch: leadership?.epoch, standby: standby)
             return APIResponse.ok(
-                ClusterView(cluster: clusterName, nodes: nodes), message: "Cluster membership retrieved successfully")
+                ClusterView(cluster: clusterName, coordinator: coordinator, nodes: nodes),
+                message: "Cluster membership retrieved successfully")
         }
     }
 }

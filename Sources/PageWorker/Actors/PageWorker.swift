@@ -17,7 +17,13 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     public let concurrency: Int
     let logger: Logger
     var draining = false
-    var jobsInHand = 0
+    /// Jobs being done, by the lease epoch of the coordinator that sent them: only the newest
+    /// epoch's count against `concurrency`, so jobs of a deposed coordinator do not keep the
+    /// new one waiting.
+    var jobsInHand: [Int64: Int] = [:]
+    /// The newest coordinator epoch a job came with; older ones are refused.
+    var newestEpoch: Int64 = 0
+    var allJobsInHand: Int { jobsInHand.values.reduce(0, +) }
     var transfers = PageTransfers()
     /// Helper processes that run Tesseract, so a crash in it costs the page, not this worker;
     /// nil reads in this process (tests).
@@ -49,7 +55,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     }
 
     public distributed func prometheusText() -> String {
-        WorkerMetrics.jobsInHand.record(jobsInHand)
+        WorkerMetrics.jobsInHand.record(allJobsInHand)
         return NodeMetrics.text()
     }
 
@@ -82,14 +88,30 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         guard !draining else {
             throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
         }
-        guard jobsInHand < concurrency else {
-            throw PageJobRefused(worker: actorSystem.node.name, reason: "busy with \(jobsInHand) jobs")
+        guard job.coordinatorEpoch >= newestEpoch else {
+            throw PageJobRefused(
+                worker: actorSystem.node.name,
+                reason: "the job comes from a deposed coordinator (epoch \(job.coordinatorEpoch); the active one is \(newestEpoch))")
+        }
+        if job.coordinatorEpoch > newestEpoch {
+            if newestEpoch > 0 {
+                logger.info("[LEASE] jobs now come from coordinator epoch \(job.coordinatorEpoch)")
+            }
+            newestEpoch = job.coordinatorEpoch
+        }
+        let epoch = job.coordinatorEpoch
+        let inHand = jobsInHand[epoch, default: 0]
+        guard inHand < concurrency else {
+            throw PageJobRefused(worker: actorSystem.node.name, reason: "busy with \(inHand) jobs")
         }
         guard job.leaseSeconds.isFinite, job.leaseSeconds > 0, job.leaseSeconds <= 24 * 3600 else {
             throw PageTransferError(reason: "the job's lease of \(job.leaseSeconds) s is not usable")
         }
-        jobsInHand += 1
-        defer { jobsInHand -= 1 }
+        jobsInHand[epoch, default: 0] += 1
+        defer {
+            jobsInHand[epoch, default: 1] -= 1
+            if jobsInHand[epoch] == 0 { jobsInHand[epoch] = nil }
+        }
         transfers.expire(now: .now)
         let deadline = ContinuousClock.now + .seconds(job.leaseSeconds)
         let started = ContinuousClock.now
@@ -194,10 +216,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     /// before the node leaves.
     public func drain() async {
         draining = true
-        if jobsInHand > 0 {
-            logger.info("[DRAIN] finishing \(jobsInHand) job(s) in hand before leaving")
+        if allJobsInHand > 0 {
+            logger.info("[DRAIN] finishing \(allJobsInHand) job(s) in hand before leaving")
         }
-        while jobsInHand > 0 {
+        while allJobsInHand > 0 {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

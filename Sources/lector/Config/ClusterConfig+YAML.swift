@@ -37,6 +37,7 @@ extension ClusterConfig {
         var timings = Timings()
         if let reader = try top.optional("timings")?.mapping(allowed: [
             "heartbeat_interval", "failure_timeout", "call_timeout", "job_lease", "max_attempts",
+            "coordinator_lease",
         ]) {
             if let value = try reader.optional("heartbeat_interval") {
                 timings.heartbeatInterval = try value.duration()
@@ -50,6 +51,12 @@ extension ClusterConfig {
             if let value = try reader.optional("job_lease") { timings.jobLease = try value.duration() }
             if let value = try reader.optional("max_attempts") {
                 timings.maxAttempts = try value.int(in: 1...100)
+            }
+            if let value = try reader.optional("coordinator_lease") {
+                timings.coordinatorLease = try value.duration()
+                guard timings.coordinatorLease! >= .milliseconds(300) else {
+                    throw value.error("must be at least 300ms (it is renewed three times per lease)")
+                }
             }
             guard timings.failureTimeout > timings.heartbeatInterval else {
                 throw ConfigError(
@@ -153,8 +160,17 @@ extension ClusterConfig {
             }
             nodes.append(node)
         }
-        guard nodes.filter({ $0.role == .coordinator }).count == 1 else {
-            throw ConfigError("\(file): nodes must include exactly one coordinator")
+        let coordinators = nodes.filter { $0.role == .coordinator }.count
+        if case .sqlite = store {
+            guard coordinators == 1 else {
+                throw ConfigError(
+                    "\(file): nodes must include exactly one coordinator with `store: sqlite` (several, one active and the others standing by, need `store: { postgres: URL }`)"
+                )
+            }
+        } else {
+            guard coordinators >= 1 else {
+                throw ConfigError("\(file): nodes must include at least one coordinator")
+            }
         }
         var config = ClusterConfig(
             cluster: try top.optional("cluster")?.string() ?? "lector", tls: tls, timings: timings,

@@ -28,6 +28,10 @@ struct ClusterConfig: Sendable, Equatable {
         var callTimeout: Duration = .seconds(10)
         var jobLease: Duration = .seconds(120)
         var maxAttempts: Int = 3
+        /// How long the active coordinator's lease lasts unrenewed (PostgreSQL store): a standby
+        /// takes over this long after the active one stops renewing. Nil: `failureTimeout`.
+        var coordinatorLease: Duration?
+        var leaseDuration: Duration { coordinatorLease ?? failureTimeout }
     }
 
     struct Node: Sendable, Equatable {

@@ -90,12 +90,19 @@ struct NodeRunner {
             settings.nativeHelper = NativeHelper.command
             settings.maxPages = config.limits.maxPages
             settings.maxPageCharacters = config.limits.maxPageCharacters
-            let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
-                try Coordinator(actorSystem: system, settings: settings, logger: logger)
+            if case .postgres = config.store {
+                // One active coordinator at a time, by a lease in the database; the others stand by.
+                let election = try CoordinatorElection(
+                    system: system, settings: settings, leaseDuration: config.timings.leaseDuration, logger: logger)
+                services.append(ElectionService(election: election))
+            } else {
+                let coordinator = try ClusterSystem.$actorPath.withValue(Coordinator.receptionKey) {
+                    try Coordinator(actorSystem: system, settings: settings, logger: logger)
+                }
+                try await coordinator.whenLocal { try await $0.start() }
+                system.receptionist.register(coordinator, key: Coordinator.receptionKey)
+                actors.append(coordinator)
             }
-            try await coordinator.whenLocal { try await $0.start() }
-            system.receptionist.register(coordinator, key: Coordinator.receptionKey)
-            actors.append(coordinator)
         case .worker:
             let concurrency = node.concurrency ?? 2
             let piper = PiperEngine.defaultDirectory().flatMap {

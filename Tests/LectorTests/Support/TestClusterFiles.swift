@@ -9,12 +9,14 @@ struct TestClusterFiles {
     let ports: [String: Int]
     let httpPort: Int
 
-    init(workers: Int = 2, extra: String = "", timings: String = "") throws {
+    /// `coordinators` beyond one are `coordinator-2`, `coordinator-3`, … (standbys; PostgreSQL only).
+    init(workers: Int = 2, extra: String = "", timings: String = "", coordinators: Int = 1) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "lector-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var ports: [String: Int] = [:]
-        for name in ["gateway", "coordinator"] + (1...max(workers, 1)).map({ "worker-\($0)" }) {
+        let standbys = coordinators > 1 ? (2...coordinators).map { "coordinator-\($0)" } : []
+        for name in ["gateway", "coordinator"] + standbys + (1...max(workers, 1)).map({ "worker-\($0)" }) {
             ports[name] = try LoopbackPort.free()
         }
         self.ports = ports
@@ -43,6 +45,16 @@ struct TestClusterFiles {
                 http: 127.0.0.1:\(httpPort)
 
             """
+        for name in standbys {
+            yaml += """
+                  - name: \(name)
+                    role: coordinator
+                    listen: 127.0.0.1:\(ports[name]!)
+                    database: data/\(name).sqlite
+                    audio_dir: data/\(name)-audio
+
+                """
+        }
         for index in 0..<workers {
             yaml += """
                   - name: worker-\(index + 1)

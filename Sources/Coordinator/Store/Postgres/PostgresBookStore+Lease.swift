@@ -5,6 +5,9 @@ import PostgresNIO
 struct LeaseFence: Sendable, Equatable {
     var holder: String
     var epoch: Int64
+    /// How long a write's transaction may sit idle before the server ends it (and its lock on
+    /// the lease row, which a takeover waits for): the lease's length.
+    var idleLimit: Duration = .seconds(5)
 }
 
 /// A write by a coordinator whose lease another now holds (or that has run out): refused by the
@@ -40,6 +43,18 @@ extension PostgresBookStore {
         let rows = try await client.query(
             """
             UPDATE coordinator_lease SET expires_at = now() + make_interval(secs => \(seconds))
+            WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch) AND expires_at > now()
+            RETURNING 1
+            """, logger: logger)
+        return try await firstValue(rows, Int.self) != nil
+    }
+
+    /// Ends the lease `holder` holds under `epoch` now (a clean shutdown), so a standby need not
+    /// wait for it to run out; false when it was not held.
+    nonisolated(nonsending) func releaseLease(holder: String, epoch: Int64) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE coordinator_lease SET expires_at = now()
             WHERE id = 1 AND holder = \(holder) AND epoch = \(epoch) AND expires_at > now()
             RETURNING 1
             """, logger: logger)

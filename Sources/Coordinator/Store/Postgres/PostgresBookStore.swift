@@ -35,6 +35,11 @@ final class PostgresBookStore: BookStore {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 if let fence {
+                    // A process frozen mid-transaction (SIGSTOP, a stalled VM) would hold the
+                    // lease row below forever: the server ends such a transaction itself.
+                    let idle = "\(max(fence.idleLimit.components.seconds, 1) * 1000)"
+                    try await connection.query(
+                        "SELECT set_config('idle_in_transaction_session_timeout', \(idle), true)", logger: logger)
                     // Locks the lease row until this commits: a takeover waits for it, and a
                     // coordinator whose lease has gone writes nothing.
                     let held = try await connection.query(
