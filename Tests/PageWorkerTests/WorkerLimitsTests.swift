@@ -65,6 +65,31 @@ import Testing
         await system.shutdown()
     }
 
+    /// After a takeover the new coordinator's jobs come with a higher epoch: the deposed one's
+    /// jobs are refused from then on, and those still in hand do not keep the new ones waiting.
+    @Test func jobsOfADeposedCoordinatorAreRefusedAndDoNotHoldItsSlots() async throws {
+        let system = try await Self.system()
+        let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
+        let long = String(repeating: "Words of the old coordinator's job, read for a while. ", count: 300)
+        var old = Self.job(text: long, lease: 60)
+        old.coordinatorEpoch = 1
+        let first = Task { try await worker.synthesize(old) }
+        try await Task.sleep(for: .milliseconds(100))
+        var new = Self.job(text: "The new coordinator's page.", lease: 60)
+        new.coordinatorEpoch = 2
+        #expect(try await worker.synthesize(new).audioBytes > 0)
+        var late = Self.job(text: "Sent by the deposed one.", lease: 60)
+        late.coordinatorEpoch = 1
+        do {
+            _ = try await worker.synthesize(late)
+            Issue.record("a job of a deposed coordinator was taken")
+        } catch let refusal as PageJobRefused {
+            #expect(refusal.reason.contains("deposed coordinator (epoch 1; the active one is 2)"))
+        }
+        _ = try await first.value
+        await system.shutdown()
+    }
+
     @Test func audioIsReadInPiecesAndThenForgotten() async throws {
         let system = try await Self.system()
         let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
