@@ -11,7 +11,10 @@ HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests Te
 	BookStoreConformanceTests PostgresStoreTests CoordinatorTakeoverTests
 space := $(subst ,, )
 
-.PHONY: deps natural-voice build release run test bench clean
+MINUTES    ?= 10
+STORE      ?= postgres
+
+.PHONY: deps natural-voice build release run test bench clean soak
 
 # Each entry: "check-command|package". A package is installed only when its check fails.
 DEPS := \
@@ -96,6 +99,12 @@ test: deps
 
 clean:
 	rm -rf .build $(DATA)
+
+# Books uploaded without pause for MINUTES while a random worker or the active coordinator is
+# killed (kill -9) every few seconds, and (STORE=postgres) the database restarted; then checks
+# every page and its stored audio: `pages=N lost=0 duplicated=0 failed=0 takeovers=K kills=M`.
+soak: release
+	python3 Scripts/soak.py --binary .build/release/lector --minutes $(MINUTES) --store $(STORE)
 
 # Lector against its baselines in one run (release builds): actor calls vs gRPC-swift 2, job
 # dispatch, the pipeline vs a plain synthesis loop, a 1000-page book, OCR, the natural voice.
