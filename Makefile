@@ -96,6 +96,12 @@ test: deps
 	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build --filter '$(subst $(space),|,$(HEAVY_SUITES))'
 	Tests/web/run.sh
 	Tests/hostile/run.sh
+	@# Gateway, two coordinators, PostgreSQL and two workers in network namespaces of their own;
+	@# the active coordinator's link is cut mid-book (skipped with a message without root).
+	python3 Tests/netns/netns_test.py .build/debug/lector
+	@# Short soaks of both stores, so `make soak` keeps working (the real one: make soak MINUTES=10).
+	python3 Scripts/soak.py --binary .build/debug/lector --minutes 1 --store postgres
+	python3 Scripts/soak.py --binary .build/debug/lector --minutes 0.5 --store sqlite
 
 clean:
 	rm -rf .build $(DATA)

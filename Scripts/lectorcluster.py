@@ -45,6 +45,10 @@ class Postgres:
             shutil.chown(folder, "postgres", "postgres")
         self._run([pg_binary("initdb"), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync",
                    "-D", self.data], quiet=True)
+        if host != "127.0.0.1":
+            # initdb trusts loopback only; this server is on a private network the test made.
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write("host all all 0.0.0.0/0 trust\n")
         os.makedirs(self.sock, exist_ok=True)
         if self.as_postgres:
             shutil.chown(self.sock, "postgres", "postgres")
@@ -101,8 +105,10 @@ class Postgres:
             self._signal_postmaster(signal.SIGINT)
 
     def create_database(self, name):
-        subprocess.run([pg_binary("createdb"), "-h", self.host, "-p", str(self.port), "-U", "postgres", name],
-                       check=True, capture_output=True, timeout=60)
+        result = subprocess.run([pg_binary("createdb"), "-h", self.host, "-p", str(self.port), "-U", "postgres", name],
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise RuntimeError(f"createdb {name} failed: {result.stderr}")
         return f"postgres://postgres@{self.host}:{self.port}/{name}"
 
     def query(self, database, sql):

@@ -1,6 +1,7 @@
 import ClusterTransport
 import Foundation
 import Logging
+import Synchronization
 
 /// Makes this node the active coordinator while it holds the lease in PostgreSQL, and a standby
 /// otherwise. Every coordinator node runs one; at most one of them holds the lease.
@@ -56,7 +57,11 @@ public actor CoordinatorElection {
                         try await leaseStore.prepare()
                         prepared = true
                     }
-                    let epoch = try await leaseStore.acquireLease(holder: holder, duration: lease.duration)
+                    let store = leaseStore
+                    let (holder, duration) = (self.holder, lease.duration)
+                    let epoch = try await Self.answer(within: lease.renewEvery) {
+                        try await store.acquireLease(holder: holder, duration: duration)
+                    }
                     await perform(lease.acquired(epoch: epoch, sentAt: now))
                 } catch {
                     logger.warning("[LEASE] cannot ask for the lease: \(error)")
@@ -65,7 +70,11 @@ public actor CoordinatorElection {
             case .renew(let epoch):
                 let outcome: Bool?
                 do {
-                    outcome = try await leaseStore.renewLease(holder: holder, epoch: epoch, duration: lease.duration)
+                    let store = leaseStore
+                    let (holder, duration) = (self.holder, lease.duration)
+                    outcome = try await Self.answer(within: lease.renewEvery) {
+                        try await store.renewLease(holder: holder, epoch: epoch, duration: duration)
+                    }
                 } catch {
                     logger.warning("[LEASE] cannot renew the lease of epoch \(epoch): \(error)")
                     outcome = nil
@@ -77,6 +86,38 @@ public actor CoordinatorElection {
         }
         await resign()
         await leaseStore.close()
+    }
+
+    /// The database's answer, or `LeaseQueryTimeout` once `limit` has passed: a link cut without
+    /// a reset leaves a query waiting for minutes, and the lease must run its course meanwhile.
+    static func answer<T: Sendable>(within limit: Duration, _ work: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        let pending = Mutex<CheckedContinuation<T, any Error>?>(nil)
+        let take: @Sendable () -> CheckedContinuation<T, any Error>? = {
+            pending.withLock { waiting in
+                defer { waiting = nil }
+                return waiting
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.withLock { $0 = continuation }
+            let query = Task {
+                do {
+                    let value = try await work()
+                    take()?.resume(returning: value)
+                } catch {
+                    take()?.resume(throwing: error)
+                }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if let waiting = take() {
+                    query.cancel()
+                    waiting.resume(throwing: LeaseQueryTimeout(limit: limit))
+                }
+            }
+        }
     }
 
     /// This node's coordinator while it is the active one.
@@ -143,4 +184,10 @@ public actor CoordinatorElection {
         }
         lease.resign(now: .now)
     }
+}
+
+/// The database did not answer a lease query in time (treated like an unreachable database).
+struct LeaseQueryTimeout: Error, CustomStringConvertible {
+    var limit: Duration
+    var description: String { "the database did not answer within \(limit)" }
 }
