@@ -17,8 +17,8 @@ struct RunAll: AsyncParsableCommand {
     var grpc: String?
     @Option(help: "Folder with english-8p.pdf and hindi-8p.pdf.") var fixtures = "Tests/LectorTests/Fixtures"
     @Option(help: "Where to write the figures as JSON.") var output = "bench-results.json"
-    @Option(help: "Comma-separated parts to run: rpc,dispatch,pipeline,scale,ocr,voices.") var only =
-        "rpc,dispatch,pipeline,scale,ocr,voices"
+    @Option(help: "Comma-separated parts to run: rpc,dispatch,takeover,pipeline,scale,ocr,voices.") var only =
+        "rpc,dispatch,takeover,pipeline,scale,ocr,voices"
     @Option(help: "The recogniser script for the voices' word error rates.") var intelligibilityScript =
         "Benchmarks/intelligibility.py"
     @Option(help: "The script that makes the rotated scans.") var scansScript = "Tests/LectorTests/Scans/make_scans.py"
@@ -93,6 +93,17 @@ struct RunAll: AsyncParsableCommand {
                     "no-op jobs/s on PostgreSQL", format(postgres["jobs_per_s"] as! Double),
                     "SQLite \(format(figures["jobs_per_s"] as! Double))",
                     format(figures["postgres_to_sqlite_ratio"] as! Double, 2), ""
+                ))
+        }
+        if parts.contains("takeover") {
+            let figures = try await TakeoverBench(lector: lectorURL).run()
+            results["takeover"] = figures
+            summary.append(
+                (
+                    "kill -9 active coordinator → next job, s", format(figures["takeover_median_s"] as! Double, 2),
+                    "restart \(format(figures["restart_median_s"] as! Double, 2))",
+                    format(figures["takeover_to_restart_ratio"] as! Double, 2),
+                    "worst < \(format(figures["goal_s"] as! Double, 1)) s"
                 ))
         }
         if parts.contains("pipeline") {
