@@ -111,6 +111,10 @@ final class DevCluster {
 
     /// Uploads a PDF as a raw body; returns the book id once its text is extracted.
     func upload(_ pdf: Data, title: String) async throws -> Int {
+        try await Self.upload(pdf, title: title, base: base)
+    }
+
+    static func upload(_ pdf: Data, title: String, base: String) async throws -> Int {
         var request = HTTPClientRequest(url: base + "/api/books/upload/?title=\(title)")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/pdf")

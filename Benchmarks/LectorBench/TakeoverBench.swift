@@ -185,16 +185,6 @@ final class NodeProcesses {
     }
 
     func upload(_ pdf: Data) async throws -> Int {
-        var request = HTTPClientRequest(url: base + "/api/books/upload/?title=takeover")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/pdf")
-        request.body = .bytes(ByteBuffer(bytes: pdf))
-        let response = try await HTTPClient.shared.execute(request, timeout: .minutes(5))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
-        guard response.status == .ok, let id = (json?["data"] as? [String: Any])?["book_id"] as? Int else {
-            throw BenchError("upload failed: \(response.status) \(String(buffer: body))")
-        }
-        return id
+        try await DevCluster.upload(pdf, title: "takeover", base: base)
     }
 }

@@ -148,11 +148,15 @@ struct ClusterConfigTests {
         // The lease lasts the failure timeout unless it is named.
         #expect(config.timings.leaseDuration == .seconds(4))
         let named = try parse(
-            store + twoCoordinators.replacingOccurrences(of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 9s"))
+            store
+                + twoCoordinators.replacingOccurrences(
+                    of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 9s"))
         #expect(named.timings.leaseDuration == .seconds(9))
         do {
             _ = try parse(
-                store + twoCoordinators.replacingOccurrences(of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 100ms"))
+                store
+                    + twoCoordinators.replacingOccurrences(
+                        of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 100ms"))
             Issue.record("a lease too short to renew was accepted")
         } catch let error as ConfigError {
             #expect(error.description.contains("timings.coordinator_lease: must be at least 300ms"), "\(error)")

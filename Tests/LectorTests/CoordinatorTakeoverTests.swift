@@ -68,15 +68,7 @@ struct CoordinatorTakeoverTests {
 
         /// The upload's HTTP status and JSON body.
         func upload(_ fixture: String) async throws -> (status: Int, json: [String: Any]) {
-            var request = HTTPClientRequest(url: "\(base)/api/books/upload/?title=\(fixture)")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/pdf")
-            let data = try Data(contentsOf: FaultToleranceTests.fixtures.appendingPathComponent("\(fixture).pdf"))
-            request.body = .bytes(ByteBuffer(bytes: data))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
-            return (Int(response.status.code), json)
+            try await HTTP.upload(fixture: fixture, base: base)
         }
 
         func uploaded(_ fixture: String) async throws -> Int {
@@ -95,7 +87,9 @@ struct CoordinatorTakeoverTests {
         func waitForCompleted(_ id: Int, atLeast count: Int) async throws {
             let deadline = ContinuousClock.now + .seconds(90)
             while await completedPages(id) < count {
-                guard ContinuousClock.now < deadline else { throw TestFailure("book \(id) stalled below \(count) pages") }
+                guard ContinuousClock.now < deadline else {
+                    throw TestFailure("book \(id) stalled below \(count) pages")
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -113,7 +107,8 @@ struct CoordinatorTakeoverTests {
             let status = try await settle(id)
             #expect(
                 status["processing_status"] as? String == "completed",
-                "\(status)\n\(coordinators.map { "--- \($0.key)\n\($0.value.output.suffix(3000))" }.joined(separator: "\n"))")
+                "\(status)\n\(coordinators.map { "--- \($0.key)\n\($0.value.output.suffix(3000))" }.joined(separator: "\n"))"
+            )
             #expect((status["pages_status"] as? [String: Any])?["failed"] as? Int == 0)
             try await PostgresStoreTests.checkOneAudioPerPage(url, book: id, expectedPages: 39)
         }
@@ -134,6 +129,18 @@ struct CoordinatorTakeoverTests {
 
         let book = try await cluster.uploaded("english-40p")
         try await cluster.waitForCompleted(book, atLeast: 3)
+        // A listener of the book's events, across the takeover.
+        let url = "\(cluster.base)/api/books/\(book)/events/"
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        let reading = Task { () -> [ServerEvent] in
+            var parser = ServerEventParser()
+            var events: [ServerEvent] = []
+            for try await chunk in response.body { events += parser.feed(chunk.readableBytesView) }
+            return events
+        }
+        try await Task.sleep(for: .milliseconds(300))
         let before = await cluster.completedPages(book)
         await cluster.coordinators[active]!.kill9()
 
@@ -160,6 +167,14 @@ struct CoordinatorTakeoverTests {
         #expect(taken.active != active)
         #expect((taken.epoch ?? 0) > epoch, "a takeover is a new epoch")
         #expect(before < 39, "the takeover must come mid-book")
+        // The stream ended when its coordinator went; resumed, it goes on from the new one's events
+        // (a new epoch, so a fresh status first) to the book's completion.
+        let seen = try await reading.value
+        let lastID = try #require(seen.last(where: { $0.id != nil })?.id)
+        let resumed = try await UserFacingTests.events(url, lastEventID: lastID)
+        #expect(resumed.first?.name == "status", "\(resumed.prefix(2).map(\.name))")
+        #expect(resumed.first?.id?.split(separator: "-").first != lastID.split(separator: "-").first)
+        #expect(resumed.last?.name == "book_completed")
         try await cluster.checkFinished(book)
         let status = try await HTTP.json("\(cluster.base)/api/books/\(secondBook)/status/").json
         #expect((status["data"] as? [String: Any])?["total_pages"] as? Int == 8)
@@ -191,8 +206,10 @@ struct CoordinatorTakeoverTests {
             throw error
         }
         #expect((taken.epoch ?? 0) > (first.epoch ?? .max))
-        // Frozen a while longer with its jobs' answers waiting, then woken: it acts on a lease it
-        // no longer holds until it notices, and the database refuses what it writes meanwhile.
+        // Frozen a while longer with its jobs' answers waiting, then woken. It steps down at its
+        // first look at the clock; any write it tries before that (the jobs' answers racing it)
+        // is refused by the database, never recorded or failed for another reason. That refusal
+        // itself is `BookStoreConformanceTests.aDeposedCoordinatorsWritesAreRefusedByTheDatabase`.
         try await Task.sleep(for: .seconds(1))
         kill(process.pid, SIGCONT)
 
@@ -202,8 +219,15 @@ struct CoordinatorTakeoverTests {
         try await cluster.checkFinished(book)
         let log = process.output
         #expect(log.contains("\(active) steps down"), "\(log.suffix(3000))")
-        #expect(
-            log.contains("lease (epoch \(first.epoch!)) is no longer held"),
-            "the deposed coordinator's writes were refused by the database: \(log.suffix(3000))")
+        let wake = log.range(of: "\(active) steps down").map { String(log[$0.lowerBound...]) } ?? ""
+        let failedWrites = wake.split(separator: "\n").filter {
+            $0.contains("Cannot record") || $0.contains("Cannot store") || $0.contains("cannot give back")
+        }
+        for line in failedWrites {
+            #expect(line.contains("lease (epoch \(first.epoch!)) is no longer held"), "\(line)")
+        }
+        // Nothing it did after waking was recorded as a result: every page's one audio is the
+        // new coordinator's (checked above), and no page completed under it after the step-down.
+        #expect(!wake.contains("COMPLETED! Audio URL"), "\(wake.prefix(3000))")
     }
 }

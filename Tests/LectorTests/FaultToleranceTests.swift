@@ -38,16 +38,9 @@ struct FaultToleranceTests {
         var base: String { files.baseURL }
 
         func upload(_ fixture: String, query: String = "") async throws -> Int {
-            var request = HTTPClientRequest(url: "\(base)/api/books/upload/?title=\(fixture)\(query)")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/pdf")
-            let data = try Data(contentsOf: FaultToleranceTests.fixtures.appendingPathComponent("\(fixture).pdf"))
-            request.body = .bytes(ByteBuffer(bytes: data))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]
-            guard response.status == .ok, let id = (json?["data"] as? [String: Any])?["book_id"] as? Int else {
-                throw TestFailure("upload of \(fixture) failed: \(response.status) \(String(buffer: body))")
+            let (status, json) = try await HTTP.upload(fixture: fixture, base: base, query: query)
+            guard status == 200, let id = (json["data"] as? [String: Any])?["book_id"] as? Int else {
+                throw TestFailure("upload of \(fixture) failed: \(status) \(json)")
             }
             return id
         }

@@ -42,7 +42,8 @@ struct PostgresStoreTests {
             WHERE book_id = \(book) AND audio_path IS NOT NULL
             """)
         #expect(referenced.first == ["\(expectedPages)", "\(expectedPages)"])
-        let blobs = try await rows(url, "SELECT COUNT(*)::text FROM audio_blob WHERE book_id = \(book) AND page_number > 0")
+        let blobs = try await rows(
+            url, "SELECT COUNT(*)::text FROM audio_blob WHERE book_id = \(book) AND page_number > 0")
         #expect(blobs.first?.first == "\(expectedPages)", "blobs beyond one per page: \(blobs)")
     }
 

@@ -126,7 +126,8 @@ public actor CoordinatorElection {
     private func perform(_ action: LeaseState.Action) async {
         switch action {
         case .becomeActive(let epoch):
-            logger.info("[LEASE] \(holder) holds the coordinator lease, epoch \(epoch): becoming the active coordinator")
+            logger.info(
+                "[LEASE] \(holder) holds the coordinator lease, epoch \(epoch): becoming the active coordinator")
             starting = Task { await self.activate(epoch: epoch) }
         case .stepDown(let reason):
             logger.warning("[LEASE] \(holder) steps down: \(reason); standing by")

@@ -91,7 +91,9 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         guard job.coordinatorEpoch >= newestEpoch else {
             throw PageJobRefused(
                 worker: actorSystem.node.name,
-                reason: "the job comes from a deposed coordinator (epoch \(job.coordinatorEpoch); the active one is \(newestEpoch))")
+                reason:
+                    "the job comes from a deposed coordinator (epoch \(job.coordinatorEpoch); the active one is \(newestEpoch))"
+            )
         }
         if job.coordinatorEpoch > newestEpoch {
             if newestEpoch > 0 {

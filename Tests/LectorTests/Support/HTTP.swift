@@ -83,4 +83,19 @@ enum HTTP {
         }
         return last
     }
+
+    /// Uploads a fixture PDF as a raw body: the status and the JSON answer (empty if not JSON).
+    static func upload(fixture: String, base: String, query: String = "") async throws -> (
+        status: Int, json: [String: Any]
+    ) {
+        var request = HTTPClientRequest(url: "\(base)/api/books/upload/?title=\(fixture)\(query)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/pdf")
+        let data = try Data(contentsOf: FaultToleranceTests.fixtures.appendingPathComponent("\(fixture).pdf"))
+        request.body = .bytes(ByteBuffer(bytes: data))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let json = (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+        return (Int(response.status.code), json)
+    }
 }
