@@ -8,7 +8,9 @@ DATA       ?= lector-data
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests TextLayerComparisonTests TextLayerCheckTests \
-	BookStoreConformanceTests PostgresStoreTests CoordinatorTakeoverTests
+	BookStoreConformanceTests
+# Clusters of real processes that kill and freeze each other, on PostgreSQL: run on their own, last.
+PROCESS_SUITES := PostgresStoreTests CoordinatorTakeoverTests
 space := $(subst ,, )
 
 MINUTES    ?= 10
@@ -89,11 +91,12 @@ run: release
 
 test: deps
 	$(SWIFT) build --build-tests
-	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build $(foreach suite,$(HEAVY_SUITES),--skip $(suite))
+	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build $(foreach suite,$(HEAVY_SUITES) $(PROCESS_SUITES),--skip $(suite))
 	@# The suites that keep native code busy for seconds (OCR of whole scans, the neural voice, the
 	@# dictionary over a book) run after the rest: run beside them, they held both of this
 	@# machine's cooperative threads long enough for the transport tests' 5 s timeouts to fire.
 	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build --filter '$(subst $(space),|,$(HEAVY_SUITES))'
+	OMP_THREAD_LIMIT=1 $(SWIFT) test --skip-build --no-parallel --filter '$(subst $(space),|,$(PROCESS_SUITES))'
 	Tests/web/run.sh
 	Tests/hostile/run.sh
 	@# Gateway, two coordinators, PostgreSQL and two workers in network namespaces of their own;

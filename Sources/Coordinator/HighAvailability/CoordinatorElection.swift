@@ -59,7 +59,7 @@ public actor CoordinatorElection {
                     }
                     let store = leaseStore
                     let (holder, duration) = (self.holder, lease.duration)
-                    let epoch = try await Self.answer(within: lease.renewEvery) {
+                    let epoch = try await Self.answer(within: lease.duration / 2) {
                         try await store.acquireLease(holder: holder, duration: duration)
                     }
                     await perform(lease.acquired(epoch: epoch, sentAt: now))
@@ -72,7 +72,7 @@ public actor CoordinatorElection {
                 do {
                     let store = leaseStore
                     let (holder, duration) = (self.holder, lease.duration)
-                    outcome = try await Self.answer(within: lease.renewEvery) {
+                    outcome = try await Self.answer(within: lease.duration / 2) {
                         try await store.renewLease(holder: holder, epoch: epoch, duration: duration)
                     }
                 } catch {
@@ -90,6 +90,8 @@ public actor CoordinatorElection {
 
     /// The database's answer, or `LeaseQueryTimeout` once `limit` has passed: a link cut without
     /// a reset leaves a query waiting for minutes, and the lease must run its course meanwhile.
+    /// Half a lease: a loaded database may be slow, and a renewal given up early is tried again
+    /// (a quarter period later) while the lease still holds.
     static func answer<T: Sendable>(within limit: Duration, _ work: @escaping @Sendable () async throws -> T)
         async throws -> T
     {

@@ -149,9 +149,10 @@ final class PostgresBookStore: BookStore {
         let now = Date()
         return try await transaction { connection in
             var books: [Int64: (voice: String?, language: String?, quality: String?, total: Int)] = [:]
-            var inputs: [PageJobInput?] = []
-            inputs.reserveCapacity(picks.count)
-            for (key, worker) in picks {
+            var inputs = [PageJobInput?](repeating: nil, count: picks.count)
+            // Rows locked in one order, (book, page), by every batch: two batches cannot deadlock.
+            for index in picks.indices.sorted(by: { Self.precedes(picks[$0].key, picks[$1].key) }) {
+                let (key, worker) = picks[index]
                 let rows = try await connection.query(
                     """
                     UPDATE page SET processing_status = 'processing', attempts = attempts + 1, worker = \(worker),
@@ -161,10 +162,7 @@ final class PostgresBookStore: BookStore {
                     """, logger: logger)
                 var page: (Int, String, String, Bool)?
                 for try await row in rows.decode((Int, String, String, Bool).self) { page = row }
-                guard let page else {
-                    inputs.append(nil)
-                    continue
-                }
+                guard let page else { continue }
                 if books[key.book] == nil {
                     let rows = try await connection.query(
                         """
@@ -177,16 +175,12 @@ final class PostgresBookStore: BookStore {
                         books[key.book] = (voice, language, quality, total)
                     }
                 }
-                guard let book = books[key.book] else {
-                    inputs.append(nil)
-                    continue
-                }
-                inputs.append(
-                    PageJobInput(
-                        text: page.1, voice: book.voice, language: book.language, totalPages: book.total,
-                        attempts: page.0, textSource: page.2, checkWithOCR: page.3, quality: book.quality))
+                guard let book = books[key.book] else { continue }
+                inputs[index] = PageJobInput(
+                    text: page.1, voice: book.voice, language: book.language, totalPages: book.total,
+                    attempts: page.0, textSource: page.2, checkWithOCR: page.3, quality: book.quality)
             }
-            for book in books.keys { try await Self.refresh(book: book, on: connection, logger: logger) }
+            for book in books.keys.sorted() { try await Self.refresh(book: book, on: connection, logger: logger) }
             return inputs
         }
     }
@@ -213,13 +207,15 @@ final class PostgresBookStore: BookStore {
         return needs
     }
 
+    static func precedes(_ a: PageKey, _ b: PageKey) -> Bool { (a.book, a.page) < (b.book, b.page) }
+
     nonisolated(nonsending) func complete(_ pages: [PageCompletion]) async throws -> [Bool] {
         let now = Date()
         return try await transaction { connection in
             var books = Set<Int64>()
-            var applied: [Bool] = []
-            applied.reserveCapacity(pages.count)
-            for page in pages {
+            var applied = [Bool](repeating: false, count: pages.count)
+            for index in pages.indices.sorted(by: { Self.precedes(pages[$0].key, pages[$1].key) }) {
+                let page = pages[index]
                 let segments = page.segments.flatMap { try? String(decoding: JSONEncoder().encode($0), as: UTF8.self) }
                 let duration: Double? = page.audioPath == nil ? nil : page.duration
                 let rows = try await connection.query(
@@ -235,10 +231,10 @@ final class PostgresBookStore: BookStore {
                     """, logger: logger)
                 var done = false
                 for try await _ in rows { done = true }
-                applied.append(done)
+                applied[index] = done
                 if done { books.insert(page.key.book) }
             }
-            for book in books { try await Self.refresh(book: book, on: connection, logger: logger) }
+            for book in books.sorted() { try await Self.refresh(book: book, on: connection, logger: logger) }
             return applied
         }
     }
