@@ -64,7 +64,8 @@ final class DevCluster {
             }
         }
         let expected = (noopWorkerCount > 0 ? noopWorkerCount : workers) + 2
-        let deadline = ContinuousClock.now + .seconds(60)
+        // A node more is a few more connections and pings for each: allow for a wide cluster.
+        let deadline = ContinuousClock.now + .seconds(60 + expected)
         while ContinuousClock.now < deadline {
             if let cluster = try? await get("/api/cluster/") as? [String: Any],
                 let nodes = cluster["nodes"] as? [[String: Any]], nodes.count == expected,
@@ -74,8 +75,12 @@ final class DevCluster {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+        let kept = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "lector-bench-failed-\(UUID().uuidString).log")
+        try? FileManager.default.copyItem(at: log, to: kept)
         stop()
-        throw BenchError("the dev cluster did not come up within a minute (see \(log.path))")
+        throw BenchError(
+            "the dev cluster of \(expected) nodes did not come up in \(60 + expected) s (its log: \(kept.path))")
     }
 
     func stop() {

@@ -94,6 +94,14 @@ struct RunAll: AsyncParsableCommand {
                     "SQLite \(format(figures["jobs_per_s"] as! Double))",
                     format(figures["postgres_to_sqlite_ratio"] as! Double, 2), ""
                 ))
+            let wide = figures["wide"] as! Figures
+            summary.append(
+                (
+                    "no-op jobs/s, \(wide["worker_processes"] as! Int) workers × 1",
+                    (wide["jobs_per_s"] as? Double).map { format($0) } ?? "not up",
+                    "2 × 32: \(format(figures["jobs_per_s"] as! Double))",
+                    (figures["wide_to_two_ratio"] as? Double).map { format($0, 2) } ?? "–", "≥ 1"
+                ))
         }
         if parts.contains("takeover") {
             let figures = try await TakeoverBench(lector: lectorURL).run()
