@@ -21,8 +21,12 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     /// epoch's count against `concurrency`, so jobs of a deposed coordinator do not keep the
     /// new one waiting.
     var jobsInHand: [Int64: Int] = [:]
-    /// The newest coordinator epoch a job came with; older ones are refused.
+    /// The newest coordinator epoch a job came with, and when one last did; older ones are
+    /// refused while that epoch is in use. A deposed coordinator stops within one lease, so an
+    /// older epoch after `epochMemory` of silence means the epochs began again (a new database).
     var newestEpoch: Int64 = 0
+    var newestEpochSeen = ContinuousClock.now
+    let epochMemory: Duration
     var allJobsInHand: Int { jobsInHand.values.reduce(0, +) }
     var transfers = PageTransfers()
     /// Helper processes that run Tesseract, so a crash in it costs the page, not this worker;
@@ -34,9 +38,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
 
     public init(
         actorSystem: ClusterSystem, concurrency: Int, logger: Logger, ocrHelpers: HelperPool? = nil,
-        piper: PiperEngine? = nil
+        piper: PiperEngine? = nil, epochMemory: Duration = .seconds(60)
     ) {
         self.actorSystem = actorSystem
+        self.epochMemory = epochMemory
         self.concurrency = concurrency
         self.logger = logger
         self.ocrHelpers = ocrHelpers
@@ -88,12 +93,19 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         guard !draining else {
             throw PageJobRefused(worker: actorSystem.node.name, reason: "it is shutting down")
         }
-        guard job.coordinatorEpoch >= newestEpoch else {
-            throw PageJobRefused(
-                worker: actorSystem.node.name,
-                reason:
-                    "the job comes from a deposed coordinator (epoch \(job.coordinatorEpoch); the active one is \(newestEpoch))"
+        let now = ContinuousClock.now
+        if job.coordinatorEpoch < newestEpoch {
+            guard now - newestEpochSeen >= epochMemory else {
+                throw PageJobRefused(
+                    worker: actorSystem.node.name,
+                    reason:
+                        "the job comes from a deposed coordinator (epoch \(job.coordinatorEpoch); the active one is \(newestEpoch))"
+                )
+            }
+            logger.warning(
+                "[LEASE] epoch \(job.coordinatorEpoch) after \(newestEpoch) fell silent for \(epochMemory): the epochs began again"
             )
+            newestEpoch = job.coordinatorEpoch
         }
         if job.coordinatorEpoch > newestEpoch {
             if newestEpoch > 0 {
@@ -101,6 +113,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
             }
             newestEpoch = job.coordinatorEpoch
         }
+        if job.coordinatorEpoch == newestEpoch { newestEpochSeen = now }
         let epoch = job.coordinatorEpoch
         let inHand = jobsInHand[epoch, default: 0]
         guard inHand < concurrency else {
