@@ -153,15 +153,7 @@ struct CoordinatorTakeoverTests {
         try await cluster.waitForCompleted(book, atLeast: 3)
         // A listener of the book's events, across the takeover.
         let url = "\(cluster.base)/api/books/\(book)/events/"
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Accept", value: "text/event-stream")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-        let reading = Task { () -> [ServerEvent] in
-            var parser = ServerEventParser()
-            var events: [ServerEvent] = []
-            for try await chunk in response.body { events += parser.feed(chunk.readableBytesView) }
-            return events
-        }
+        let reading = try await UserFacingTests.streaming(url)
         try await Task.sleep(for: .milliseconds(300))
         let before = await cluster.completedPages(book)
         await cluster.coordinators[active]!.kill9()

@@ -161,15 +161,7 @@ struct FaultToleranceTests {
         }
         try await cluster.waitForCompleted(book, atLeast: 2)
         let url = "\(cluster.base)/api/books/\(book)/events/"
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Accept", value: "text/event-stream")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
-        let reading = Task { () -> [ServerEvent] in
-            var parser = ServerEventParser()
-            var events: [ServerEvent] = []
-            for try await chunk in response.body { events += parser.feed(chunk.readableBytesView) }
-            return events  // the stream ended
-        }
+        let reading = try await UserFacingTests.streaming(url)
         try await Task.sleep(for: .milliseconds(500))
         await cluster.coordinator.kill9()
         // The gateway ends the stream once its coordinator is gone, well before the test's limit.

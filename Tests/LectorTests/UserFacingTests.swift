@@ -15,6 +15,19 @@ struct UserFacingTests {
     }
 
     /// Reads `…/events/` until `stop` says so or the server ends the stream.
+    /// An event stream opened now and read in the background until it ends (the task's value).
+    static func streaming(_ url: String) async throws -> Task<[ServerEvent], any Error> {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
+        return Task {
+            var parser = ServerEventParser()
+            var events: [ServerEvent] = []
+            for try await chunk in response.body { events += parser.feed(chunk.readableBytesView) }
+            return events
+        }
+    }
+
     static func events(
         _ url: String, lastEventID: String? = nil, stop: ([ServerEvent]) -> Bool = { _ in false }
     ) async throws -> [ServerEvent] {

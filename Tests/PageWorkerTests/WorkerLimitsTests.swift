@@ -95,14 +95,14 @@ import Testing
     @Test func anOlderEpochIsTakenOnceTheNewestHasFallenSilent() async throws {
         let system = try await Self.system()
         let worker = PageWorker(
-            actorSystem: system, concurrency: 1, logger: Logger(label: "test"), epochMemory: .milliseconds(300))
+            actorSystem: system, concurrency: 1, logger: Logger(label: "test"), epochMemory: .seconds(2))
         var newest = Self.job(text: "From epoch nine.", lease: 60)
         newest.coordinatorEpoch = 9
         _ = try await worker.synthesize(newest)
         var older = Self.job(text: "From epoch one.", lease: 60)
         older.coordinatorEpoch = 1
         await #expect(throws: PageJobRefused.self) { _ = try await worker.synthesize(older) }
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(2500))
         #expect(try await worker.synthesize(older).audioBytes > 0)
         // A newer epoch is always taken.
         #expect(try await worker.synthesize(newest).audioBytes > 0)

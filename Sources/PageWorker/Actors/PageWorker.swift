@@ -21,9 +21,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
     /// epoch's count against `concurrency`, so jobs of a deposed coordinator do not keep the
     /// new one waiting.
     var jobsInHand: [Int64: Int] = [:]
-    /// The newest coordinator epoch a job came with, and when one last did; older ones are
-    /// refused while that epoch is in use. A deposed coordinator stops within one lease, so an
-    /// older epoch after `epochMemory` of silence means the epochs began again (a new database).
+    /// The newest coordinator epoch a job came with, and when one of its jobs last came or ended;
+    /// older ones are refused while that epoch is in use. A deposed coordinator stops within one
+    /// lease, so an older epoch after `epochMemory` of silence means the epochs began again (a
+    /// new database).
     var newestEpoch: Int64 = 0
     var newestEpochSeen = ContinuousClock.now
     let epochMemory: Duration
@@ -95,7 +96,8 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         }
         let now = ContinuousClock.now
         if job.coordinatorEpoch < newestEpoch {
-            guard now - newestEpochSeen >= epochMemory else {
+            let inUse = jobsInHand[newestEpoch, default: 0] > 0 || now - newestEpochSeen < epochMemory
+            guard !inUse else {
                 throw PageJobRefused(
                     worker: actorSystem.node.name,
                     reason:
@@ -126,6 +128,7 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         defer {
             jobsInHand[epoch, default: 1] -= 1
             if jobsInHand[epoch] == 0 { jobsInHand[epoch] = nil }
+            if epoch == newestEpoch { newestEpochSeen = .now }
         }
         transfers.expire(now: .now)
         let deadline = ContinuousClock.now + .seconds(job.leaseSeconds)
