@@ -308,6 +308,23 @@ struct BookStoreConformanceTests {
         }
     }
 
+    /// A completion the coordinator took for failed (the connection dropped at its commit) may
+    /// still have been recorded: removing its audio then leaves the audio the page points at.
+    @Test func audioAPageRecordsIsNeverRemoved() async throws {
+        let stores = try await Stores.make(.postgres)
+        defer { Task { await stores.remove() } }
+        let id = try await stores.books.createBook(title: "R", metadata: Self.metadata("R"), pages: Self.pages(1)).id!
+        let pending = try stores.audio.beginWrite(book: id, page: 1)
+        try pending.append(Data("recorded audio".utf8))
+        try pending.finish()
+        let reference = try await stores.audio.commit(pending)
+        let key = PageKey(book: id, page: 1)
+        _ = try await stores.books.startAttempts([(key, "w")])
+        #expect(try await stores.books.complete([Self.completion(key, attempt: 1, path: reference)]) == [true])
+        await stores.audio.remove(reference)
+        #expect(try await stores.audio.slice(reference, offset: 0, length: 100).data == Data("recorded audio".utf8))
+    }
+
     @Test func aDeletedBooksCachedAudioLeavesTheCoordinatorsDisk() async throws {
         let stores = try await Stores.make(.postgres)
         defer { Task { await stores.remove() } }

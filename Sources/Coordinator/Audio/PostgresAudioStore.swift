@@ -135,8 +135,15 @@ struct PostgresAudioStore: AudioStore {
     nonisolated(nonsending) func remove(_ reference: String) async {
         guard let id = try? Self.blob(reference) else { return }
         let logger = self.logger
+        // Only if no page records it: a completion whose commit reached the database just as the
+        // connection dropped looks failed to the coordinator, but its page does point here.
         _ = try? await books.transaction { connection in
-            _ = try await connection.query("DELETE FROM audio_blob WHERE id = \(id)", logger: logger)
+            _ = try await connection.query(
+                """
+                DELETE FROM audio_blob b WHERE b.id = \(id) AND NOT EXISTS (
+                    SELECT 1 FROM page p WHERE p.book_id = b.book_id AND p.page_number = b.page_number
+                        AND p.audio_path = \(reference))
+                """, logger: logger)
         }
     }
 
