@@ -66,6 +66,14 @@ struct BookStoreConformanceTests {
         return metadata
     }
 
+    /// Audio written whole, ready to commit: what a finished transfer from a worker leaves.
+    static func written(_ data: Data, book: Int64, page: Int, in audio: any AudioStore) throws -> PendingAudio {
+        let pending = try audio.beginWrite(book: book, page: page)
+        try pending.append(data)
+        try pending.finish()
+        return pending
+    }
+
     static func completion(_ key: PageKey, attempt: Int, path: String?, seconds: Double = 2.5) -> PageCompletion {
         PageCompletion(
             key: key, attempt: attempt, audioPath: path, duration: seconds, voice: "en", textSource: "pdf", text: nil,
@@ -314,9 +322,7 @@ struct BookStoreConformanceTests {
         let stores = try await Stores.make(.postgres)
         defer { Task { await stores.remove() } }
         let id = try await stores.books.createBook(title: "R", metadata: Self.metadata("R"), pages: Self.pages(1)).id!
-        let pending = try stores.audio.beginWrite(book: id, page: 1)
-        try pending.append(Data("recorded audio".utf8))
-        try pending.finish()
+        let pending = try Self.written(Data("recorded audio".utf8), book: id, page: 1, in: stores.audio)
         let reference = try await stores.audio.commit(pending)
         let key = PageKey(book: id, page: 1)
         _ = try await stores.books.startAttempts([(key, "w")])
@@ -329,9 +335,7 @@ struct BookStoreConformanceTests {
         let stores = try await Stores.make(.postgres)
         defer { Task { await stores.remove() } }
         let id = try await stores.books.createBook(title: "C", metadata: Self.metadata("C"), pages: Self.pages(1)).id!
-        let pending = try stores.audio.beginWrite(book: id, page: 1)
-        try pending.append(Data("cached page".utf8))
-        try pending.finish()
+        let pending = try Self.written(Data("cached page".utf8), book: id, page: 1, in: stores.audio)
         let reference = try await stores.audio.commit(pending)
         let file = try await stores.audio.localFile(reference)
         #expect(FileManager.default.fileExists(atPath: file.path))
@@ -345,9 +349,7 @@ struct BookStoreConformanceTests {
         let id = try await stores.books.createBook(title: "O", metadata: Self.metadata("O"), pages: Self.pages(2)).id!
         var references: [String] = []
         for page in 1...2 {
-            let pending = try stores.audio.beginWrite(book: id, page: page)
-            try pending.append(Data("audio of page \(page)".utf8))
-            try pending.finish()
+            let pending = try Self.written(Data("audio of page \(page)".utf8), book: id, page: page, in: stores.audio)
             references.append(try await stores.audio.commit(pending))
         }
         let keys = [PageKey(book: id, page: 1), PageKey(book: id, page: 2)]
@@ -424,9 +426,7 @@ struct BookStoreConformanceTests {
         let audio = PostgresAudioStore(
             books: old,
             localDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("fence-\(UUID())").path)
-        let pending = try audio.beginWrite(book: id, page: 1)
-        try pending.append(Data("late audio".utf8))
-        try pending.finish()
+        let pending = try Self.written(Data("late audio".utf8), book: id, page: 1, in: audio)
         await #expect(throws: CoordinatorDeposed.self) { _ = try await audio.commit(pending) }
         #expect(try await new.pageStatus(key) == "processing")
         #expect(try await new.pageStatus(PageKey(book: id, page: 2)) == "pending")

@@ -86,6 +86,13 @@ struct ClusterConfigTests {
                 "    role: gateway", "    role: router",
                 "nodes[0].role: must be one of gateway, coordinator, worker"
             ),
+            // Numbers that would overflow the milliseconds they become, or make no sense as a time.
+            ("  job_lease: 2m", "  job_lease: 1e30s", "timings.job_lease: must be at most 86400 seconds"),
+            ("  job_lease: 2m", "  job_lease: 25h", "timings.job_lease: must be at most 86400 seconds"),
+            ("  job_lease: 2m", "  job_lease: infs", "timings.job_lease: expected a positive duration"),
+            ("  job_lease: 2m", "  job_lease: nan", "timings.job_lease: expected a positive duration"),
+            ("  job_lease: 2m", "  job_lease: -5s", "timings.job_lease: expected a positive duration"),
+            ("  job_lease: 2m", "  job_lease: 0.1ms", "timings.job_lease: expected a positive duration"),
             ("cluster: prod", "cluster: prod\ncolour: blue", "unknown key 'colour'"),
             ("  - name: worker-1", "  - name: gateway", "node name 'gateway' appears twice"),
         ]
@@ -160,6 +167,15 @@ struct ClusterConfigTests {
             Issue.record("a lease too short to renew was accepted")
         } catch let error as ConfigError {
             #expect(error.description.contains("timings.coordinator_lease: must be at least 300ms"), "\(error)")
+        }
+        do {
+            _ = try parse(
+                store
+                    + twoCoordinators.replacingOccurrences(
+                        of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 2h"))
+            Issue.record("a lease of two hours was accepted")
+        } catch let error as ConfigError {
+            #expect(error.description.contains("timings.coordinator_lease: must be at most 3600 seconds"), "\(error)")
         }
     }
 

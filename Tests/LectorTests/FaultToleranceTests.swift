@@ -28,9 +28,14 @@ struct FaultToleranceTests {
             let gateway = try files.start("gateway", node: "gateway")
             let cluster = Cluster(files: files, coordinator: coordinator, workers: processes, gateway: gateway)
             let token = extra.contains("api_token: s3cret") ? [("Authorization", "Bearer s3cret")] : []
+            // Every node up, and the gateway reaching the coordinator: before that an upload is
+            // (rightly) answered 503, which a test that uploads at once would take for a failure.
             _ = try await HTTP.waitFor("\(files.baseURL)/api/cluster/", headers: token) { json in
-                let nodes = (json["data"] as? [String: Any])?["nodes"] as? [[String: Any]] ?? []
+                let data = json["data"] as? [String: Any]
+                let nodes = data?["nodes"] as? [[String: Any]] ?? []
+                let active = (data?["coordinator"] as? [String: Any])?["active"] as? String
                 return nodes.count == workers + 2 && nodes.allSatisfy { $0["state"] as? String == "up" }
+                    && active != nil
             }
             return cluster
         }

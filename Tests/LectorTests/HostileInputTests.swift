@@ -272,7 +272,7 @@ import Testing
         let upload = try await HTTP.send(
             .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
             body: try BookPipelineTests.fixture("scanned-2p"))
-        let book = try #require(upload.data?["book_id"] as? Int)
+        let book = try #require(upload.data?["book_id"] as? Int, "\(upload.status) \(upload.json)")
         let deadline = ContinuousClock.now + .seconds(60)
         var killed: Int32?
         while killed == nil, ContinuousClock.now < deadline {
@@ -304,7 +304,7 @@ import Testing
         let upload = try await HTTP.send(
             .POST, "\(cluster.base)/api/books/upload/?language=english", headers: [("Content-Type", "application/pdf")],
             body: try BookPipelineTests.fixture("large-format-scan"))
-        let book = try #require(upload.data?["book_id"] as? Int)
+        let book = try #require(upload.data?["book_id"] as? Int, "\(upload.status) \(upload.json)")
         let deadline = ContinuousClock.now + .seconds(60)
         var killed = false
         while !killed, ContinuousClock.now < deadline {

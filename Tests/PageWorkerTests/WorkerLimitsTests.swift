@@ -25,6 +25,16 @@ import Testing
                     caPEM: authority.certificatePEM, certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM)))
     }
 
+    /// Waits (boundedly) for the worker to hold `count` jobs: a sleep would race a loaded machine.
+    static func waitUntilInHand(_ worker: PageWorker, _ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        func inHand() async -> Int { await worker.whenLocal { $0.allJobsInHand } ?? -1 }
+        while await inHand() < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(await inHand() == count)
+    }
+
     @Test func aJobPastItsLeaseIsAbandonedAndFreesItsSlot() async throws {
         let system = try await Self.system()
         let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
@@ -53,12 +63,14 @@ import Testing
         let system = try await Self.system()
         let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
         let long = String(repeating: "Words to keep the first job busy for a while. ", count: 300)
-        let first = Task { try await worker.synthesize(Self.job(text: long, lease: 60)) }
-        try await Task.sleep(for: .milliseconds(100))
+        let first = Task { try await worker.synthesize(Self.job(text: long, lease: 3600)) }
+        try await Self.waitUntilInHand(worker, 1)
         await #expect(throws: PageJobRefused.self) {
             _ = try await worker.synthesize(Self.job(text: "Second.", lease: 60))
         }
-        _ = try await first.value
+        first.cancel()
+        _ = try? await first.value
+        #expect(try await worker.synthesize(Self.job(text: "Third, once the slot is free.", lease: 60)).audioBytes > 0)
         await #expect(throws: (any Error).self) {
             _ = try await worker.synthesize(Self.job(text: "Bad lease.", lease: .nan))
         }
@@ -71,10 +83,10 @@ import Testing
         let system = try await Self.system()
         let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
         let long = String(repeating: "Words of the old coordinator's job, read for a while. ", count: 300)
-        var old = Self.job(text: long, lease: 60)
+        var old = Self.job(text: long, lease: 3600)
         old.coordinatorEpoch = 1
         let first = Task { try await worker.synthesize(old) }
-        try await Task.sleep(for: .milliseconds(100))
+        try await Self.waitUntilInHand(worker, 1)
         var new = Self.job(text: "The new coordinator's page.", lease: 60)
         new.coordinatorEpoch = 2
         #expect(try await worker.synthesize(new).audioBytes > 0)
@@ -86,7 +98,8 @@ import Testing
         } catch let refusal as PageJobRefused {
             #expect(refusal.reason.contains("deposed coordinator (epoch 1; the active one is 2)"))
         }
-        _ = try await first.value
+        first.cancel()
+        _ = try? await first.value
         await system.shutdown()
     }
 

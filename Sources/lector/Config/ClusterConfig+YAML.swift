@@ -53,7 +53,8 @@ extension ClusterConfig {
                 timings.maxAttempts = try value.int(in: 1...100)
             }
             if let value = try reader.optional("coordinator_lease") {
-                timings.coordinatorLease = try value.duration()
+                // An hour at most: a longer lease would leave books unserved that long after a crash.
+                timings.coordinatorLease = try value.duration(atMost: .seconds(3600))
                 guard timings.coordinatorLease! >= .milliseconds(300) else {
                     throw value.error("must be at least 300ms (it is renewed three times per lease)")
                 }
@@ -265,18 +266,27 @@ struct YAMLReader {
     }
 
     /// `500ms`, `5s`, `2m`, or a bare number of seconds.
-    func duration() throws -> Duration {
+    /// At most a day: every timing here is a timeout or a lease, and a day keeps the arithmetic
+    /// done on them (milliseconds, deadlines) far from overflowing.
+    func duration(atMost limit: Duration = .seconds(24 * 3600)) throws -> Duration {
         let text = try string().trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var milliseconds: Double?
         for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let number = Double(text.dropLast(suffix.count)), number > 0 {
-                return .milliseconds(Int64((number * scale * 1000).rounded()))
+            if let number = Double(text.dropLast(suffix.count)) {
+                milliseconds = number * scale * 1000
+                break
             }
         }
-        if let number = Double(text), number > 0 {
-            return .milliseconds(Int64((number * 1000).rounded()))
+        if milliseconds == nil, let number = Double(text) { milliseconds = number * 1000 }
+        guard let milliseconds, milliseconds.isFinite, milliseconds.rounded() >= 1 else {
+            throw error("expected a positive duration such as 500ms, 5s or 2m, found '\(text)'")
         }
-        throw error("expected a positive duration such as 500ms, 5s or 2m, found '\(text)'")
+        let limitMilliseconds = Double(limit.components.seconds) * 1000
+        guard milliseconds <= limitMilliseconds else {
+            throw error("must be at most \(limit.components.seconds) seconds, found '\(text)'")
+        }
+        return .milliseconds(Int64(milliseconds.rounded()))
     }
 
     func hostPort() throws -> ClusterConfig.HostPort {
