@@ -6,7 +6,8 @@ import Foundation
 struct LectorBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lector-bench", abstract: "Lector's benchmarks, each against its baseline.",
-        subcommands: [RunAll.self, LoopPart.self, NoopWorkerCommand.self], defaultSubcommand: RunAll.self)
+        subcommands: [RunAll.self, LoopPart.self, NoopWorkerCommand.self, MembershipHostCommand.self],
+        defaultSubcommand: RunAll.self)
 }
 
 struct RunAll: AsyncParsableCommand {
@@ -17,8 +18,9 @@ struct RunAll: AsyncParsableCommand {
     var grpc: String?
     @Option(help: "Folder with english-8p.pdf and hindi-8p.pdf.") var fixtures = "Tests/LectorTests/Fixtures"
     @Option(help: "Where to write the figures as JSON.") var output = "bench-results.json"
-    @Option(help: "Comma-separated parts to run: rpc,dispatch,takeover,pipeline,scale,ocr,voices.") var only =
-        "rpc,dispatch,takeover,pipeline,scale,ocr,voices"
+    @Option(help: "Comma-separated parts to run: rpc,dispatch,takeover,membership,pipeline,scale,ocr,voices.")
+    var only = "rpc,dispatch,takeover,membership,pipeline,scale,ocr,voices"
+    @Option(help: "Cluster sizes of the membership run.") var membershipSizes = "16,64"
     @Option(help: "The recogniser script for the voices' word error rates.") var intelligibilityScript =
         "Benchmarks/intelligibility.py"
     @Option(help: "The script that makes the rotated scans.") var scansScript = "Tests/LectorTests/Scans/make_scans.py"
@@ -113,6 +115,52 @@ struct RunAll: AsyncParsableCommand {
                     format(figures["takeover_to_restart_ratio"] as! Double, 2),
                     "worst < \(format(figures["goal_s"] as! Double, 1)) s"
                 ))
+        }
+        if parts.contains("membership") {
+            let sizes = membershipSizes.split(separator: ",").compactMap {
+                Int($0.trimmingCharacters(in: .whitespaces))
+            }
+            let figures = try await MembershipBench(sizes: sizes).run()
+            results["membership"] = figures
+            let limit = figures["failure_timeout_s"] as! Double + 2
+            for size in sizes {
+                guard let entry = figures["n\(size)"] as? Figures, entry["error"] == nil else {
+                    summary.append(("membership, \(size) nodes", "not formed", "full mesh", "", ""))
+                    continue
+                }
+                let number = { (key: String) in entry[key] as? Double ?? .nan }
+                summary.append(
+                    (
+                        "membership \(size): join seen by all, s", format(number("join_seen_by_all_s"), 2), "full mesh",
+                        "", "< 3"
+                    ))
+                summary.append(
+                    (
+                        "membership \(size): killed node down by all, s",
+                        format(number("death_down_everywhere_s"), 2), "full mesh", "", "≤ \(format(limit, 0))"
+                    ))
+                summary.append(
+                    (
+                        "membership \(size): messages per node per s", format(number("messages_per_node_s"), 1),
+                        "\(format(number("bytes_per_node_s") / 1024, 1)) KiB/s", "", ""
+                    ))
+                summary.append(
+                    ("membership \(size): connections per node", format(number("connections_per_node"), 1), "", "", ""))
+                summary.append(
+                    (
+                        "membership \(size): false down, 2 s SIGSTOP", "\(entry["false_down_verdicts"] as? Int ?? -1)",
+                        "",
+                        "", "0"
+                    ))
+            }
+            if sizes.count > 1, let growth = figures["messages_growth_ratio"] as? Double {
+                summary.append(
+                    (
+                        "messages per node, \(sizes.last ?? 0) / \(sizes.first ?? 0) nodes", format(growth, 2),
+                        "full mesh",
+                        format(growth, 2), "≤ 2"
+                    ))
+            }
         }
         if parts.contains("pipeline") {
             let figures = try await PipelineBench(

@@ -24,7 +24,13 @@ struct RemoteCallTests {
         #expect(try await remote.greet("Ada") == "Hello, Ada from server!")
         #expect(try await remote.sum([1, 2, 3], label: nil) == "sum=6")
         let blob = Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let before = client.traffic
         #expect(try await remote.echo(blob) == blob)
+        // The call went out as (at least) one frame holding the whole argument, on a connection.
+        let after = client.traffic
+        #expect(after.framesSent > before.framesSent)
+        #expect(after.bytesSent - before.bytesSent >= blob.count)
+        #expect(after.openConnections >= 1)
         try await remote.nothing()
 
         await #expect(throws: GreeterFailure(reason: "bad input")) {

@@ -26,7 +26,7 @@ extension ClusterSystem: ConnectionDelegate {
         }
         try sync.addHandler(
             ByteToMessageHandler(FrameDecoder(maximumFrameSize: settings.maximumFrameSize)))
-        try sync.addHandler(EnvelopeCodec(maximumFrameSize: settings.maximumFrameSize))
+        try sync.addHandler(EnvelopeCodec(maximumFrameSize: settings.maximumFrameSize, traffic: trafficCounters))
         try sync.addHandler(
             HandshakeHandler(
                 side: direction == .inbound ? .listener : .dialer(expectedName: expectedName),

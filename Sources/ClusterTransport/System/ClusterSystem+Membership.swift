@@ -7,6 +7,13 @@ extension ClusterSystem {
         state.withLock { membersSnapshot($0) }
     }
 
+    /// What this node has sent so far and the connections it holds now.
+    public var traffic: Traffic {
+        let open = state.withLock { $0.inbound.count + $0.membership.connections.count }
+        return Traffic(
+            framesSent: trafficCounters.framesSent, bytesSent: trafficCounters.bytesSent, openConnections: open)
+    }
+
     /// The member list now, then again each time a status changes or a node appears or goes.
     public func membershipUpdates() -> AsyncStream<[Member]> {
         let (stream, continuation) = AsyncStream.makeStream(

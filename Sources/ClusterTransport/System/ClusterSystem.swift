@@ -40,6 +40,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     let unauthenticated = Atomic<Int>(0)
     let refusedConnections = Counter(label: "lector_transport_connections_refused_total")
     let heartbeatTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+    let trafficCounters = TrafficCounters()
 
     public var receptionist: Receptionist { Receptionist(system: self) }
 

@@ -13,9 +13,11 @@ final class EnvelopeCodec: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     let maximumFrameSize: Int
+    let traffic: TrafficCounters?
 
-    init(maximumFrameSize: Int) {
+    init(maximumFrameSize: Int, traffic: TrafficCounters? = nil) {
         self.maximumFrameSize = maximumFrameSize
+        self.traffic = traffic
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -40,6 +42,7 @@ final class EnvelopeCodec: ChannelDuplexHandler {
             return
         }
         buffer.setInteger(UInt32(length), at: buffer.readerIndex)
+        traffic?.sent(bytes: buffer.readableBytes)
         context.write(wrapOutboundOut(buffer), promise: promise)
     }
 }

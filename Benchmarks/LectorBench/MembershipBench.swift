@@ -1,0 +1,270 @@
+import ClusterTransport
+import Foundation
+import LectorTestSupport
+import Synchronization
+
+/// The `membership` group: N cluster nodes simulated in a few processes (`membership-host`), real
+/// mutual TLS on loopback. For each N: how long until all see a joining node, how long until all
+/// have a killed one `down`, what each node sends per second and holds open in steady state, and
+/// the `down` verdicts a node stopped for 2 s (less than the failure timeout) draws.
+struct MembershipBench {
+    var sizes: [Int]
+    /// Processes the bulk of the nodes is spread over (two more hold the node killed and the node
+    /// stopped, one more the node that joins).
+    var hostProcesses = 4
+    var heartbeat: Duration = .milliseconds(500)
+    var failureTimeout: Duration = .seconds(5)
+
+    func run() async throws -> Figures {
+        var figures: Figures = [
+            "protocol": "full mesh (every node heartbeats every other)",
+            "failure_timeout_s": failureTimeout.seconds, "heartbeat_s": heartbeat.seconds,
+        ]
+        for size in sizes {
+            do {
+                figures["n\(size)"] = try await measure(size)
+            } catch {
+                print("Membership with \(size) nodes: not measured: \(error)")
+                figures["n\(size)"] = ["nodes": size, "error": "\(error)"] as Figures
+            }
+        }
+        if let small = (figures["n\(sizes.first ?? 0)"] as? Figures)?["messages_per_node_s"] as? Double,
+            let large = (figures["n\(sizes.last ?? 0)"] as? Figures)?["messages_per_node_s"] as? Double
+        {
+            figures["messages_growth_ratio"] = large / small
+        }
+        return figures
+    }
+
+    private func measure(_ size: Int) async throws -> Figures {
+        guard size >= 4 else { throw BenchError("a cluster of \(size) is too small to measure") }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-membership-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let authority = try CertificateAuthority.create(clusterName: "bench-membership")
+        try Data(authority.certificatePEM.utf8).write(to: folder.appendingPathComponent("ca.pem"))
+        try Data(authority.keyPEM.utf8).write(to: folder.appendingPathComponent("ca-key.pem"))
+
+        let hosts = MembershipHosts(folder: folder, heartbeat: heartbeat, failureTimeout: failureTimeout)
+        defer { hosts.stopAll() }
+        let seedPort = try LoopbackPort.free()
+        let seed = "127.0.0.1:\(seedPort)"
+        let bulk = size - 2
+        let perHost = (bulk + hostProcesses - 1) / hostProcesses
+        var placed = 0
+        for index in 0..<hostProcesses where placed < bulk {
+            let count = min(perHost, bulk - placed)
+            try hosts.start(
+                "m\(index)", count: count, seed: index == 0 ? nil : seed, firstPort: index == 0 ? seedPort : 0)
+            placed += count
+        }
+        try hosts.start("victim", count: 1, seed: seed)
+        try hosts.start("sleeper", count: 1, seed: seed)
+        let names = hosts.expectedNames
+
+        // Formed: every node seen `up` by every other.
+        let started = ContinuousClock.now
+        let settleLimit: Duration = .seconds(60 + size)
+        let formed = try await hosts.waitUntil(timeout: settleLimit) { view in
+            names.allSatisfy { view.up[$0, default: 0] == size - 1 }
+        }
+        guard formed else {
+            let view = hosts.view()
+            let seen = names.reduce(0) { $0 + view.up[$1, default: 0] }
+            throw BenchError(
+                "not formed in \(Int(settleLimit.seconds)) s: \(seen) of \(size * (size - 1)) views up")
+        }
+        let formedSeconds = (ContinuousClock.now - started).seconds
+        print("Membership \(size) nodes: formed in \(format(formedSeconds, 1)) s")
+
+        // Steady state: what each node sends and holds.
+        try await Task.sleep(for: .seconds(2))
+        let before = hosts.view()
+        let window: Duration = .seconds(5)
+        let sampled = ContinuousClock.now
+        try await Task.sleep(for: window)
+        let after = hosts.view()
+        let elapsed = (ContinuousClock.now - sampled).seconds
+        let messages = Double(after.frames - before.frames) / Double(size) / elapsed
+        let bytes = Double(after.bytes - before.bytes) / Double(size) / elapsed
+        let connections = Double(after.connections) / Double(size)
+
+        // A node starved of CPU for 2 s, less than the failure timeout: no `down` verdict anywhere.
+        let verdictsBefore = hosts.view().verdicts
+        hosts.signal("sleeper", SIGSTOP)
+        try await Task.sleep(for: .seconds(2))
+        hosts.signal("sleeper", SIGCONT)
+        try await Task.sleep(for: failureTimeout + .seconds(2))
+        let verdictsAfter = hosts.view().verdicts
+        let falseVerdicts = verdictsAfter.values.reduce(0, +) - verdictsBefore.values.reduce(0, +)
+
+        // A node joins: until every node already there sees it `up`.
+        try hosts.start("joiner", count: 1, seed: seed)
+        let joinStarted = try await hosts.waitForFirstReport("joiner")
+        let joined = try await hosts.waitUntil(timeout: .seconds(60)) { view in
+            view.up["joiner-0", default: 0] == size
+        }
+        let joinSeconds = joined ? (ContinuousClock.now - joinStarted).seconds : .nan
+
+        // A node is killed: until no node sees it `up` or `suspect` any more.
+        let killed = ContinuousClock.now
+        hosts.signal("victim", SIGKILL)
+        hosts.forget("victim")
+        let detected = try await hosts.waitUntil(timeout: failureTimeout * 4) { view in
+            view.live["victim-0", default: 0] == 0
+        }
+        let deathSeconds = detected ? (ContinuousClock.now - killed).seconds : .nan
+
+        print(
+            "Membership \(size) nodes: join seen by all \(format(joinSeconds, 2)) s, death down everywhere \(format(deathSeconds, 2)) s, \(format(messages, 1)) messages and \(format(bytes / 1024, 1)) KiB per node per s, \(format(connections, 1)) connections per node, \(falseVerdicts) false down verdicts"
+        )
+        return [
+            "nodes": size, "formed_s": formedSeconds, "join_seen_by_all_s": joinSeconds,
+            "death_down_everywhere_s": deathSeconds, "messages_per_node_s": messages, "bytes_per_node_s": bytes,
+            "connections_per_node": connections, "false_down_verdicts": falseVerdicts,
+        ]
+    }
+}
+
+/// The `membership-host` processes of one run and the last line each printed.
+final class MembershipHosts: Sendable {
+    /// All hosts' lines added up.
+    struct View {
+        var up: [String: Int] = [:]
+        var live: [String: Int] = [:]
+        var verdicts: [String: Int] = [:]
+        var frames = 0
+        var bytes = 0
+        var connections = 0
+    }
+
+    private struct Host {
+        var process: Process
+        var names: [String]
+        var last: [String: Any]?
+        var firstReport: ContinuousClock.Instant?
+        var pending = Data()
+    }
+
+    private let folder: URL
+    private let heartbeat: Duration
+    private let failureTimeout: Duration
+    /// Process is not Sendable; every use of it is under this lock.
+    private let hosts = Mutex<[String: Host]>([:])
+
+    init(folder: URL, heartbeat: Duration, failureTimeout: Duration) {
+        self.folder = folder
+        self.heartbeat = heartbeat
+        self.failureTimeout = failureTimeout
+    }
+
+    var expectedNames: [String] {
+        hosts.withLock { $0.values.flatMap(\.names) }.sorted()
+    }
+
+    func start(_ prefix: String, count: Int, seed: String?, firstPort: Int = 0) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        process.arguments =
+            [
+                "membership-host", "--ca", folder.path, "--prefix", prefix, "--count", "\(count)",
+                "--first-port", "\(firstPort)", "--heartbeat-ms", "\(Int(heartbeat.milliseconds))",
+                "--failure-timeout-ms", "\(Int(failureTimeout.milliseconds))",
+            ] + (seed.map { ["--seed", $0] } ?? [])
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            self?.take(data, from: prefix)
+        }
+        hosts.withLock {
+            $0[prefix] = Host(process: process, names: (0..<count).map { "\(prefix)-\($0)" })
+            try? $0[prefix]?.process.run()
+        }
+        guard hosts.withLock({ $0[prefix]?.process.isRunning }) == true else {
+            throw BenchError("membership-host \(prefix) did not start")
+        }
+    }
+
+    private func take(_ data: Data, from prefix: String) {
+        hosts.withLock { hosts in
+            guard var host = hosts[prefix] else { return }
+            host.pending += data
+            while let newline = host.pending.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = host.pending[host.pending.startIndex..<newline]
+                host.pending = Data(host.pending[host.pending.index(after: newline)...])
+                if let json = try? JSONSerialization.jsonObject(with: line) as? [String: Any] {
+                    host.last = json
+                    if host.firstReport == nil { host.firstReport = .now }
+                }
+            }
+            // A line is a few KiB at most; anything longer is not one of ours.
+            if host.pending.count > 1 << 20 { host.pending = Data() }
+            hosts[prefix] = host
+        }
+    }
+
+    func view() -> View {
+        hosts.withLock { hosts in
+            var view = View()
+            for host in hosts.values {
+                guard let last = host.last else { continue }
+                for (name, count) in last["up"] as? [String: Int] ?? [:] { view.up[name, default: 0] += count }
+                for (name, count) in last["live"] as? [String: Int] ?? [:] { view.live[name, default: 0] += count }
+                for (name, count) in last["down_verdicts"] as? [String: Int] ?? [:] {
+                    view.verdicts[name, default: 0] += count
+                }
+                view.frames += last["frames"] as? Int ?? 0
+                view.bytes += last["bytes"] as? Int ?? 0
+                view.connections += last["connections"] as? Int ?? 0
+            }
+            return view
+        }
+    }
+
+    /// Polls every 50 ms, for at most `timeout`; whether `condition` came true.
+    func waitUntil(timeout: Duration, _ condition: (View) -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition(view()) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return condition(view())
+    }
+
+    /// When the host's nodes were all listening (its first line).
+    func waitForFirstReport(_ prefix: String) async throws -> ContinuousClock.Instant {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let first = hosts.withLock({ $0[prefix]?.firstReport }) { return first }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchError("membership-host \(prefix) never reported")
+    }
+
+    func signal(_ prefix: String, _ signal: Int32) {
+        hosts.withLock {
+            if let pid = $0[prefix]?.process.processIdentifier, pid > 0 { kill(pid, signal) }
+        }
+    }
+
+    /// Its last line no longer counts (a killed host says nothing more).
+    func forget(_ prefix: String) {
+        hosts.withLock { $0[prefix]?.last = nil }
+    }
+
+    func stopAll() {
+        hosts.withLock { hosts in
+            for host in hosts.values where host.process.isRunning {
+                kill(host.process.processIdentifier, SIGKILL)
+                host.process.waitUntilExit()
+            }
+            hosts = [:]
+        }
+    }
+}

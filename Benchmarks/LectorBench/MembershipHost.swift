@@ -1,0 +1,106 @@
+import ArgumentParser
+import ClusterTransport
+import Foundation
+import Logging
+import Synchronization
+
+/// `lector-bench membership-host`: `count` cluster nodes in one process (real TLS on loopback, one
+/// listener each), joined by address to one seed, printing ten times a second one JSON line of what
+/// they see and send. The membership benchmark runs a few of these to simulate a large cluster.
+struct MembershipHostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "membership-host", shouldDisplay: false)
+
+    @Option(help: "Folder with ca.pem and ca-key.pem.") var ca: String
+    @Option var prefix: String
+    @Option var count: Int
+    @Option(help: "HOST:PORT every node here joins (none: the first node here is the seed).") var seed: String?
+    @Option(help: "Port of the first node here (0: any).") var firstPort = 0
+    @Option var heartbeatMs = 500
+    @Option var failureTimeoutMs = 5000
+
+    func run() async throws {
+        guard (1...512).contains(count) else { throw ValidationError("--count must be 1...512") }
+        let folder = URL(fileURLWithPath: ca)
+        let authority = try CertificateAuthority(
+            certificatePEM: String(contentsOf: folder.appendingPathComponent("ca.pem"), encoding: .utf8),
+            keyPEM: String(contentsOf: folder.appendingPathComponent("ca-key.pem"), encoding: .utf8))
+        var seeds: [ClusterSettings.Seed] = []
+        if let seed, let colon = seed.lastIndex(of: ":"), let port = Int(seed[seed.index(after: colon)...]) {
+            seeds = [.init(host: String(seed[..<colon]), port: port)]
+        }
+        var logger = Logger(label: "bench.membership")
+        logger.logLevel = .error
+        var systems: [ClusterSystem] = []
+        for index in 0..<count {
+            let name = "\(prefix)-\(index)"
+            let pair = try authority.issue(nodeName: name, role: "worker", hosts: ["127.0.0.1"])
+            var settings = ClusterSettings(
+                name: name, role: "worker", host: "127.0.0.1", port: index == 0 ? firstPort : 0,
+                credentials: try ClusterCredentials(
+                    caPEM: try authority.certificatePEM, certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM),
+                seeds: seeds)
+            settings.heartbeatInterval = .milliseconds(heartbeatMs)
+            settings.failureTimeout = .milliseconds(failureTimeoutMs)
+            let system = try await ClusterSystem.start(settings: settings, logger: logger)
+            systems.append(system)
+            // The later nodes here join through the first when there is no seed elsewhere.
+            if seeds.isEmpty { seeds = [.init(host: "127.0.0.1", port: system.node.port)] }
+        }
+        let verdicts = DownVerdicts()
+        for system in systems { verdicts.watch(system) }
+        let parent = getppid()
+        while getppid() == parent {
+            FileHandle.standardOutput.write(Data((Self.report(systems, verdicts: verdicts.counts) + "\n").utf8))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        for system in systems { await system.shutdown() }
+    }
+
+    /// For each member name: how many nodes here see it `up`, and `up` or `suspect`; the verdicts
+    /// of `down` reached about it so far; and the traffic of all the nodes here.
+    static func report(_ systems: [ClusterSystem], verdicts: [String: Int]) -> String {
+        var up: [String: Int] = [:]
+        var live: [String: Int] = [:]
+        var frames = 0
+        var bytes = 0
+        var connections = 0
+        for system in systems {
+            for member in system.members where !member.isLocal {
+                if member.status == .up { up[member.name, default: 0] += 1 }
+                if member.status != .down { live[member.name, default: 0] += 1 }
+            }
+            let traffic = system.traffic
+            frames += traffic.framesSent
+            bytes += traffic.bytesSent
+            connections += traffic.openConnections
+        }
+        let line: [String: Any] = [
+            "nodes": systems.map(\.node.name), "up": up, "live": live, "down_verdicts": verdicts, "frames": frames,
+            "bytes": bytes, "connections": connections,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: line)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Counts each node's changes of a peer to `down`, from its membership updates (a poll would miss
+/// a verdict taken back within a tenth of a second).
+final class DownVerdicts: Sendable {
+    private let state = Mutex<[String: Int]>([:])
+
+    var counts: [String: Int] { state.withLock { $0 } }
+
+    func watch(_ system: ClusterSystem) {
+        Task { [self] in
+            var last: [String: MemberStatus] = [:]
+            for await members in system.membershipUpdates() {
+                for member in members where !member.isLocal {
+                    if member.status == .down, last[member.name] != .down {
+                        state.withLock { $0[member.name, default: 0] += 1 }
+                    }
+                    last[member.name] = member.status
+                }
+            }
+        }
+    }
+}
