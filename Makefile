@@ -116,8 +116,8 @@ soak: release
 	python3 Scripts/soak.py --binary .build/release/lector --minutes $(MINUTES) --store $(STORE)
 
 # Lector against its baselines in one run (release builds): actor calls vs gRPC-swift 2, job
-# dispatch, the pipeline vs a plain synthesis loop, a 1000-page book, OCR, the natural voice.
-# Table + bench-results.json.
+# dispatch, takeover, membership (today: full mesh), the pipeline vs a plain synthesis loop, a 1000-page
+# book, OCR, the natural voice. Table + bench-results.json.
 bench: deps
 	@# The recogniser for the voices' word error rates (bench only).
 	@command -v pocketsphinx_continuous >/dev/null && [ -d /usr/share/pocketsphinx/model/en-us ] || \

@@ -28,10 +28,13 @@ struct MembershipBench {
                 figures["n\(size)"] = ["nodes": size, "error": "\(error)"] as Figures
             }
         }
-        if let small = (figures["n\(sizes.first ?? 0)"] as? Figures)?["messages_per_node_s"] as? Double,
-            let large = (figures["n\(sizes.last ?? 0)"] as? Figures)?["messages_per_node_s"] as? Double
+        // Growth of the per-node load, from the smallest to the largest size that formed.
+        let formed = sizes.filter { (figures["n\($0)"] as? Figures)?["messages_per_node_s"] is Double }
+        if let smallest = formed.first, let largest = formed.last, largest > smallest,
+            let small = (figures["n\(smallest)"] as? Figures)?["messages_per_node_s"] as? Double,
+            let large = (figures["n\(largest)"] as? Figures)?["messages_per_node_s"] as? Double
         {
-            figures["messages_growth_ratio"] = large / small
+            figures["messages_growth"] = ["from": smallest, "to": largest, "ratio": large / small] as Figures
         }
         return figures
     }
