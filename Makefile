@@ -9,8 +9,9 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests TextLayerComparisonTests TextLayerCheckTests \
 	BookStoreConformanceTests
-# Clusters of real processes that kill and freeze each other, on PostgreSQL: run on their own, last.
-PROCESS_SUITES := PostgresStoreTests CoordinatorTakeoverTests
+# Clusters of real processes that kill and freeze each other (on PostgreSQL, or twenty of them):
+# run on their own, last.
+PROCESS_SUITES := PostgresStoreTests CoordinatorTakeoverTests MembershipProcessTests
 space := $(subst ,, )
 
 MINUTES    ?= 10

@@ -6,8 +6,17 @@ import Testing
 @Suite struct SWIMDetectorTests {
     typealias Detector = SWIMDetector<SplitMix>
 
+    /// The times these tests step through: a 500 ms period, 200 ms to answer, 3 s of suspicion.
+    static let settings = {
+        var settings = Detector.Settings()
+        settings.probeInterval = .milliseconds(500)
+        settings.probeTimeout = .milliseconds(200)
+        settings.suspicionTimeout = .seconds(3)
+        return settings
+    }()
+
     static func detector(_ name: String, members: [String], seed: UInt64 = 1) -> (Detector, ContinuousClock.Instant) {
-        var detector = Detector(name: name, random: SplitMix(seed: seed))
+        var detector = Detector(name: name, settings: settings, random: SplitMix(seed: seed))
         let start = ContinuousClock.now
         for member in members { _ = detector.add(member, now: start) }
         return (detector, start)
@@ -169,6 +178,82 @@ import Testing
         // Everything has gone out enough: messages carry nothing more.
         let quiet = node.receive(.ping(sequence: 999, updates: []), from: "n1", now: start)
         #expect(quiet.contains(.send(.ack(sequence: 999, updates: []), to: "n1")))
+    }
+
+    static func requests(_ actions: [Detector.Action]) -> [String] {
+        actions.compactMap {
+            if case .send(.pingRequest, let helper) = $0 { return helper }
+            return nil
+        }
+    }
+
+    /// A node paused past its probe's timeout (SIGSTOP, a long GC) asks the helpers when it wakes
+    /// and gives them a whole period from then: it does not suspect the member at its next tick.
+    @Test func aPausedNodeGivesTheHelpersAWholePeriod() {
+        var (node, start) = Self.detector("me", members: ["a", "b", "c", "d"])
+        let ping = Self.pings(node.tick(now: start))[0]
+        let woke = start + .seconds(2)
+        let asked = Self.requests(node.tick(now: woke))
+        #expect(asked.count == 3)
+        #expect(Self.changes(node.tick(now: woke + .milliseconds(100))).isEmpty)
+        _ = node.receive(.ack(sequence: ping.sequence, updates: []), from: asked[0], now: woke + .milliseconds(200))
+        #expect(Self.changes(node.tick(now: woke + .milliseconds(700))).allSatisfy { $0.status == .alive })
+        #expect(node.members[ping.to]?.status == .alive)
+    }
+
+    /// Lifeguard's local health: a node whose probes go unanswered, or that is suspected itself,
+    /// stretches its timeouts and period until its probes are answered again.
+    @Test func unansweredProbesAndSuspicionStretchThisNodesTimeouts() throws {
+        var (node, start) = Self.detector("me", members: ["a", "b", "c", "d"])
+        _ = node.tick(now: start)
+        _ = node.tick(now: start + .milliseconds(250))
+        let suspected = Self.changes(node.tick(now: start + .milliseconds(750)))
+        #expect(suspected.map(\.status) == [.suspect])
+        #expect(node.localHealth == 1)
+        // The period is doubled now: no probe at 1.25 periods after the last, one at 2.
+        #expect(Self.pings(node.tick(now: start + .milliseconds(900))).isEmpty)
+        let next = try #require(Self.pings(node.tick(now: start + .milliseconds(1000))).first)
+        // And the probe timeout: 250 ms is not yet enough to ask others (it is 400 ms now).
+        #expect(Self.requests(node.tick(now: start + .milliseconds(1250))).isEmpty)
+        // (Two helpers: the member suspected before is not asked.)
+        #expect(Self.requests(node.tick(now: start + .milliseconds(1400))).count == 2)
+        _ = node.receive(.ack(sequence: next.sequence, updates: []), from: next.to, now: start + .milliseconds(1450))
+        #expect(node.localHealth == 0)
+        // Hearing itself suspected counts against it too, up to the bound.
+        for round in 0..<20 {
+            _ = node.receive(
+                .ping(
+                    sequence: UInt64(round),
+                    updates: [.init(name: "me", incarnation: node.incarnation, status: .suspect)]),
+                from: "a", now: start + .seconds(2))
+        }
+        #expect(node.localHealth == node.settings.maxLocalHealth)
+    }
+
+    /// A member held suspect hears of it in the very next message it gets from this node, even
+    /// when the suspicion has long gone out of the gossip.
+    @Test func aPingToASuspectCarriesItsSuspicion() {
+        var (node, start) = Self.detector("me", members: ["a", "b", "z"])
+        _ = node.receive(
+            .ping(sequence: 1, updates: [.init(name: "z", incarnation: 0, status: .suspect)]), from: "a", now: start)
+        #expect(node.members["z"]?.status == .suspect)
+        for round in 0..<50 { _ = node.receive(.ping(sequence: UInt64(round), updates: []), from: "a", now: start) }
+        let quiet = node.receive(.ping(sequence: 99, updates: []), from: "a", now: start)
+        #expect(quiet.contains(.send(.ack(sequence: 99, updates: []), to: "a")), "the gossip has run dry")
+        var carried: [Detector.Update]?
+        for period in 0..<4 where carried == nil {
+            let now = start + .milliseconds(500 * period)
+            for ping in Self.pings(node.tick(now: now)) {
+                if ping.to == "z" { carried = ping.updates }
+                _ = node.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
+            }
+        }
+        #expect(carried?.first == .init(name: "z", incarnation: 0, status: .suspect))
+        // And an ack to a suspect that pinged us carries it too.
+        let answer = node.receive(.ping(sequence: 5, updates: []), from: "z", now: start + .seconds(2))
+        #expect(
+            answer.contains(
+                .send(.ack(sequence: 5, updates: [.init(name: "z", incarnation: 0, status: .suspect)]), to: "z")))
     }
 }
 

@@ -135,6 +135,13 @@ extension ClusterSystem {
             [$0.name, $0.status.rawValue, String($0.incarnation ?? 0), $0.role]
         }
         if comparable != previous {
+            // Each peer that came up (first seen, or back from suspect or down) is logged once, so
+            // an operator can read from one node's log whom it reached and when.
+            let before = Dictionary(
+                state.lastMembership.map { ($0.name, $0.status) }, uniquingKeysWith: { first, _ in first })
+            for member in snapshot where !member.isLocal && member.status == .up && before[member.name] != .up {
+                logger.info("node \(member.name) is up")
+            }
             state.lastMembership = snapshot
             for continuation in state.membershipSubscribers.values { continuation.yield(snapshot) }
         }

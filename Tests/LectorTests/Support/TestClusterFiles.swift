@@ -10,7 +10,10 @@ struct TestClusterFiles {
     let httpPort: Int
 
     /// `coordinators` beyond one are `coordinator-2`, `coordinator-3`, … (standbys; PostgreSQL only).
-    init(workers: Int = 2, extra: String = "", timings: String = "", coordinators: Int = 1) throws {
+    init(
+        workers: Int = 2, extra: String = "", timings: String = "", coordinators: Int = 1,
+        heartbeat: String = "200ms", failureTimeout: String = "3s"
+    ) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "lector-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -28,8 +31,8 @@ struct TestClusterFiles {
               ca_key: certs/ca-key.pem
               dir: certs
             timings:
-              heartbeat_interval: 200ms
-              failure_timeout: 3s
+              heartbeat_interval: \(heartbeat)
+              failure_timeout: \(failureTimeout)
               call_timeout: 5s
             \(timings)
             \(extra)
