@@ -154,28 +154,21 @@ struct ClusterConfigTests {
         #expect(config.nodes(.coordinator).map(\.name) == ["coordinator", "coordinator-2"])
         // The lease lasts the failure timeout unless it is named.
         #expect(config.timings.leaseDuration == .seconds(4))
-        let named = try parse(
-            store
-                + twoCoordinators.replacingOccurrences(
-                    of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 9s"))
-        #expect(named.timings.leaseDuration == .seconds(9))
-        do {
-            _ = try parse(
+        func withLease(_ lease: String) throws -> ClusterConfig {
+            try parse(
                 store
                     + twoCoordinators.replacingOccurrences(
-                        of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 100ms"))
-            Issue.record("a lease too short to renew was accepted")
-        } catch let error as ConfigError {
-            #expect(error.description.contains("timings.coordinator_lease: must be at least 300ms"), "\(error)")
+                        of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: \(lease)"))
         }
-        do {
-            _ = try parse(
-                store
-                    + twoCoordinators.replacingOccurrences(
-                        of: "  max_attempts: 5", with: "  max_attempts: 5\n  coordinator_lease: 2h"))
-            Issue.record("a lease of two hours was accepted")
-        } catch let error as ConfigError {
-            #expect(error.description.contains("timings.coordinator_lease: must be at most 3600 seconds"), "\(error)")
+        #expect(try withLease("9s").timings.leaseDuration == .seconds(9))
+        // Too short to renew three times a lease, or so long that a crash leaves books unserved.
+        for (lease, refusal) in [("100ms", "must be at least 300ms"), ("2h", "must be at most 3600 seconds")] {
+            do {
+                _ = try withLease(lease)
+                Issue.record("a lease of \(lease) was accepted")
+            } catch let error as ConfigError {
+                #expect(error.description.contains("timings.coordinator_lease: \(refusal)"), "\(error)")
+            }
         }
     }
 
