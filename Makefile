@@ -9,9 +9,10 @@ SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 HEAVY_SUITES := ReadingRightTests NaturalVoiceEndToEndTests NaturalVoiceTests TextLayerComparisonTests TextLayerCheckTests \
 	BookStoreConformanceTests
-# Clusters of real processes that kill and freeze each other (on PostgreSQL, or twenty of them):
-# run on their own, last.
-PROCESS_SUITES := PostgresStoreTests CoordinatorTakeoverTests MembershipProcessTests
+# Clusters of real processes that kill and freeze each other (on PostgreSQL, or twenty of them),
+# and the SWIM simulation (seconds of CPU on one thread, which starved the transport tests' timeouts
+# when run beside them): run on their own, one at a time, last.
+PROCESS_SUITES := PostgresStoreTests CoordinatorTakeoverTests MembershipProcessTests SWIMSimulationTests
 space := $(subst ,, )
 
 MINUTES    ?= 10

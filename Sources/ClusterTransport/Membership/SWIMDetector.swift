@@ -23,10 +23,11 @@
 /// with a clock and a seeded random source of their own. Not yet wired into `ClusterSystem`
 /// (which still heartbeats every peer); this is the protocol the membership issue asks for.
 public struct SWIMDetector<Random: RandomNumberGenerator> {
-    /// The defaults come from the simulation in `SWIMSimulationTests` (256 and 512 nodes, four
-    /// seeds): a 500 ms period let a node stopped for 2 s be judged `down` (36 verdicts) and took
-    /// 8.4 s to have a dead one `down` everywhere; at 200 ms a join reached all in 1.2 s, a death
-    /// in 5.1 s, with no false verdict, for about 10 messages a node a second whatever the size.
+    /// The defaults come from runs of the simulated network `SWIMSimulationTests` uses (256 and
+    /// 512 nodes, four seeds each): a 500 ms period let a node stopped for 2 s be judged `down` (36
+    /// verdicts) and took 8.4 s to have a dead one `down` everywhere; at 200 ms a join reached all
+    /// in 1.2 s, a death in 5.1 s, with no false verdict, for about 10 messages a node a second
+    /// whatever the size.
     public struct Settings: Sendable {
         public var probeInterval: Duration = .milliseconds(200)
         public var probeTimeout: Duration = .milliseconds(100)
@@ -110,7 +111,7 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     private var probes: [UInt64: Probe] = [:]
     private var nextSequence: UInt64 = 1
     /// Changes still to be piggybacked, with how many times each has gone out.
-    private(set) var gossip: [String: (update: Update, sent: Int)] = [:]
+    private var gossip: [String: (update: Update, sent: Int)] = [:]
     private var probeCursor = 0
     private var random: Random
 
