@@ -74,6 +74,13 @@ struct BookStoreConformanceTests {
         return pending
     }
 
+    /// A one-page book whose page 1 has `audio` committed (not yet recorded by the page).
+    static func bookWithAudio(_ audio: String, in stores: Stores) async throws -> (id: Int64, reference: String) {
+        let id = try await stores.books.createBook(title: "A", metadata: metadata("A"), pages: pages(1)).id!
+        let pending = try written(Data(audio.utf8), book: id, page: 1, in: stores.audio)
+        return (id, try await stores.audio.commit(pending))
+    }
+
     static func completion(_ key: PageKey, attempt: Int, path: String?, seconds: Double = 2.5) -> PageCompletion {
         PageCompletion(
             key: key, attempt: attempt, audioPath: path, duration: seconds, voice: "en", textSource: "pdf", text: nil,
@@ -321,9 +328,7 @@ struct BookStoreConformanceTests {
     @Test func audioAPageRecordsIsNeverRemoved() async throws {
         let stores = try await Stores.make(.postgres)
         defer { Task { await stores.remove() } }
-        let id = try await stores.books.createBook(title: "R", metadata: Self.metadata("R"), pages: Self.pages(1)).id!
-        let pending = try Self.written(Data("recorded audio".utf8), book: id, page: 1, in: stores.audio)
-        let reference = try await stores.audio.commit(pending)
+        let (id, reference) = try await Self.bookWithAudio("recorded audio", in: stores)
         let key = PageKey(book: id, page: 1)
         _ = try await stores.books.startAttempts([(key, "w")])
         #expect(try await stores.books.complete([Self.completion(key, attempt: 1, path: reference)]) == [true])
@@ -334,9 +339,7 @@ struct BookStoreConformanceTests {
     @Test func aDeletedBooksCachedAudioLeavesTheCoordinatorsDisk() async throws {
         let stores = try await Stores.make(.postgres)
         defer { Task { await stores.remove() } }
-        let id = try await stores.books.createBook(title: "C", metadata: Self.metadata("C"), pages: Self.pages(1)).id!
-        let pending = try Self.written(Data("cached page".utf8), book: id, page: 1, in: stores.audio)
-        let reference = try await stores.audio.commit(pending)
+        let (id, reference) = try await Self.bookWithAudio("cached page", in: stores)
         let file = try await stores.audio.localFile(reference)
         #expect(FileManager.default.fileExists(atPath: file.path))
         await stores.audio.removeBook(id)

@@ -25,6 +25,16 @@ import Testing
                     caPEM: authority.certificatePEM, certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM)))
     }
 
+    /// The worker refuses `job` with a reason that says `reason` (taking it fails the test).
+    static func expectRefused(_ job: PageJob, by worker: PageWorker, saying reason: String) async throws {
+        do {
+            _ = try await worker.synthesize(job)
+            Issue.record("the job was taken; expected a refusal saying '\(reason)'")
+        } catch let refusal as PageJobRefused {
+            #expect(refusal.reason.contains(reason), "\(refusal.reason)")
+        }
+    }
+
     /// Waits (boundedly) for the worker to hold `count` jobs: a sleep would race a loaded machine.
     static func waitUntilInHand(_ worker: PageWorker, _ count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
@@ -92,14 +102,30 @@ import Testing
         #expect(try await worker.synthesize(new).audioBytes > 0)
         var late = Self.job(text: "Sent by the deposed one.", lease: 60)
         late.coordinatorEpoch = 1
-        do {
-            _ = try await worker.synthesize(late)
-            Issue.record("a job of a deposed coordinator was taken")
-        } catch let refusal as PageJobRefused {
-            #expect(refusal.reason.contains("deposed coordinator (epoch 1; the active one is 2)"))
-        }
+        try await Self.expectRefused(late, by: worker, saying: "deposed coordinator (epoch 1; the active one is 2)")
         first.cancel()
         _ = try? await first.value
+        await system.shutdown()
+    }
+
+    /// However many epochs a peer makes up, the jobs in hand stay within twice the concurrency.
+    @Test func everNewerEpochsDoNotStartUnboundedWork() async throws {
+        let system = try await Self.system()
+        let worker = PageWorker(actorSystem: system, concurrency: 1, logger: Logger(label: "test"))
+        let long = String(repeating: "Words of a job that holds its slot for a while. ", count: 300)
+        var running: [Task<PageResult, any Error>] = []
+        for epoch in 1...2 {
+            var job = Self.job(text: long, lease: 3600)
+            job.coordinatorEpoch = Int64(epoch)
+            running.append(Task { try await worker.synthesize(job) })
+            try await Self.waitUntilInHand(worker, epoch)
+        }
+        var third = Self.job(text: "Epoch three.", lease: 60)
+        third.coordinatorEpoch = 3
+        try await Self.expectRefused(third, by: worker, saying: "busy with 2 jobs")
+        for task in running { task.cancel() }
+        for task in running { _ = try? await task.value }
+        #expect(try await worker.synthesize(third).audioBytes > 0)
         await system.shutdown()
     }
 

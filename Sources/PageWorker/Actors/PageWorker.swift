@@ -118,8 +118,10 @@ public distributed actor PageWorker: PageSynthesizing, MetricsReporting {
         if job.coordinatorEpoch == newestEpoch { newestEpochSeen = now }
         let epoch = job.coordinatorEpoch
         let inHand = jobsInHand[epoch, default: 0]
-        guard inHand < concurrency else {
-            throw PageJobRefused(worker: actorSystem.node.name, reason: "busy with \(inHand) jobs")
+        // Each epoch has its own slots, but all of them together at most twice `concurrency`: a
+        // peer sending ever newer epochs must not start unbounded work.
+        guard inHand < concurrency, allJobsInHand < 2 * concurrency else {
+            throw PageJobRefused(worker: actorSystem.node.name, reason: "busy with \(allJobsInHand) jobs")
         }
         guard job.leaseSeconds.isFinite, job.leaseSeconds > 0, job.leaseSeconds <= 24 * 3600 else {
             throw PageTransferError(reason: "the job's lease of \(job.leaseSeconds) s is not usable")
