@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ClusterTransport
 import Foundation
 import LectorTestSupport
 import NIOCore
@@ -19,7 +20,7 @@ final class DevCluster {
     /// `store`: a PostgreSQL URL for the coordinator's books (nil: SQLite).
     init(
         lector: URL, workers: Int, concurrency: Int, noopWorkerCount: Int = 0, voices: String? = nil,
-        store: String? = nil
+        store: String? = nil, membership: ClusterSettings.MembershipProtocol = .fullMesh
     ) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("lector-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -31,6 +32,7 @@ final class DevCluster {
                 "dev", "--http", "127.0.0.1:\(port)", "--workers", "\(noopWorkerCount > 0 ? 0 : workers)",
                 "--concurrency", "\(concurrency)",
                 "--data", folder.appendingPathComponent("data").path,
+                "--membership", membership.rawValue,
             ] + (store.map { ["--store", $0] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["LOG_LEVEL"] = "warning"
@@ -55,7 +57,7 @@ final class DevCluster {
                 worker.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
                 worker.arguments = [
                     "noop-worker", "--data", folder.appendingPathComponent("data").path, "--name",
-                    "bench-worker-\(index)", "--concurrency", "\(concurrency)",
+                    "bench-worker-\(index)", "--concurrency", "\(concurrency)", "--membership", membership.rawValue,
                 ]
                 worker.standardOutput = handle
                 worker.standardError = handle

@@ -20,7 +20,8 @@ struct RunAll: AsyncParsableCommand {
     @Option(help: "Where to write the figures as JSON.") var output = "bench-results.json"
     @Option(help: "Comma-separated parts to run: rpc,dispatch,takeover,membership,pipeline,scale,ocr,voices.")
     var only = "rpc,dispatch,takeover,membership,pipeline,scale,ocr,voices"
-    @Option(help: "Cluster sizes of the membership run.") var membershipSizes = "16,32,64"
+    @Option(help: "Cluster sizes of the membership run (SWIM).") var membershipSizes = "16,64,256"
+    @Option(help: "Cluster sizes of the full mesh's membership run, SWIM's baseline.") var fullMeshSizes = "16,64"
     @Option(help: "The recogniser script for the voices' word error rates.") var intelligibilityScript =
         "Benchmarks/intelligibility.py"
     @Option(help: "The script that makes the rotated scans.") var scansScript = "Tests/LectorTests/Scans/make_scans.py"
@@ -117,50 +118,15 @@ struct RunAll: AsyncParsableCommand {
                 ))
         }
         if parts.contains("membership") {
-            let sizes = membershipSizes.split(separator: ",").compactMap {
-                Int($0.trimmingCharacters(in: .whitespaces))
+            func sizes(_ list: String) -> [Int] {
+                list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             }
-            let figures = try await MembershipBench(sizes: sizes).run()
-            results["membership"] = figures
-            let limit = figures["failure_timeout_s"] as! Double + 2
-            for size in sizes {
-                guard let entry = figures["n\(size)"] as? Figures, entry["error"] == nil else {
-                    summary.append(("membership, \(size) nodes", "not formed", "full mesh", "", ""))
-                    continue
-                }
-                let number = { (key: String) in entry[key] as? Double ?? .nan }
-                summary.append(
-                    (
-                        "membership \(size): join seen by all, s", format(number("join_seen_by_all_s"), 2), "full mesh",
-                        "", "< 3"
-                    ))
-                summary.append(
-                    (
-                        "membership \(size): killed node down by all, s",
-                        format(number("death_down_everywhere_s"), 2), "full mesh", "", "≤ \(format(limit, 0))"
-                    ))
-                summary.append(
-                    (
-                        "membership \(size): messages per node per s", format(number("messages_per_node_s"), 1),
-                        "\(format(number("bytes_per_node_s") / 1024, 1)) KiB/s", "", ""
-                    ))
-                summary.append(
-                    ("membership \(size): connections per node", format(number("connections_per_node"), 1), "", "", ""))
-                summary.append(
-                    (
-                        "membership \(size): false down, 2 s SIGSTOP", "\(entry["false_down_verdicts"] as? Int ?? -1)",
-                        "",
-                        "", "0"
-                    ))
-            }
-            if let growth = figures["messages_growth"] as? Figures, let ratio = growth["ratio"] as? Double {
-                summary.append(
-                    (
-                        "messages per node, \(growth["to"] as! Int) / \(growth["from"] as! Int) nodes",
-                        format(ratio, 2),
-                        "full mesh", format(ratio, 2), "≤ 2 (16→256)"
-                    ))
-            }
+            // Today's full mesh first, as the baseline SWIM's figures stand beside.
+            let mesh = try await MembershipBench(sizes: sizes(fullMeshSizes), membership: .fullMesh).run()
+            let swim = try await MembershipBench(sizes: sizes(membershipSizes), membership: .swim).run()
+            results["membership"] = ["full_mesh": mesh, "swim": swim] as Figures
+            summary += MembershipBench.rows(mesh, sizes: sizes(fullMeshSizes), baseline: nil)
+            summary += MembershipBench.rows(swim, sizes: sizes(membershipSizes), baseline: mesh)
         }
         if parts.contains("pipeline") {
             let figures = try await PipelineBench(

@@ -9,6 +9,7 @@ import Synchronization
 /// the `down` verdicts a node stopped for 2 s (less than the failure timeout) draws.
 struct MembershipBench {
     var sizes: [Int]
+    var membership: ClusterSettings.MembershipProtocol
     /// Processes the bulk of the nodes is spread over (two more hold the node killed and the node
     /// stopped, one more the node that joins).
     var hostProcesses = 4
@@ -17,14 +18,16 @@ struct MembershipBench {
 
     func run() async throws -> Figures {
         var figures: Figures = [
-            "protocol": "full mesh (every node heartbeats every other)",
+            "protocol": membership == .swim
+                ? "SWIM (one probe a period, gossip piggybacked, connections on demand)"
+                : "full mesh (every node heartbeats every other)",
             "failure_timeout_s": failureTimeout.seconds, "heartbeat_s": heartbeat.seconds,
         ]
         for size in sizes {
             do {
                 figures["n\(size)"] = try await measure(size)
             } catch {
-                print("Membership with \(size) nodes: not measured: \(error)")
+                print("Membership (\(membership.rawValue)) with \(size) nodes: not measured: \(error)")
                 figures["n\(size)"] = ["nodes": size, "error": "\(error)"] as Figures
             }
         }
@@ -48,7 +51,8 @@ struct MembershipBench {
         try Data(authority.certificatePEM.utf8).write(to: folder.appendingPathComponent("ca.pem"))
         try Data(authority.keyPEM.utf8).write(to: folder.appendingPathComponent("ca-key.pem"))
 
-        let hosts = MembershipHosts(folder: folder, heartbeat: heartbeat, failureTimeout: failureTimeout)
+        let hosts = MembershipHosts(
+            folder: folder, heartbeat: heartbeat, failureTimeout: failureTimeout, membership: membership)
         defer { hosts.stopAll() }
         let seedPort = try LoopbackPort.free()
         let seed = "127.0.0.1:\(seedPort)"
@@ -78,7 +82,7 @@ struct MembershipBench {
                 "not formed in \(Int(settleLimit.seconds)) s: \(seen) of \(size * (size - 1)) views up")
         }
         let formedSeconds = (ContinuousClock.now - started).seconds
-        print("Membership \(size) nodes: formed in \(format(formedSeconds, 1)) s")
+        print("Membership (\(membership.rawValue)) \(size) nodes: formed in \(format(formedSeconds, 1)) s")
 
         // Steady state: what each node sends and holds.
         try await Task.sleep(for: .seconds(2))
@@ -119,13 +123,72 @@ struct MembershipBench {
         let deathSeconds = detected ? (ContinuousClock.now - killed).seconds : .nan
 
         print(
-            "Membership \(size) nodes: join seen by all \(format(joinSeconds, 2)) s, death down everywhere \(format(deathSeconds, 2)) s, \(format(messages, 1)) messages and \(format(bytes / 1024, 1)) KiB per node per s, \(format(connections, 1)) connections per node, \(falseVerdicts) false down verdicts"
+            "Membership (\(membership.rawValue)) \(size) nodes: join seen by all \(format(joinSeconds, 2)) s, death down everywhere \(format(deathSeconds, 2)) s, \(format(messages, 1)) messages and \(format(bytes / 1024, 1)) KiB per node per s, \(format(connections, 1)) connections per node, \(falseVerdicts) false down verdicts"
         )
         return [
             "nodes": size, "formed_s": formedSeconds, "join_seen_by_all_s": joinSeconds,
             "death_down_everywhere_s": deathSeconds, "messages_per_node_s": messages, "bytes_per_node_s": bytes,
             "connections_per_node": connections, "false_down_verdicts": falseVerdicts,
         ]
+    }
+}
+
+extension MembershipBench {
+    /// The summary table's rows for one protocol's run; SWIM's name the full mesh's figure at the
+    /// same size as their baseline, and its goals.
+    static func rows(_ figures: Figures, sizes: [Int], baseline: Figures?) -> [(String, String, String, String, String)]
+    {
+        let name = baseline == nil ? "full mesh" : "SWIM"
+        let limit = (figures["failure_timeout_s"] as? Double ?? .nan) + 2
+        var rows: [(String, String, String, String, String)] = []
+        for size in sizes {
+            guard let entry = figures["n\(size)"] as? Figures, entry["error"] == nil else {
+                rows.append(("membership (\(name)), \(size) nodes", "not formed", "", "", ""))
+                continue
+            }
+            let number = { (key: String) in entry[key] as? Double ?? .nan }
+            let base = baseline?["n\(size)"] as? Figures
+            let before = { (key: String, digits: Int) -> String in
+                guard let base else { return "" }
+                guard base["error"] == nil, let value = base[key] as? Double else { return "full mesh: not formed" }
+                return "full mesh \(format(value, digits))"
+            }
+            let goals = baseline != nil && size >= 256
+            rows.append(
+                (
+                    "membership (\(name)) \(size): join seen by all, s", format(number("join_seen_by_all_s"), 2),
+                    before("join_seen_by_all_s", 2), "", goals ? "< 3" : ""
+                ))
+            rows.append(
+                (
+                    "membership (\(name)) \(size): killed node down by all, s",
+                    format(number("death_down_everywhere_s"), 2), before("death_down_everywhere_s", 2), "",
+                    goals ? "≤ \(format(limit, 0))" : ""
+                ))
+            rows.append(
+                (
+                    "membership (\(name)) \(size): messages per node per s", format(number("messages_per_node_s"), 1),
+                    before("messages_per_node_s", 1), "\(format(number("bytes_per_node_s") / 1024, 1)) KiB/s", ""
+                ))
+            rows.append(
+                (
+                    "membership (\(name)) \(size): connections per node", format(number("connections_per_node"), 1),
+                    before("connections_per_node", 1), "", ""
+                ))
+            rows.append(
+                (
+                    "membership (\(name)) \(size): false down, 2 s SIGSTOP",
+                    "\(entry["false_down_verdicts"] as? Int ?? -1)", "", "", "0"
+                ))
+        }
+        if let growth = figures["messages_growth"] as? Figures, let ratio = growth["ratio"] as? Double {
+            rows.append(
+                (
+                    "membership (\(name)): messages per node, \(growth["to"] as! Int) / \(growth["from"] as! Int) nodes",
+                    format(ratio, 2), "", "", baseline != nil ? "≤ 2" : ""
+                ))
+        }
+        return rows
     }
 }
 
@@ -152,13 +215,15 @@ final class MembershipHosts: Sendable {
     private let folder: URL
     private let heartbeat: Duration
     private let failureTimeout: Duration
+    private let membership: ClusterSettings.MembershipProtocol
     /// Process is not Sendable; every use of it is under this lock.
     private let hosts = Mutex<[String: Host]>([:])
 
-    init(folder: URL, heartbeat: Duration, failureTimeout: Duration) {
+    init(folder: URL, heartbeat: Duration, failureTimeout: Duration, membership: ClusterSettings.MembershipProtocol) {
         self.folder = folder
         self.heartbeat = heartbeat
         self.failureTimeout = failureTimeout
+        self.membership = membership
     }
 
     var expectedNames: [String] {
@@ -172,7 +237,7 @@ final class MembershipHosts: Sendable {
             [
                 "membership-host", "--ca", folder.path, "--prefix", prefix, "--count", "\(count)",
                 "--first-port", "\(firstPort)", "--heartbeat-ms", "\(Int(heartbeat.milliseconds))",
-                "--failure-timeout-ms", "\(Int(failureTimeout.milliseconds))",
+                "--failure-timeout-ms", "\(Int(failureTimeout.milliseconds))", "--membership", membership.rawValue,
             ] + (seed.map { ["--seed", $0] } ?? [])
         let output = Pipe()
         process.standardOutput = output

@@ -17,9 +17,13 @@ struct MembershipHostCommand: AsyncParsableCommand {
     @Option(help: "Port of the first node here (0: any).") var firstPort = 0
     @Option var heartbeatMs = 500
     @Option var failureTimeoutMs = 5000
+    @Option(help: "full-mesh or swim.") var membership = "full-mesh"
 
     func run() async throws {
         guard (1...512).contains(count) else { throw ValidationError("--count must be 1...512") }
+        guard let membership = ClusterSettings.MembershipProtocol(rawValue: membership) else {
+            throw ValidationError("--membership must be full-mesh or swim")
+        }
         let folder = URL(fileURLWithPath: ca)
         let authority = try CertificateAuthority(
             certificatePEM: String(contentsOf: folder.appendingPathComponent("ca.pem"), encoding: .utf8),
@@ -41,6 +45,7 @@ struct MembershipHostCommand: AsyncParsableCommand {
                 seeds: seeds)
             settings.heartbeatInterval = .milliseconds(heartbeatMs)
             settings.failureTimeout = .milliseconds(failureTimeoutMs)
+            settings.membershipProtocol = membership
             let system = try await ClusterSystem.start(settings: settings, logger: logger)
             systems.append(system)
             // The later nodes here join through the first when there is no seed elsewhere.

@@ -38,6 +38,7 @@ struct NoopWorkerCommand: AsyncParsableCommand {
     @Option var data: String
     @Option var name: String
     @Option var concurrency: Int = 32
+    @Option var membership = "full-mesh"
 
     func run() async throws {
         let folder = URL(fileURLWithPath: data)
@@ -52,6 +53,7 @@ struct NoopWorkerCommand: AsyncParsableCommand {
                 caPEM: try authority.certificatePEM, certificatePEM: pair.certificatePEM, keyPEM: pair.keyPEM),
             seeds: [.init(host: coordinator.host, port: coordinator.port)])
         settings.heartbeatInterval = .milliseconds(500)
+        settings.membershipProtocol = ClusterSettings.MembershipProtocol(rawValue: membership) ?? .fullMesh
         let system = try await ClusterSystem.start(settings: settings, logger: Logger(label: "bench.noop"))
         let worker = NoopWorker(actorSystem: system, concurrency: concurrency)
         system.receptionist.register(worker, key: pageWorkerKey)

@@ -268,4 +268,63 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+}
+
+extension SWIMDetectorTests {
+    static func acks(_ actions: [Detector.Action]) -> [(sequence: UInt64, to: String, updates: [Detector.Update])] {
+        actions.compactMap {
+            if case .send(.ack(let sequence, let updates), let to) = $0 { return (sequence, to, updates) }
+            return nil
+        }
+    }
+
+    /// A member taken for `down` (it was paused, or cut off) that speaks again is told so in the
+    /// answer, refutes with a new incarnation, and is taken back by that.
+    @Test func aDownMemberThatSpeaksAgainIsToldAndTakenBack() {
+        var (me, start) = Self.detector("me", members: ["b"])
+        var (b, _) = Self.detector("b", members: ["me"], seed: 2)
+        // `b` goes silent: suspected, then down, here.
+        var now = start
+        let probe = Self.pings(me.tick(now: now))[0]
+        #expect(probe.to == "b")
+        now += .milliseconds(250)
+        _ = me.tick(now: now)
+        now += .milliseconds(600)
+        _ = me.tick(now: now)
+        now += .seconds(3)
+        #expect(Self.changes(me.tick(now: now)).last?.status == .down)
+
+        // `b` pings again: the ack carries its suspicion; b refutes; its next message brings it back.
+        let answer = me.receive(.ping(sequence: 9, updates: []), from: "b", now: now)
+        let ack = Self.acks(answer)[0]
+        #expect(ack.updates.first == .init(name: "b", incarnation: 0, status: .suspect))
+        _ = b.receive(.ack(sequence: 9, updates: ack.updates), from: "me", now: now)
+        #expect(b.incarnation == 1)
+        let next = Self.pings(b.tick(now: now))[0]
+        let back = Self.changes(me.receive(.ping(sequence: next.sequence, updates: next.updates), from: "b", now: now))
+        #expect(back == [.init(name: "b", incarnation: 1, status: .alive)])
+    }
+
+    /// News a node has of itself (its registrations changed) goes out as a new incarnation.
+    @Test func anAnnouncementIsGossipedAsANewIncarnation() {
+        var (me, start) = Self.detector("me", members: ["b"])
+        me.announce()
+        #expect(me.incarnation == 1)
+        let ping = Self.pings(me.tick(now: start))[0]
+        #expect(ping.updates.contains(.init(name: "me", incarnation: 1, status: .alive)))
+    }
+
+    /// However many names a peer gossips, this node keeps `maxMembers` at most.
+    @Test func gossipCannotGrowTheMemberListPastItsBound() {
+        var settings = Self.settings
+        settings.maxMembers = 10
+        var me = Detector(name: "me", settings: settings, random: SplitMix(seed: 3))
+        let now = ContinuousClock.now
+        for batch in 0..<20 {
+            let updates = (0..<8).map { Detector.Update(name: "fake-\(batch)-\($0)", incarnation: 0, status: .alive) }
+            _ = me.receive(.ping(sequence: UInt64(batch), updates: updates), from: "peer", now: now)
+        }
+        #expect(me.members.count == 10)
+    }
 }

@@ -10,6 +10,7 @@ struct TestCluster {
     /// Silence after which a node is `down`. Tests of something else than failure detection
     /// lengthen it: every suite starts at once, and a process starved for 3 s there lost its nodes.
     var failureTimeout: Duration = .seconds(3)
+    var membership: ClusterSettings.MembershipProtocol = .fullMesh
 
     init(name: String = "test") throws {
         authority = try CertificateAuthority.create(clusterName: name)
@@ -31,6 +32,7 @@ struct TestCluster {
         // Loose enough that a loaded CI machine (every suite runs at once) does not take a slow
         // heartbeat for a dead node and close a connection mid-test.
         settings.failureTimeout = failureTimeout
+        settings.membershipProtocol = membership
         settings.callTimeout = .seconds(5)
         settings.maximumReconnectBackoff = .milliseconds(300)
         return settings

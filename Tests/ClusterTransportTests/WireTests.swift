@@ -33,6 +33,16 @@ struct WireTests {
         .pong(Pong(sequence: 1, stateVersion: 4, state: ByteBuffer(string: "{\"x\":1}"))),
         .pong(Pong(sequence: 2, stateVersion: 4, state: nil)),
         .leaving(node),
+        .swim(SWIMPacket(kind: .ping, sequence: 5, gossip: [])),
+        .swim(
+            SWIMPacket(
+                kind: .pingRequest, sequence: 6, target: "worker-3",
+                gossip: [
+                    .init(
+                        node: node, role: "worker", incarnation: 1_700_000_000_000, status: 1, stateVersion: 4,
+                        keys: ["page-worker", "x"]),
+                    .init(node: node, role: "gateway", incarnation: 2, status: 2),
+                ])),
     ]
 
     @Test(arguments: samples)

@@ -112,6 +112,28 @@ struct ClusterConfigTests {
         }
     }
 
+    @Test func membershipIsTheFullMeshUnlessSWIMIsNamed() throws {
+        #expect(try parse(Self.valid).transport.membership == .fullMesh)
+        let swim = try parse(
+            "transport:\n  membership: swim\n  probe_interval: 300ms\n  idle_connection_timeout: 20s\n" + Self.valid)
+        #expect(swim.transport.membership == .swim)
+        #expect(swim.transport.probeInterval == .milliseconds(300))
+        #expect(swim.transport.idleConnectionTimeout == .seconds(20))
+        let cases: [(String, String)] = [
+            ("transport:\n  membership: gossip\n", "transport.membership: must be one of full-mesh, swim"),
+            ("transport:\n  probe_interval: 5ms\n", "transport.probe_interval: must be at least 20ms"),
+            ("transport:\n  probe_interval: 2m\n", "transport.probe_interval"),
+        ]
+        for (prefix, expected) in cases {
+            do {
+                _ = try parse(prefix + Self.valid)
+                Issue.record("accepted: \(prefix)")
+            } catch let error as ConfigError {
+                #expect(error.description.contains(expected), "\(error.description)")
+            }
+        }
+    }
+
     @Test func theStoreIsSQLiteUnlessPostgresIsNamedWithAValidURL() throws {
         #expect(try parse(Self.valid).store == .sqlite)
         #expect(try parse("store: sqlite\n" + Self.valid).store == .sqlite)

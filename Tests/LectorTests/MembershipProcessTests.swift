@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// Membership across 20 real `lector` processes: a node killed ends `down` in every other node's
-/// view, and a node stopped for less than the failure timeout ends `down` in none.
+/// Membership across 20 real `lector` processes, with each protocol: a node killed ends `down` in
+/// every other node's view, and a node stopped for less than the failure timeout ends `down` in none.
 @Suite(.serialized) struct MembershipProcessTests {
     /// The names each node's log says it saw come `up`, and saw go `down`.
     static func verdicts(in log: String) -> (up: Set<String>, down: Set<String>) {
@@ -14,8 +14,10 @@ import Testing
         return (up, down)
     }
 
-    @Test func ofTwentyNodesExactlyTheKilledOneEndsDownEverywhere() async throws {
-        let files = try TestClusterFiles(workers: 18, heartbeat: "500ms", failureTimeout: "6s")
+    @Test(arguments: ["full-mesh", "swim"])
+    func ofTwentyNodesExactlyTheKilledOneEndsDownEverywhere(membership: String) async throws {
+        let files = try TestClusterFiles(
+            workers: 18, extra: "transport:\n  membership: \(membership)", heartbeat: "500ms", failureTimeout: "6s")
         try await files.makeCertificates()
         var started: [String: LectorProcess] = [:]
         started["coordinator"] = try files.start("coordinator", node: "coordinator")

@@ -9,6 +9,8 @@ protocol ConnectionDelegate: AnyObject, Sendable {
     func incomingCallEnded()
     func pong(answering ping: Ping, from peer: ClusterNode) -> Pong
     func received(_ pong: Pong, from connection: PeerConnection)
+    /// A SWIM message from the connection's (certified) peer.
+    func received(swim packet: SWIMPacket, from connection: PeerConnection)
     /// `node` says, over `peer`'s connection, that it is leaving (only its own word counts).
     func peerIsLeaving(_ node: ClusterNode, announcedBy peer: ClusterNode)
     /// Calls one connection may have running at once.

@@ -13,6 +13,12 @@ final class PeerConnection: Sendable {
     private let nextCallID = Atomic<UInt64>(1)
     /// When the peer last sent anything, in nanoseconds of `ContinuousClock` since `created`.
     private let lastHeard = Atomic<Int64>(0)
+    /// When this node last sent a call or a SWIM message on it, likewise.
+    private let lastUsed = Atomic<Int64>(0)
+    /// When this node last sent a call on it, likewise.
+    private let lastCall = Atomic<Int64>(0)
+    /// Calls sent on it and not yet answered.
+    private let callsInFlight = Atomic<Int>(0)
     private let created = ContinuousClock.now
 
     init(
@@ -32,6 +38,11 @@ final class PeerConnection: Sendable {
         arguments: [ByteBuffer], timeout: Duration
     ) async throws -> Reply.Outcome {
         let id = nextCallID.add(1, ordering: .relaxed).oldValue
+        let sent = elapsed
+        lastUsed.store(sent, ordering: .relaxed)
+        lastCall.store(sent, ordering: .relaxed)
+        callsInFlight.add(1, ordering: .relaxed)
+        defer { callsInFlight.subtract(1, ordering: .relaxed) }
         let call = Call(
             id: id, recipientPath: recipientPath, recipientIncarnation: recipientIncarnation, target: target,
             genericSubstitutions: genericSubstitutions, arguments: arguments)
@@ -47,17 +58,35 @@ final class PeerConnection: Sendable {
         }
     }
 
-    func heardNow() {
+    /// Nanoseconds since `created`.
+    private var elapsed: Int64 {
         let elapsed = ContinuousClock.now - created
-        lastHeard.store(
-            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000,
-            ordering: .relaxed)
+        return elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+    }
+
+    private func since(_ mark: borrowing Atomic<Int64>) -> Duration {
+        ContinuousClock.now - (created + .nanoseconds(mark.load(ordering: .relaxed)))
+    }
+
+    func heardNow() {
+        lastHeard.store(elapsed, ordering: .relaxed)
     }
 
     /// How long the peer has been silent.
-    var silence: Duration {
-        let heard = created + .nanoseconds(lastHeard.load(ordering: .relaxed))
-        return ContinuousClock.now - heard
+    var silence: Duration { since(lastHeard) }
+
+    /// How long since this node last used it (a call or a SWIM message).
+    var unused: Duration { since(lastUsed) }
+
+    /// Whether calls are waiting on it, or one was sent within `window`: then it is kept alive.
+    func carriesCalls(within window: Duration) -> Bool {
+        callsInFlight.load(ordering: .relaxed) > 0 || since(lastCall) < window
+    }
+
+    /// Sends a SWIM message (counts as use: an idle connection is one nobody sends on).
+    func send(swim packet: SWIMPacket) {
+        lastUsed.store(elapsed, ordering: .relaxed)
+        channel.writeAndFlush(Envelope.swim(packet), promise: nil)
     }
 
     func send(_ envelope: Envelope) {

@@ -55,6 +55,8 @@ final class PeerMessageHandler: ChannelInboundHandler {
                 wrapOutboundOut(.pong(delegate.pong(answering: ping, from: connection.peer))), promise: nil)
         case .pong(let pong):
             delegate.received(pong, from: connection)
+        case .swim(let packet):
+            delegate.received(swim: packet, from: connection)
         case .leaving(let node):
             // Only its own leaving counts (the membership machine ignores any other).
             delegate.peerIsLeaving(node, announcedBy: connection.peer)

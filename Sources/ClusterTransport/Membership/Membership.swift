@@ -16,6 +16,10 @@ import Foundation
 /// - A peer's node state only moves forward in version, per incarnation; a new incarnation starts
 ///   from nothing.
 /// - Registrations are kept only under keys the peer's certified role may hold.
+///
+/// With SWIM (`judgesSilence` false) statuses are the `SWIMDetector`'s verdicts, given in through
+/// `verdict(_:…)`: this machine then only keeps the links, dials the seeds until the node has
+/// joined, and no longer takes a closed connection (closed when idle) for a sign of trouble.
 struct Membership<Connection: AnyObject> {
     typealias Record = MemberRecord<Connection>
 
@@ -66,6 +70,8 @@ struct Membership<Connection: AnyObject> {
 
     let localName: String
     let timing: Timing
+    /// Full mesh: a peer's status follows its silence. SWIM: the detector decides.
+    let judgesSilence: Bool
     /// Receptionist key → roles that may hold it (a key not listed is open).
     let registrationRoles: [String: Set<String>]
     private(set) var records: [String: Record] = [:]
@@ -73,10 +79,13 @@ struct Membership<Connection: AnyObject> {
     /// Name → incarnation of the peers this node last vouched for in its own node state.
     private var vouchedFor: [String: UInt64] = [:]
 
-    init(localName: String, timing: Timing, registrationRoles: [String: Set<String>] = [:]) {
+    init(
+        localName: String, timing: Timing, registrationRoles: [String: Set<String>] = [:], judgesSilence: Bool = true
+    ) {
         self.localName = localName
         self.timing = timing
         self.registrationRoles = registrationRoles
+        self.judgesSilence = judgesSilence
     }
 
     // MARK: Seeds
@@ -142,7 +151,7 @@ struct Membership<Connection: AnyObject> {
         record.backoff = timing.heartbeatInterval
         record.lastError = nil
         // Connected and just heard: up now, not at the next tick.
-        Self.heard(&record, now: now)
+        heard(&record, now: now)
         records[name] = record
         return (true, stale)
     }
@@ -188,7 +197,7 @@ struct Membership<Connection: AnyObject> {
     /// A pong (or anything else) from the current incarnation of `name`.
     mutating func heard(from name: String, incarnation: UInt64, now: ContinuousClock.Instant) {
         guard var record = records[name], record.incarnation == incarnation else { return }
-        Self.heard(&record, now: now)
+        heard(&record, now: now)
         records[name] = record
     }
 
@@ -214,7 +223,8 @@ struct Membership<Connection: AnyObject> {
         records[name] = record
         // Nodes it knows and this node does not: dialled to find out. Gossip says only that a
         // node exists, never that one is down or what it may do (that comes from its certificate).
-        for known in state.members where known.node.name != localName && records[known.node.name] == nil {
+        for known in state.members
+        where judgesSilence && known.node.name != localName && records[known.node.name] == nil {
             records[known.node.name] = Record(
                 name: known.node.name, role: known.role, host: known.node.host, port: known.node.port,
                 incarnation: nil, isSeed: false, now: now, backoff: timing.heartbeatInterval)
@@ -252,25 +262,36 @@ struct Membership<Connection: AnyObject> {
     ) {
         guard var record = records[name], record.connection === connection else { return }
         record.link = .idle
+        guard judgesSilence else {
+            // Connections close when idle: the next call dials again at once. Whether the peer is
+            // there is the detector's call.
+            records[name] = record
+            return
+        }
         record.lastError = reason
         record.retryAt = now + record.backoff
-        if record.status == .up {
+        if judgesSilence, record.status == .up {
             record.status = .suspect
             record.statusSince = now
         }
         records[name] = record
     }
 
-    /// One heartbeat: judge everyone by their silence, ping the connected, dial the due.
-    mutating func tick(now: ContinuousClock.Instant) -> Tick {
+    /// One heartbeat: judge everyone by their silence, ping the connected, dial the due. With SWIM
+    /// (`judgesSilence` false) statuses are left alone, and only seeds are dialled, and only while
+    /// `dialSeeds` (the node has no live member yet); the caller keeps or closes the links it returns
+    /// pings for.
+    mutating func tick(now: ContinuousClock.Instant, dialSeeds: Bool = true) -> Tick {
         var tick = Tick()
         for name in Array(records.keys) {
             guard var record = records[name] else { continue }
             let silence = now - (record.lastHeartbeat ?? record.firstSeen)
             let status: MemberStatus =
-                silence >= timing.failureTimeout
-                ? .down
-                : (record.connection == nil || silence >= timing.suspectTimeout ? .suspect : .up)
+                !judgesSilence
+                ? record.status
+                : silence >= timing.failureTimeout
+                    ? .down
+                    : (record.connection == nil || silence >= timing.suspectTimeout ? .suspect : .up)
             if status != record.status {
                 if status == .down {
                     tick.downed.append(name)
@@ -292,13 +313,17 @@ struct Membership<Connection: AnyObject> {
                 record.pingSequence += 1
                 tick.pings.append(
                     (connection, Ping(sequence: record.pingSequence, knownStateVersion: record.stateVersion)))
-            case .idle where now >= record.retryAt:
+            case .idle where now >= record.retryAt && judgesSilence:
                 record.link = .connecting
                 tick.dials.append(Dial(name: name, host: record.host, port: record.port))
             case .idle, .connecting:
                 break
             }
             records[name] = record
+        }
+        guard judgesSilence else {
+            if dialSeeds { dialOneSeed(now: now, into: &tick) }
+            return tick
         }
         for index in joinSeeds.indices {
             let seed = joinSeeds[index]
@@ -307,6 +332,73 @@ struct Membership<Connection: AnyObject> {
             tick.dials.append(Dial(name: nil, host: seed.host, port: seed.port, seedIndex: index))
         }
         return tick
+    }
+
+    /// SWIM: one seed a heartbeat, picked at random (so a cluster starting at once does not all dial
+    /// the same one), until one answers; the members come with its node state.
+    private mutating func dialOneSeed(now: ContinuousClock.Instant, into tick: inout Tick) {
+        if records.values.contains(where: { $0.isSeed && $0.isConnecting })
+            || joinSeeds.contains(where: \.connecting)
+        {
+            return
+        }
+        let named = records.values.filter { record in
+            guard record.isSeed, record.connection == nil, now >= record.retryAt, case .idle = record.link else {
+                return false
+            }
+            return true
+        }.map(\.name)
+        let joins = joinSeeds.indices.filter { now >= joinSeeds[$0].retryAt }
+        let choice = Int.random(in: 0..<max(named.count + joins.count, 1))
+        if choice < named.count, var record = records[named[choice]] {
+            record.link = .connecting
+            records[record.name] = record
+            tick.dials.append(Dial(name: record.name, host: record.host, port: record.port))
+        } else if choice - named.count < joins.count {
+            let index = joins[choice - named.count]
+            joinSeeds[index].connecting = true
+            tick.dials.append(
+                Dial(name: nil, host: joinSeeds[index].host, port: joinSeeds[index].port, seedIndex: index))
+        }
+    }
+
+    /// The SWIM detector's verdict on `node` (named by gossip or met directly): the member is
+    /// recorded (a new process under a known name starts from nothing) and takes the status.
+    /// Returns a connection to close: the old process's, or a `down` member's.
+    mutating func verdict(
+        _ status: MemberStatus, node: ClusterNode, role: String, now: ContinuousClock.Instant
+    ) -> Connection? {
+        guard node.name != localName, records[node.name] != nil || status != .down else { return nil }
+        var record =
+            records[node.name]
+            ?? Record(
+                name: node.name, role: role, host: node.host, port: node.port, incarnation: node.incarnation,
+                isSeed: false, now: now, backoff: timing.heartbeatInterval)
+        var closing: Connection?
+        if record.incarnation != node.incarnation {
+            if status == .down, record.incarnation != nil { return nil }  // about a process already gone
+            record.registrations = [:]
+            record.refusedKeys = []
+            record.stateVersion = 0
+            record.incarnation = node.incarnation
+            record.host = node.host
+            record.port = node.port
+            record.role = role
+            if let old = record.connection {
+                closing = old
+                record.link = .idle
+            }
+        }
+        if status != record.status {
+            record.status = status
+            record.statusSince = now
+        }
+        if status == .down, let connection = record.connection {
+            closing = connection
+            record.link = .idle
+        }
+        records[node.name] = record
+        return closing
     }
 
     // MARK: Reading
@@ -354,13 +446,14 @@ struct Membership<Connection: AnyObject> {
         record.role = hello.role
         record.host = hello.node.host
         record.port = hello.node.port
-        Self.heard(&record, now: now)
+        heard(&record, now: now)
         return stale
     }
 
-    private static func heard(_ record: inout Record, now: ContinuousClock.Instant) {
+    private func heard(_ record: inout Record, now: ContinuousClock.Instant) {
         record.lastHeartbeat = now
         record.lastHeartbeatDate = Date()
+        guard judgesSilence else { return }
         if record.status != .up, record.connection != nil || record.status == .down {
             record.status = record.connection != nil ? .up : .suspect
             record.statusSince = now

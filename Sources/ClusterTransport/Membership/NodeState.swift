@@ -6,10 +6,19 @@ struct NodeState: Codable, Sendable, Equatable {
     struct KnownNode: Codable, Sendable, Equatable {
         var node: ClusterNode
         var role: String
+        /// Its SWIM incarnation, node state version and registration keys, when the cluster
+        /// runs SWIM (see `SWIMPacket.Gossip`).
+        var swimIncarnation: UInt64? = nil
+        var stateVersion: UInt64? = nil
+        var keys: [String]? = nil
     }
 
     var version: UInt64
     /// Receptionist key → actor paths on the sending node.
     var registrations: [String: [String]]
+    /// Full mesh: the nodes it reaches. SWIM: every live member it knows, so a node that joins
+    /// through it starts with the whole list.
     var members: [KnownNode]
+    /// The sender's own SWIM incarnation, when the cluster runs SWIM.
+    var swimIncarnation: UInt64? = nil
 }

@@ -20,8 +20,8 @@
 /// their time; and a ping to a member held suspect carries that suspicion, so it can refute at once.
 ///
 /// It does no I/O: events in (a tick, a message), actions out (messages to send), and tests drive it
-/// with a clock and a seeded random source of their own. Not yet wired into `ClusterSystem`
-/// (which still heartbeats every peer); this is the protocol the membership issue asks for.
+/// with a clock and a seeded random source of their own. `ClusterSystem` runs it when its settings
+/// say `membershipProtocol = .swim` (`SWIMState` carries its messages and addresses).
 public struct SWIMDetector<Random: RandomNumberGenerator> {
     /// The defaults come from runs of the simulated network `SWIMSimulationTests` uses (256 and
     /// 512 nodes, four seeds each): a 500 ms period let a node stopped for 2 s be judged `down` (36
@@ -42,6 +42,8 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         /// The most local health may count against this node: its timeouts and period are
         /// stretched by up to `1 + maxLocalHealth` times.
         public var maxLocalHealth = 8
+        /// Members this node keeps at most; news of more is ignored.
+        public var maxMembers = 4096
 
         public init() {}
     }
@@ -115,8 +117,11 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     private var probeCursor = 0
     private var random: Random
 
-    public init(name: String, settings: Settings = Settings(), random: Random) {
+    /// `incarnation` starts where this node's previous runs cannot have reached (a clock reading),
+    /// so a restarted node outranks the `down` its last run earned.
+    public init(name: String, incarnation: UInt64 = 0, settings: Settings = Settings(), random: Random) {
         self.name = name
+        self.incarnation = incarnation
         self.settings = settings
         self.random = random
     }
@@ -132,6 +137,21 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         let actions = apply(Update(name: member, incarnation: incarnation, status: .alive), now: now)
         if !announce { gossip[member] = nil }
         return actions
+    }
+
+    /// This node has news about itself (its registrations changed): a new incarnation, gossiped
+    /// like a refutation, carries it.
+    public mutating func announce() {
+        guard incarnation < .max else { return }
+        incarnation += 1
+        remember(Update(name: name, incarnation: incarnation, status: .alive))
+    }
+
+    /// `member` said itself that it is leaving (over its own connection): `down` here at once.
+    /// Not gossiped, like any `down`: the others reach it by themselves.
+    public mutating func left(_ member: String, now: ContinuousClock.Instant) -> [Action] {
+        guard let current = members[member], current.status != .down else { return [] }
+        return apply(Update(name: member, incarnation: current.incarnation, status: .down), now: now)
     }
 
     /// One protocol period: suspicions that ran out become `down`, unanswered probes go indirect
@@ -245,6 +265,9 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
             guard update.overrides(current) else { return [] }
             // `down` ends an incarnation: only a new one brings the member back.
             if current.status == .down, update.incarnation <= current.incarnation { return [] }
+        } else if members.count >= settings.maxMembers {
+            // Gossip cannot grow this node's memory without end, whatever names a peer makes up.
+            return []
         }
         members[update.name] = update
         switch update.status {
@@ -275,13 +298,14 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     }
 
     /// The changes least sent so far, each counted; those sent enough are dropped. A message to a
-    /// member this node holds suspect carries that suspicion first, so the member can refute it.
+    /// member this node holds suspect (or `down`: it was paused or cut off, and speaks again)
+    /// carries that suspicion first, so the member can refute it and be taken back.
     private mutating func piggyback(to recipient: String? = nil) -> [Update] {
         let limit = retransmitLimit
         var updates: [Update] = []
         var room = settings.maxPiggyback
-        if let recipient, let suspicion = members[recipient], suspicion.status == .suspect, room > 0 {
-            updates.append(suspicion)
+        if let recipient, let held = members[recipient], held.status != .alive, room > 0 {
+            updates.append(Update(name: recipient, incarnation: held.incarnation, status: .suspect))
             room -= 1
         }
         let chosen = gossip.filter { $0.key != recipient || updates.isEmpty }

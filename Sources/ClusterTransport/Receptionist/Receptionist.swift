@@ -18,8 +18,7 @@ public struct Receptionist: Sendable {
             guard !paths.contains(actor.id.path) else { return }
             paths.append(actor.id.path)
             state.registrations[key] = paths
-            state.stateVersion += 1
-            system.notifyListings(&state)
+            system.registrationsChanged(&state)
         }
         system.pushState()
     }
@@ -29,15 +28,21 @@ public struct Receptionist: Sendable {
         system.state.withLock { state in
             guard let paths = state.registrations[key], paths.contains(actor.id.path) else { return }
             state.registrations[key] = paths.filter { $0 != actor.id.path }
-            state.stateVersion += 1
-            system.notifyListings(&state)
+            system.registrationsChanged(&state)
         }
         system.pushState()
     }
 
     /// The actors registered under `key` on every node not `down`, this one included.
+    ///
+    /// With SWIM, the first look-up of a key makes this node fetch the registrations under it from
+    /// the members gossip says hold some: a listing is complete a round trip later, and kept so.
     public func lookup(_ key: String) -> [ClusterActorID] {
-        system.state.withLock { system.listing(key, in: $0) }
+        let (ids, effects) = system.state.withLock { state in
+            (system.listing(key, in: state), system.interested(in: key, state: &state))
+        }
+        system.perform(effects)
+        return ids
     }
 
     /// The listing for `key` now, then again whenever it changes.
@@ -46,7 +51,8 @@ public struct Receptionist: Sendable {
             of: [ClusterActorID].self, bufferingPolicy: .bufferingNewest(16))
         let id = UUID()
         let system = self.system
-        system.state.withLock { state in
+        let effects = system.state.withLock { state in
+            let effects = system.interested(in: key, state: &state)
             let current = system.listing(key, in: state)
             continuation.yield(current)
             if state.isShutDown {
@@ -55,7 +61,9 @@ public struct Receptionist: Sendable {
                 state.listingSubscribers[id] = SystemState.ListingSubscription(
                     key: key, continuation: continuation, last: current)
             }
+            return effects
         }
+        system.perform(effects)
         continuation.onTermination = { _ in
             system.state.withLock { _ = $0.listingSubscribers.removeValue(forKey: id) }
         }
@@ -75,6 +83,16 @@ extension ClusterSystem {
             ids += paths.map { ClusterActorID(node: remote, path: $0) }
         }
         return ids.sorted { ($0.node.name, $0.path) < ($1.node.name, $1.path) }
+    }
+
+    /// This node's registrations changed: peers must learn the new version.
+    func registrationsChanged(_ state: inout SystemState) {
+        state.stateVersion += 1
+        notifyListings(&state)
+        if state.swim != nil {
+            let keys = state.registrations.filter { !$0.value.isEmpty }.keys.sorted()
+            state.swim!.republish(stateVersion: state.stateVersion, keys: keys)
+        }
     }
 
     func notifyListings(_ state: inout SystemState) {

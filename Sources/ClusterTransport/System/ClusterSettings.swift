@@ -27,6 +27,22 @@ public struct ClusterSettings: Sendable {
     public var credentials: ClusterCredentials
     public var seeds: [Seed]
 
+    /// How nodes watch each other. `fullMesh`: every node holds a connection to every other and
+    /// heartbeats it (fine for tens of nodes). `swim`: each node probes one member a period and
+    /// gossips what it learns, so its load stays flat as the cluster grows, and keeps connections
+    /// only to the members it talks to.
+    public enum MembershipProtocol: String, Sendable, CaseIterable {
+        case fullMesh = "full-mesh"
+        case swim
+    }
+
+    public var membershipProtocol: MembershipProtocol = .fullMesh
+    /// SWIM: one member probed per period (its ack awaited half of it before others are asked).
+    public var probeInterval: Duration = .milliseconds(200)
+    /// SWIM: a dialled connection nothing was sent on for this long is closed (calls in flight
+    /// keep it, and their connection is heartbeated meanwhile).
+    public var idleConnectionTimeout: Duration = .seconds(10)
+
     public var heartbeatInterval: Duration = .milliseconds(500)
     /// Silence after which a peer is `down`: its actors leave the receptionist's listings.
     public var failureTimeout: Duration = .seconds(5)
@@ -65,6 +81,17 @@ public struct ClusterSettings: Sendable {
     }
 
     var effectiveSuspectTimeout: Duration { suspectTimeout ?? failureTimeout / 3 }
+
+    /// SWIM's timings from this node's: a dead member is `down` everywhere within about the
+    /// failure timeout (a period or two to be probed and found silent, a few for the suspicion to
+    /// spread, then the suspicion timeout), and a member paused for less is suspected, not downed.
+    var swim: SWIMDetector<SystemRandomNumberGenerator>.Settings {
+        var swim = SWIMDetector<SystemRandomNumberGenerator>.Settings()
+        swim.probeInterval = probeInterval
+        swim.probeTimeout = probeInterval / 2
+        swim.suspicionTimeout = max(failureTimeout * 3 / 5, probeInterval * 3)
+        return swim
+    }
     /// An inbound connection silent this long (its dialler pings every heartbeat) is closed.
     var inboundIdleTimeout: Duration { max(heartbeatInterval * 6, failureTimeout) }
     /// The host peers dial.

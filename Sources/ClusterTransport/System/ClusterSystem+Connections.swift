@@ -53,7 +53,12 @@ extension ClusterSystem: ConnectionDelegate {
     }
 
     func localNodeState(_ state: SystemState) -> NodeState {
-        NodeState(
+        if let swim = state.swim {
+            return NodeState(
+                version: state.stateVersion, registrations: state.registrations, members: swim.knownNodes,
+                swimIncarnation: swim.detector.incarnation)
+        }
+        return NodeState(
             version: state.stateVersion, registrations: state.registrations, members: state.membership.knownNodes)
     }
 
@@ -137,20 +142,23 @@ extension ClusterSystem: ConnectionDelegate {
 
     private func dialSucceeded(_ connection: PeerConnection, hello: Hello, joinIndex: Int?) {
         let now = ContinuousClock.now
-        let (keep, stale) = state.withLock { state -> (Bool, PeerConnection?) in
-            guard !state.isShutDown else { return (false, nil) }
+        let (keep, stale, effects) = state.withLock { state -> (Bool, PeerConnection?, SWIMEffects) in
+            guard !state.isShutDown else { return (false, nil, SWIMEffects()) }
             if state.dials[hello.node.name]?.eventLoop === connection.channel.eventLoop {
                 state.dials[hello.node.name] = nil
             }
             let outcome = state.membership.dialSucceeded(connection, hello: hello, seedIndex: joinIndex, now: now)
+            var effects = SWIMEffects()
             if outcome.keep {
-                apply(hello.state, from: hello.node, state: &state, now: now)
+                let nodeState = apply(hello.state, from: hello.node, state: &state, now: now)
+                effects = swimMet(hello, nodeState: nodeState, state: &state, now: now)
                 publishChanges(&state)
             }
-            return outcome
+            return (outcome.keep, outcome.stale, effects)
         }
         // Closed outside the lock: closing runs `channelInactive`, which takes it.
         stale?.close()
+        perform(effects)
         if keep {
             logger.debug("connected to node \(hello.node)")
         } else {
@@ -174,15 +182,18 @@ extension ClusterSystem: ConnectionDelegate {
     func accepted(_ connection: PeerConnection, hello: Hello) {
         let now = ContinuousClock.now
         var stale: PeerConnection?
+        var effects = SWIMEffects()
         let accepted = state.withLock { state -> Bool in
             guard !state.isShutDown else { return false }
             state.inbound[ObjectIdentifier(connection)] = connection
             stale = state.membership.accepted(hello, now: now)
-            apply(hello.state, from: hello.node, state: &state, now: now)
+            let nodeState = apply(hello.state, from: hello.node, state: &state, now: now)
+            effects = swimMet(hello, nodeState: nodeState, state: &state, now: now)
             publishChanges(&state)
             return true
         }
         stale?.close()
+        perform(effects)
         if !accepted { connection.close() }
     }
 
@@ -216,11 +227,14 @@ extension ClusterSystem: ConnectionDelegate {
     }
 
     func peerIsLeaving(_ node: ClusterNode, announcedBy peer: ClusterNode) {
-        let (accepted, connection) = state.withLock { state -> (Bool, PeerConnection?) in
+        let (accepted, connection, effects) = state.withLock { state -> (Bool, PeerConnection?, SWIMEffects) in
             let outcome = state.membership.leaving(node, announcedBy: peer, now: .now)
-            if outcome.accepted { publishChanges(&state) }
-            return outcome
+            guard outcome.accepted else { return (false, nil, SWIMEffects()) }
+            let effects = swimLeft(node.name, state: &state, now: .now)
+            publishChanges(&state)
+            return (true, outcome.close, effects)
         }
+        perform(effects)
         guard accepted else {
             logger.warning("node \(peer.name) announced that \(node.name) is leaving; ignored")
             return

@@ -72,7 +72,8 @@ extension ClusterSystem {
                 [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)]
             ) in
             guard !state.isShutDown else { return (.init(), []) }
-            var actions = state.membership.tick(now: now)
+            var actions = state.membership.tick(now: now, dialSeeds: !(state.swim?.hasLiveMember ?? false))
+            actions.pings = keepOrClose(actions.pings, closing: &actions.closing)
             var dials: [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)] = []
             // Inbound connections whose dialler went quiet (its pings stopped) are let go.
             for (key, connection) in state.inbound where connection.silence >= settings.inboundIdleTimeout {
@@ -111,21 +112,24 @@ extension ClusterSystem {
         for connection in connections { connection.send(.pong(pong)) }
     }
 
-    /// Takes in a peer's `NodeState` (through the membership machine's rules).
+    /// Takes in a peer's `NodeState` (through the membership machine's rules); returns it decoded.
+    @discardableResult
     func apply(
         _ body: ByteBuffer, from peer: ClusterNode, state: inout SystemState, now: ContinuousClock.Instant
-    ) {
-        guard let nodeState = try? Serialization.decode(NodeState.self, from: body, system: self) else { return }
+    ) -> NodeState? {
+        guard let nodeState = try? Serialization.decode(NodeState.self, from: body, system: self) else { return nil }
         let refused = state.membership.apply(nodeState, from: peer.name, incarnation: peer.incarnation, now: now)
         for key in refused {
             logger.warning("node \(peer.name) may not register under '\(key)' with its role; ignored")
         }
+        return nodeState
     }
 
     /// Tells subscribers what changed: receptionist listings and the member list.
     func publishChanges(_ state: inout SystemState) {
         // The nodes this one vouches for are part of its node state: a change must reach peers.
-        if state.membership.vouchedForChanged() { state.stateVersion += 1 }
+        // (With SWIM the member list travels by gossip, not in node states pulled by version.)
+        if state.membership.vouchedForChanged(), state.swim == nil { state.stateVersion += 1 }
         notifyListings(&state)
         let snapshot = membersSnapshot(state)
         let comparable = snapshot.map {

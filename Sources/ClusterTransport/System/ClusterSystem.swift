@@ -40,6 +40,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
     let unauthenticated = Atomic<Int>(0)
     let refusedConnections = Counter(label: "lector_transport_connections_refused_total")
     let heartbeatTask: Mutex<Task<Void, Never>?> = Mutex(nil)
+    let swimTask: Mutex<Task<Void, Never>?> = Mutex(nil)
     let trafficCounters = TrafficCounters()
 
     public var receptionist: Receptionist { Receptionist(system: self) }
@@ -105,6 +106,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         delegate.system = system
         system.addSeeds()
         system.startHeartbeats()
+        system.startSWIM()
         logger.info("cluster node \(node.name) (\(settings.role)) listening on \(node.address)")
         return system
     }
@@ -116,6 +118,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         self.node = node
         self.role = settings.role
         self.settings = settings
+        let swim = settings.membershipProtocol == .swim
         self.state = Mutex(
             SystemState(
                 membership: Membership(
@@ -124,7 +127,12 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                         heartbeatInterval: settings.heartbeatInterval, failureTimeout: settings.failureTimeout,
                         suspectTimeout: settings.effectiveSuspectTimeout,
                         maximumReconnectBackoff: settings.maximumReconnectBackoff),
-                    registrationRoles: settings.registrationRoles)))
+                    registrationRoles: settings.registrationRoles, judgesSilence: !swim),
+                swim: swim
+                    ? SWIMState(
+                        local: node, role: settings.role, settings: settings.swim,
+                        // Microseconds since 1970: a restart outranks whatever its last run refuted.
+                        incarnation: UInt64(max(Date().timeIntervalSince1970, 0) * 1_000_000)) : nil))
         self.tls = tls
         self.group = group
         self.logger = logger
@@ -168,7 +176,10 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
         for listing in listings { listing.finish() }
         for listener in listeners { listener.finish() }
         heartbeatTask.withLock { $0?.cancel() }
-        for connection in connections where announcing && connection.direction == .outbound {
+        swimTask.withLock { $0?.cancel() }
+        // With SWIM a peer may reach this node over a connection it dialled itself: tell it there too.
+        let toldOnInbound = settings.membershipProtocol == .swim
+        for connection in connections where announcing && (connection.direction == .outbound || toldOnInbound) {
             connection.send(.leaving(node))
         }
         for connection in connections {
@@ -206,10 +217,7 @@ public final class ClusterSystem: DistributedActorSystem, Sendable {
                 state.registrations[key] = paths.filter { $0 != id.path }
                 changed = true
             }
-            if changed {
-                state.stateVersion += 1
-                notifyListings(&state)
-            }
+            if changed { registrationsChanged(&state) }
         }
     }
 

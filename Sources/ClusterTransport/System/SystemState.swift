@@ -28,15 +28,20 @@ struct SystemState {
     var stateVersion: UInt64 = 1
     /// Who is in the cluster (a pure state machine; this state's owner does its I/O).
     var membership: Membership<PeerConnection>
+    /// The SWIM detector and its members' addresses, when the cluster runs SWIM.
+    var swim: SWIMState?
     /// Dials under way to named members, for calls that wait on them.
     var dials: [String: EventLoopFuture<(PeerConnection, Hello)>] = [:]
     var inbound: [ObjectIdentifier: PeerConnection] = [:]
     var listingSubscribers: [UUID: ListingSubscription] = [:]
+    /// Receptionist keys this node has looked up: with SWIM, it pulls registrations under these.
+    var interests: Set<String> = []
     var membershipSubscribers: [UUID: AsyncStream<[Member]>.Continuation] = [:]
     var lastMembership: [Member] = []
     var isShutDown = false
 
-    init(membership: Membership<PeerConnection>) {
+    init(membership: Membership<PeerConnection>, swim: SWIMState? = nil) {
         self.membership = membership
+        self.swim = swim
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 extension Envelope {
     enum Tag: UInt8 {
         case hello = 1
-        case welcome, call, replyValue, replyVoid, replyFailure, ping, pong, leaving, cancel
+        case welcome, call, replyValue, replyVoid, replyFailure, ping, pong, leaving, cancel, swim
     }
 
     /// About the bytes `encode` writes: payloads plus a little, so one allocation holds them.
@@ -20,6 +20,7 @@ extension Envelope {
             case .value(let value): 64 + value.readableBytes
             default: 256
             }
+        case .swim(let packet): 64 + packet.gossip.count * 96
         default: 256
         }
     }
@@ -74,6 +75,21 @@ extension Envelope {
         case .cancel(let callID):
             buffer.writeInteger(Tag.cancel.rawValue)
             buffer.writeInteger(callID)
+        case .swim(let packet):
+            buffer.writeInteger(Tag.swim.rawValue)
+            buffer.writeInteger(packet.kind.rawValue)
+            buffer.writeInteger(packet.sequence)
+            buffer.writeLengthPrefixedString(packet.target)
+            buffer.writeInteger(UInt32(truncatingIfNeeded: packet.gossip.count))
+            for entry in packet.gossip {
+                buffer.writeNode(entry.node)
+                buffer.writeLengthPrefixedString(entry.role)
+                buffer.writeInteger(entry.incarnation)
+                buffer.writeInteger(entry.status)
+                buffer.writeInteger(entry.stateVersion)
+                buffer.writeInteger(UInt8(truncatingIfNeeded: entry.keys.count))
+                for key in entry.keys { buffer.writeLengthPrefixedString(key) }
+            }
         }
     }
 
@@ -134,6 +150,36 @@ extension Envelope {
             self = .leaving(try buffer.readNode())
         case .cancel:
             self = .cancel(try buffer.readRequired())
+        case .swim:
+            let rawKind: UInt8 = try buffer.readRequired()
+            guard let kind = SWIMPacket.Kind(rawValue: rawKind) else { throw .invalidValue("SWIM kind \(rawKind)") }
+            let sequence: UInt64 = try buffer.readRequired()
+            let target = try buffer.readRequiredString()
+            let count: UInt32 = try buffer.readRequired()
+            guard count <= SWIMPacket.maximumGossip else { throw .invalidValue("SWIM gossip count \(count)") }
+            var gossip: [SWIMPacket.Gossip] = []
+            gossip.reserveCapacity(Int(count))
+            for _ in 0..<count {
+                let node = try buffer.readNode()
+                let role = try buffer.readRequiredString()
+                let incarnation: UInt64 = try buffer.readRequired()
+                let status: UInt8 = try buffer.readRequired()
+                guard status <= 2 else { throw .invalidValue("SWIM status \(status)") }
+                let stateVersion: UInt64 = try buffer.readRequired()
+                let keyCount: UInt8 = try buffer.readRequired()
+                guard keyCount <= SWIMPacket.maximumKeys else { throw .invalidValue("SWIM key count \(keyCount)") }
+                var keys: [String] = []
+                for _ in 0..<keyCount {
+                    let key = try buffer.readRequiredString()
+                    guard key.utf8.count <= SWIMPacket.maximumKeyLength else { throw .invalidValue("SWIM key length") }
+                    keys.append(key)
+                }
+                gossip.append(
+                    .init(
+                        node: node, role: role, incarnation: incarnation, status: status, stateVersion: stateVersion,
+                        keys: keys))
+            }
+            self = .swim(SWIMPacket(kind: kind, sequence: sequence, target: target, gossip: gossip))
         }
         guard buffer.readableBytes == 0 else { throw .trailingBytes(buffer.readableBytes) }
     }

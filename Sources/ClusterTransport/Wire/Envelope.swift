@@ -18,10 +18,12 @@ public enum Envelope: Equatable, Sendable {
     case leaving(ClusterNode)
     /// The caller gave up on a call (timeout, cancellation): the callee cancels its work.
     case cancel(UInt64)
+    /// Failure detection and membership gossip (`ClusterSettings.membershipProtocol = .swim`).
+    case swim(SWIMPacket)
 
     /// Bumped whenever the layout or the meaning of a message changes; peers must match.
-    /// 2: roles in certificates, `cancel`, `forbidden` and `actorGone` failures.
-    public static let protocolVersion: UInt16 = 2
+    /// 2: roles in certificates, `cancel`, `forbidden` and `actorGone` failures. 3: `swim`.
+    public static let protocolVersion: UInt16 = 3
 }
 
 public struct Hello: Equatable, Sendable {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ClusterTransport
 import Coordinator
 import Foundation
 import Logging
@@ -19,8 +20,13 @@ struct DevCommand: AsyncParsableCommand {
     var data: String = "lector-data"
     @Option(help: "Keep books in PostgreSQL at this URL (postgres://USER@HOST:PORT/DB) instead of SQLite.")
     var store: String?
+    @Option(help: "How nodes watch each other: full-mesh (every node heartbeats every other) or swim.")
+    var membership: String = "full-mesh"
 
     func validate() throws {
+        guard ClusterSettings.MembershipProtocol(rawValue: membership) != nil else {
+            throw ValidationError("--membership must be full-mesh or swim")
+        }
         guard (0...64).contains(workers) else {
             throw ValidationError("--workers must be between 0 and 64")
         }
@@ -49,7 +55,7 @@ struct DevCommand: AsyncParsableCommand {
         let configPath = try DevClusterFile.write(
             to: dataURL, httpHost: httpHost,
             httpPort: httpPort == 0 ? try FreePort.pick(host: httpHost) : httpPort,
-            workers: workers, concurrency: concurrency, store: store)
+            workers: workers, concurrency: concurrency, store: store, membership: membership)
         let config = try ClusterConfig.load(path: configPath)
         let made = try CertificateFiles.ensure(config: config, nodes: config.nodes.map(\.name))
         if made.createdAuthority || !made.issued.isEmpty {
@@ -68,7 +74,8 @@ enum DevClusterFile {
     /// Writes `cluster.yaml` for a dev cluster with transport ports picked free now, so two dev
     /// clusters can run side by side.
     static func write(
-        to folder: URL, httpHost: String, httpPort: Int, workers: Int, concurrency: Int, store: String? = nil
+        to folder: URL, httpHost: String, httpPort: Int, workers: Int, concurrency: Int, store: String? = nil,
+        membership: String = "full-mesh"
     ) throws -> String {
         var yaml = """
             # Written by `lector dev` at every start: the transport ports are picked anew each time.
@@ -84,6 +91,8 @@ enum DevClusterFile {
               job_lease: 120s
               max_attempts: 3
             \(store.map { "store:\n  postgres: \"\($0)\"" } ?? "")
+            transport:
+              membership: \(membership)
             nodes:
               - name: coordinator
                 role: coordinator

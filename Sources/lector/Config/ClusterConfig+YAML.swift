@@ -1,3 +1,4 @@
+import ClusterTransport
 import Coordinator
 import Foundation
 import Yams
@@ -69,7 +70,7 @@ extension ClusterConfig {
         var transport = ClusterConfig.Transport()
         if let reader = try top.optional("transport")?.mapping(allowed: [
             "max_frame_bytes", "max_unauthenticated_connections", "handshake_timeout",
-            "max_incoming_calls_per_connection",
+            "max_incoming_calls_per_connection", "membership", "probe_interval", "idle_connection_timeout",
         ]) {
             if let value = try reader.optional("max_frame_bytes") {
                 maxFrameBytes = try value.int(in: 4096...(1 << 30))
@@ -82,6 +83,20 @@ extension ClusterConfig {
             }
             if let value = try reader.optional("max_incoming_calls_per_connection") {
                 transport.maxIncomingCallsPerConnection = try value.int(in: 1...100_000)
+            }
+            if let value = try reader.optional("membership") {
+                let names = ClusterSettings.MembershipProtocol.allCases.map(\.rawValue)
+                guard let membership = ClusterSettings.MembershipProtocol(rawValue: try value.string()) else {
+                    throw value.error("must be one of \(names.joined(separator: ", "))")
+                }
+                transport.membership = membership
+            }
+            if let value = try reader.optional("probe_interval") {
+                transport.probeInterval = try value.duration(atMost: .seconds(60))
+                guard transport.probeInterval >= .milliseconds(20) else { throw value.error("must be at least 20ms") }
+            }
+            if let value = try reader.optional("idle_connection_timeout") {
+                transport.idleConnectionTimeout = try value.duration()
             }
         }
 

@@ -1,3 +1,4 @@
+import ClusterTransport
 import Coordinator
 import Foundation
 
@@ -62,6 +63,10 @@ struct ClusterConfig: Sendable, Equatable {
         var maxUnauthenticatedConnections = 64
         var handshakeTimeout: Duration = .seconds(5)
         var maxIncomingCallsPerConnection = 256
+        /// `full-mesh` (default) or `swim`, and SWIM's probe period and idle-connection timeout.
+        var membership = ClusterSettings.MembershipProtocol.fullMesh
+        var probeInterval: Duration = .milliseconds(200)
+        var idleConnectionTimeout: Duration = .seconds(10)
     }
     var transport = Transport()
     var maxUploadBytes: Int = 100 << 20

@@ -36,6 +36,9 @@ struct NodeRunner {
         settings.maxUnauthenticatedConnections = config.transport.maxUnauthenticatedConnections
         settings.handshakeTimeout = config.transport.handshakeTimeout
         settings.maxIncomingCallsPerConnection = config.transport.maxIncomingCallsPerConnection
+        settings.membershipProtocol = config.transport.membership
+        settings.probeInterval = config.transport.probeInterval
+        settings.idleConnectionTimeout = config.transport.idleConnectionTimeout
         // Each key only the role meant to hold it (a worker certificate cannot pose as the coordinator).
         settings.registrationRoles = [
             Coordinator.receptionKey: [NodeRole.coordinator],
