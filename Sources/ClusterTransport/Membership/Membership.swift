@@ -278,10 +278,13 @@ struct Membership<Connection: AnyObject> {
     }
 
     /// One heartbeat: judge everyone by their silence, ping the connected, dial the due. With SWIM
-    /// (`judgesSilence` false) statuses are left alone, and only seeds are dialled, and only while
-    /// `dialSeeds` (the node has no live member yet); the caller keeps or closes the links it returns
-    /// pings for.
-    mutating func tick(now: ContinuousClock.Instant, dialSeeds: Bool = true) -> Tick {
+    /// (`judgesSilence` false) statuses are left alone and only seeds are dialled: a named seed
+    /// while `dialsSeed` says so (the detector has not heard of it: nodes that found each other
+    /// first must not stay an island), a join seed while `dialsJoinSeeds` (no live member yet). The
+    /// caller keeps or closes the links it returns pings for.
+    mutating func tick(
+        now: ContinuousClock.Instant, dialsSeed: (String) -> Bool = { _ in true }, dialsJoinSeeds: Bool = true
+    ) -> Tick {
         var tick = Tick()
         for name in Array(records.keys) {
             guard var record = records[name] else { continue }
@@ -322,7 +325,7 @@ struct Membership<Connection: AnyObject> {
             records[name] = record
         }
         guard judgesSilence else {
-            if dialSeeds { dialOneSeed(now: now, into: &tick) }
+            dialOneSeed(now: now, dialsSeed: dialsSeed, dialsJoinSeeds: dialsJoinSeeds, into: &tick)
             return tick
         }
         for index in joinSeeds.indices {
@@ -335,8 +338,10 @@ struct Membership<Connection: AnyObject> {
     }
 
     /// SWIM: one seed a heartbeat, picked at random (so a cluster starting at once does not all dial
-    /// the same one), until one answers; the members come with its node state.
-    private mutating func dialOneSeed(now: ContinuousClock.Instant, into tick: inout Tick) {
+    /// the same one); the members come with its node state, so most seeds are known before their turn.
+    private mutating func dialOneSeed(
+        now: ContinuousClock.Instant, dialsSeed: (String) -> Bool, dialsJoinSeeds: Bool, into tick: inout Tick
+    ) {
         if records.values.contains(where: { $0.isSeed && $0.isConnecting })
             || joinSeeds.contains(where: \.connecting)
         {
@@ -346,9 +351,9 @@ struct Membership<Connection: AnyObject> {
             guard record.isSeed, record.connection == nil, now >= record.retryAt, case .idle = record.link else {
                 return false
             }
-            return true
+            return dialsSeed(record.name)
         }.map(\.name)
-        let joins = joinSeeds.indices.filter { now >= joinSeeds[$0].retryAt }
+        let joins = dialsJoinSeeds ? joinSeeds.indices.filter { now >= joinSeeds[$0].retryAt } : []
         let choice = Int.random(in: 0..<max(named.count + joins.count, 1))
         if choice < named.count, var record = records[named[choice]] {
             record.link = .connecting

@@ -72,7 +72,10 @@ extension ClusterSystem {
                 [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)]
             ) in
             guard !state.isShutDown else { return (.init(), []) }
-            var actions = state.membership.tick(now: now, dialSeeds: !(state.swim?.hasLiveMember ?? false))
+            let swim = state.swim
+            var actions = state.membership.tick(
+                now: now, dialsSeed: { name in swim.map { $0.detector.members[name] == nil } ?? true },
+                dialsJoinSeeds: !(swim?.hasLiveMember ?? false))
             actions.pings = keepOrClose(actions.pings, closing: &actions.closing)
             var dials: [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)] = []
             // Inbound connections whose dialler went quiet (its pings stopped) are let go.
