@@ -62,18 +62,20 @@ struct MembershipBench {
         for index in 0..<hostProcesses where placed < bulk {
             let count = min(perHost, bulk - placed)
             try hosts.start(
-                "m\(index)", count: count, seed: index == 0 ? nil : seed, firstPort: index == 0 ? seedPort : 0)
+                "m\(index)", count: count, seed: index == 0 ? nil : seed, firstPort: index == 0 ? seedPort : 0,
+                observer: index == 0)
             placed += count
         }
         try hosts.start("victim", count: 1, seed: seed)
         try hosts.start("sleeper", count: 1, seed: seed)
         let names = hosts.expectedNames
 
-        // Formed: every node seen `up` by every other.
+        // Formed: every node seen `up` by every other, and every node's registration in the
+        // observer's listing (the coordinator's view of its workers).
         let started = ContinuousClock.now
         let settleLimit: Duration = .seconds(60 + size)
         let formed = try await hosts.waitUntil(timeout: settleLimit) { view in
-            names.allSatisfy { view.up[$0, default: 0] == size - 1 }
+            names.allSatisfy { view.up[$0, default: 0] == size - 1 } && view.listed.count == size
         }
         guard formed else {
             let view = hosts.view()
@@ -108,10 +110,17 @@ struct MembershipBench {
         // A node joins: until every node already there sees it `up`.
         try hosts.start("joiner", count: 1, seed: seed)
         let joinStarted = try await hosts.waitForFirstReport("joiner")
+        var listedSeconds = Double.nan
         let joined = try await hosts.waitUntil(timeout: .seconds(60)) { view in
-            view.up["joiner-0", default: 0] == size
+            if listedSeconds.isNaN, view.listed.contains("joiner-0") {
+                listedSeconds = (ContinuousClock.now - joinStarted).seconds
+            }
+            return view.up["joiner-0", default: 0] == size
         }
         let joinSeconds = joined ? (ContinuousClock.now - joinStarted).seconds : .nan
+        if listedSeconds.isNaN, hosts.view().listed.contains("joiner-0") {
+            listedSeconds = (ContinuousClock.now - joinStarted).seconds
+        }
 
         // A node is killed: until no node sees it `up` or `suspect` any more.
         let killed = ContinuousClock.now
@@ -123,10 +132,11 @@ struct MembershipBench {
         let deathSeconds = detected ? (ContinuousClock.now - killed).seconds : .nan
 
         print(
-            "Membership (\(membership.rawValue)) \(size) nodes: join seen by all \(format(joinSeconds, 2)) s, death down everywhere \(format(deathSeconds, 2)) s, \(format(messages, 1)) messages and \(format(bytes / 1024, 1)) KiB per node per s, \(format(connections, 1)) connections per node, \(falseVerdicts) false down verdicts"
+            "Membership (\(membership.rawValue)) \(size) nodes: join seen by all \(format(joinSeconds, 2)) s, its registration listed by the observer \(format(listedSeconds, 2)) s, death down everywhere \(format(deathSeconds, 2)) s, \(format(messages, 1)) messages and \(format(bytes / 1024, 1)) KiB per node per s, \(format(connections, 1)) connections per node, \(falseVerdicts) false down verdicts"
         )
         return [
             "nodes": size, "formed_s": formedSeconds, "join_seen_by_all_s": joinSeconds,
+            "join_listed_by_observer_s": listedSeconds,
             "death_down_everywhere_s": deathSeconds, "messages_per_node_s": messages, "bytes_per_node_s": bytes,
             "connections_per_node": connections, "false_down_verdicts": falseVerdicts,
         ]
@@ -158,6 +168,12 @@ extension MembershipBench {
                 (
                     "membership (\(name)) \(size): join seen by all, s", format(number("join_seen_by_all_s"), 2),
                     before("join_seen_by_all_s", 2), "", goals ? "< 3" : ""
+                ))
+            rows.append(
+                (
+                    "membership (\(name)) \(size): joiner's registration listed, s",
+                    format(number("join_listed_by_observer_s"), 2), before("join_listed_by_observer_s", 2), "",
+                    goals ? "< 2" : ""
                 ))
             rows.append(
                 (
@@ -202,6 +218,8 @@ final class MembershipHosts: Sendable {
         var frames = 0
         var bytes = 0
         var connections = 0
+        /// The node names in the observer's listing of every node's registration.
+        var listed: Set<String> = []
     }
 
     private struct Host {
@@ -230,7 +248,7 @@ final class MembershipHosts: Sendable {
         hosts.withLock { $0.values.flatMap(\.names) }.sorted()
     }
 
-    func start(_ prefix: String, count: Int, seed: String?, firstPort: Int = 0) throws {
+    func start(_ prefix: String, count: Int, seed: String?, firstPort: Int = 0, observer: Bool = false) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         process.arguments =
@@ -238,7 +256,7 @@ final class MembershipHosts: Sendable {
                 "membership-host", "--ca", folder.path, "--prefix", prefix, "--count", "\(count)",
                 "--first-port", "\(firstPort)", "--heartbeat-ms", "\(Int(heartbeat.milliseconds))",
                 "--failure-timeout-ms", "\(Int(failureTimeout.milliseconds))", "--membership", membership.rawValue,
-            ] + (seed.map { ["--seed", $0] } ?? [])
+            ] + (seed.map { ["--seed", $0] } ?? []) + (observer ? ["--observer"] : [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -287,6 +305,7 @@ final class MembershipHosts: Sendable {
                 for (name, count) in last["down_verdicts"] as? [String: Int] ?? [:] {
                     view.verdicts[name, default: 0] += count
                 }
+                if let listed = last["listed"] as? [String] { view.listed.formUnion(listed) }
                 view.frames += last["frames"] as? Int ?? 0
                 view.bytes += last["bytes"] as? Int ?? 0
                 view.connections += last["connections"] as? Int ?? 0

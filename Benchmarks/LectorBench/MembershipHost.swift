@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterTransport
+import Distributed
 import Foundation
 import Logging
 import Synchronization
@@ -7,6 +8,10 @@ import Synchronization
 /// `lector-bench membership-host`: `count` cluster nodes in one process (real TLS on loopback, one
 /// listener each), joined by address to one seed, printing ten times a second one JSON line of what
 /// they see and send. The membership benchmark runs a few of these to simulate a large cluster.
+///
+/// Every node registers one actor under `benchMemberKey`, as every worker registers under
+/// `page-worker`; the first node of the `--observer` host looks the key up, as the coordinator
+/// does, and its listing's node names are reported too.
 struct MembershipHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "membership-host", shouldDisplay: false)
 
@@ -18,6 +23,8 @@ struct MembershipHostCommand: AsyncParsableCommand {
     @Option var heartbeatMs = 500
     @Option var failureTimeoutMs = 5000
     @Option(help: "full-mesh or swim.") var membership = "full-mesh"
+    @Flag(help: "The first node here looks up every node's registration and reports its listing.")
+    var observer = false
 
     func run() async throws {
         guard (1...512).contains(count) else { throw ValidationError("--count must be 1...512") }
@@ -35,6 +42,7 @@ struct MembershipHostCommand: AsyncParsableCommand {
         var logger = Logger(label: "bench.membership")
         logger.logLevel = .error
         var systems: [ClusterSystem] = []
+        var members: [BenchMember] = []
         for index in 0..<count {
             let name = "\(prefix)-\(index)"
             let pair = try authority.issue(nodeName: name, role: "worker", hosts: ["127.0.0.1"])
@@ -48,22 +56,28 @@ struct MembershipHostCommand: AsyncParsableCommand {
             settings.membershipProtocol = membership
             let system = try await ClusterSystem.start(settings: settings, logger: logger)
             systems.append(system)
+            let member = BenchMember(actorSystem: system)
+            system.receptionist.register(member, key: benchMemberKey)
+            members.append(member)
             // The later nodes here join through the first when there is no seed elsewhere.
             if seeds.isEmpty { seeds = [.init(host: "127.0.0.1", port: system.node.port)] }
         }
         let verdicts = DownVerdicts()
         for system in systems { verdicts.watch(system) }
         let parent = getppid()
+        let watching = observer ? systems.first : nil
         while getppid() == parent {
-            FileHandle.standardOutput.write(Data((Self.report(systems, verdicts: verdicts.counts) + "\n").utf8))
+            FileHandle.standardOutput.write(
+                Data((Self.report(systems, verdicts: verdicts.counts, observer: watching) + "\n").utf8))
             try await Task.sleep(for: .milliseconds(100))
         }
+        _ = members
         for system in systems { await system.shutdown() }
     }
 
     /// For each member name: how many nodes here see it `up`, and `up` or `suspect`; the verdicts
     /// of `down` reached about it so far; and the traffic of all the nodes here.
-    static func report(_ systems: [ClusterSystem], verdicts: [String: Int]) -> String {
+    static func report(_ systems: [ClusterSystem], verdicts: [String: Int], observer: ClusterSystem?) -> String {
         var up: [String: Int] = [:]
         var live: [String: Int] = [:]
         var frames = 0
@@ -79,10 +93,13 @@ struct MembershipHostCommand: AsyncParsableCommand {
             bytes += traffic.bytesSent
             connections += traffic.openConnections
         }
-        let line: [String: Any] = [
+        var line: [String: Any] = [
             "nodes": systems.map(\.node.name), "up": up, "live": live, "down_verdicts": verdicts, "frames": frames,
             "bytes": bytes, "connections": connections,
         ]
+        if let observer {
+            line["listed"] = observer.receptionist.lookup(benchMemberKey).map(\.node.name)
+        }
         let data = (try? JSONSerialization.data(withJSONObject: line)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
@@ -108,4 +125,11 @@ final class DownVerdicts: Sendable {
             }
         }
     }
+}
+
+let benchMemberKey = "bench-member"
+
+/// What each simulated node registers: an actor nobody calls, only listed.
+distributed actor BenchMember {
+    typealias ActorSystem = ClusterSystem
 }

@@ -56,6 +56,31 @@ struct SWIMClusterTests {
         for system in survivors { await system.shutdown() }
     }
 
+    /// What a node sends does not grow with the number of its peers: one probe and one ack a
+    /// period, not a heartbeat to each (connections made for probing are not pinged).
+    @Test func aNodeSendsAProbeAndAnAckAPeriodNotAHeartbeatToEachPeer() async throws {
+        let cluster = try swimCluster()
+        let seed = try await cluster.start("seed")
+        var systems = [seed]
+        for index in 1...7 { systems.append(try await cluster.start("node-\(index)", seeds: [seed])) }
+        #expect(
+            try await eventually(timeout: .seconds(20)) {
+                systems.allSatisfy { system in system.members.filter { $0.status == .up }.count == 8 }
+            })
+        let before = systems.map(\.traffic.framesSent).reduce(0, +)
+        let started = ContinuousClock.now
+        try await Task.sleep(for: .seconds(3))
+        let sent = Double(systems.map(\.traffic.framesSent).reduce(0, +) - before)
+        let elapsed = ContinuousClock.now - started
+        let perNodeSecond =
+            sent / Double(systems.count)
+            / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        // A probe and an ack every 200 ms is 10 a second; heartbeats to 7 peers every 100 ms (as
+        // the full mesh sends) would add 70.
+        #expect(perNodeSecond < 30, "\(perNodeSecond) frames a node a second")
+        for system in systems { await system.shutdown() }
+    }
+
     /// Registrations are not gossiped, their versions are: a node that looks a key up fetches the
     /// registrations from their owner, though it joined through another node and never called it,
     /// and sees them go when the owner deregisters.

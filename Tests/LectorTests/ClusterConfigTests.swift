@@ -112,6 +112,20 @@ struct ClusterConfigTests {
         }
     }
 
+    /// Each file (a prefix to the valid one) is refused with an error saying the expected words.
+    func expectRefused(_ cases: [(String, String)]) {
+        for (prefix, expected) in cases {
+            do {
+                _ = try parse(prefix + Self.valid)
+                Issue.record("accepted: \(prefix)")
+            } catch let error as ConfigError {
+                #expect(error.description.contains(expected), "\(error.description)")
+            } catch {
+                Issue.record("\(prefix): \(error)")
+            }
+        }
+    }
+
     @Test func membershipIsTheFullMeshUnlessSWIMIsNamed() throws {
         #expect(try parse(Self.valid).transport.membership == .fullMesh)
         let swim = try parse(
@@ -124,14 +138,7 @@ struct ClusterConfigTests {
             ("transport:\n  probe_interval: 5ms\n", "transport.probe_interval: must be at least 20ms"),
             ("transport:\n  probe_interval: 2m\n", "transport.probe_interval"),
         ]
-        for (prefix, expected) in cases {
-            do {
-                _ = try parse(prefix + Self.valid)
-                Issue.record("accepted: \(prefix)")
-            } catch let error as ConfigError {
-                #expect(error.description.contains(expected), "\(error.description)")
-            }
-        }
+        expectRefused(cases)
     }
 
     @Test func theStoreIsSQLiteUnlessPostgresIsNamedWithAValidURL() throws {
@@ -147,14 +154,7 @@ struct ClusterConfigTests {
             ("store:\n  postgres: \"postgres://u@h/db?sslmode=maybe\"\n", "sslmode must be"),
             ("store:\n  redis: \"x\"\n", "unknown key 'store.redis'"),
         ]
-        for (prefix, expected) in cases {
-            do {
-                _ = try parse(prefix + Self.valid)
-                Issue.record("accepted: \(prefix)")
-            } catch let error as ConfigError {
-                #expect(error.description.contains(expected), "\(error.description)")
-            }
-        }
+        expectRefused(cases)
     }
 
     @Test func severalCoordinatorsNeedPostgresAndShareALease() throws {

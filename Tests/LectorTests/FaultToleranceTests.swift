@@ -93,8 +93,12 @@ struct FaultToleranceTests {
         }
     }
 
-    @Test func killedWorkerCostsTimeNotPages() async throws {
-        let cluster = try await Cluster.start(workers: 2)
+    /// The cluster.yaml lines choosing a membership protocol.
+    static func membership(_ name: String) -> String { "transport:\n  membership: \(name)" }
+
+    @Test(arguments: ["full-mesh", "swim"])
+    func killedWorkerCostsTimeNotPages(membership: String) async throws {
+        let cluster = try await Cluster.start(workers: 2, extra: Self.membership(membership))
         let books = [try await cluster.upload("english-40p"), try await cluster.upload("english-40p")]
         try await cluster.waitForCompleted(books[0], atLeast: 2)
         await cluster.workers["worker-1"]!.kill9()
@@ -232,8 +236,11 @@ struct FaultToleranceTests {
         return nodes.first { $0["name"] as? String == node }?["state"] as? String
     }
 
-    @Test func joiningWorkerGetsJobs() async throws {
-        let cluster = try await Cluster.start(workers: 1)
+    /// A worker not in cluster.yaml joins by the coordinator's address: with SWIM the coordinator
+    /// learns its registration by gossip and pull, not by a heartbeat from every node.
+    @Test(arguments: ["full-mesh", "swim"])
+    func joiningWorkerGetsJobs(membership: String) async throws {
+        let cluster = try await Cluster.start(workers: 1, extra: Self.membership(membership))
         let certs = try await LectorProcess.run([
             "certs", "--config", cluster.files.configPath, "--node", "worker-9", "--host", "127.0.0.1",
         ])

@@ -22,7 +22,8 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let side: Side
     /// The host this side dialled (dialers only), checked against the certificate's names.
     private let dialledHost: String?
-    private let localHello: () -> Hello
+    /// This node's hello; given the peer's when answering it.
+    private let localHello: (Hello?) -> Hello
     /// Called once when the handshake ends, however it ends.
     private var settled: (() -> Void)?
     private let timeout: TimeAmount
@@ -30,7 +31,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var done = false
 
     init(
-        side: Side, timeout: TimeAmount, dialledHost: String? = nil, localHello: @escaping () -> Hello,
+        side: Side, timeout: TimeAmount, dialledHost: String? = nil, localHello: @escaping (Hello?) -> Hello,
         settled: @escaping () -> Void = {}
     ) {
         self.side = side
@@ -52,7 +53,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         if case .dialer = side, let tlsEvent = event as? TLSUserEvent,
             case .handshakeCompleted = tlsEvent
         {
-            context.writeAndFlush(wrapOutboundOut(.hello(localHello())), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.hello(localHello(nil))), promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -66,7 +67,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch (side, envelope) {
         case (.listener, .hello(let hello)):
             guard let reason = problem(with: hello, context: context, expectedName: nil) else {
-                context.writeAndFlush(wrapOutboundOut(.welcome(localHello())), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.welcome(localHello(hello))), promise: nil)
                 finish(context: context, peer: hello)
                 return
             }

@@ -15,8 +15,9 @@ final class PeerConnection: Sendable {
     private let lastHeard = Atomic<Int64>(0)
     /// When this node last sent a call or a SWIM message on it, likewise.
     private let lastUsed = Atomic<Int64>(0)
-    /// When this node last sent a call on it, likewise.
-    private let lastCall = Atomic<Int64>(0)
+    /// When this node last sent a call on it, likewise; `neverCalled` until the first.
+    private let lastCall = Atomic<Int64>(PeerConnection.neverCalled)
+    private static let neverCalled = Int64.min
     /// Calls sent on it and not yet answered.
     private let callsInFlight = Atomic<Int>(0)
     private let created = ContinuousClock.now
@@ -80,7 +81,8 @@ final class PeerConnection: Sendable {
 
     /// Whether calls are waiting on it, or one was sent within `window`: then it is kept alive.
     func carriesCalls(within window: Duration) -> Bool {
-        callsInFlight.load(ordering: .relaxed) > 0 || since(lastCall) < window
+        if callsInFlight.load(ordering: .relaxed) > 0 { return true }
+        return lastCall.load(ordering: .relaxed) != Self.neverCalled && since(lastCall) < window
     }
 
     /// Sends a SWIM message (counts as use: an idle connection is one nobody sends on).

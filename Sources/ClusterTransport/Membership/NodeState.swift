@@ -21,4 +21,6 @@ struct NodeState: Codable, Sendable, Equatable {
     var members: [KnownNode]
     /// The sender's own SWIM incarnation, when the cluster runs SWIM.
     var swimIncarnation: UInt64? = nil
+    /// SWIM: the sender knows no live member yet, and asks for the member list.
+    var joining: Bool? = nil
 }

@@ -31,7 +31,7 @@ extension ClusterSystem: ConnectionDelegate {
             HandshakeHandler(
                 side: direction == .inbound ? .listener : .dialer(expectedName: expectedName),
                 timeout: TimeAmount(settings.handshakeTimeout), dialledHost: dialledHost,
-                localHello: { [self] in makeHello() },
+                localHello: { [self] peer in makeHello(answering: peer) },
                 settled: direction == .inbound
                     ? { [self] in _ = unauthenticated.wrappingSubtract(1, ordering: .relaxed) } : {}))
         // After the handshake: replies to this node's calls, then calls to this node, then
@@ -43,20 +43,22 @@ extension ClusterSystem: ConnectionDelegate {
             PeerMessageHandler(direction: direction, delegate: self, calls: calls, established: established))
     }
 
-    func makeHello() -> Hello {
-        Hello(node: node, role: role, state: encodedLocalState())
+    /// With SWIM the member list (kilobytes at a few hundred nodes) goes only to a node that is
+    /// joining and says so: connections come and go all the time, and gossip keeps the others current.
+    func makeHello(answering peer: Hello? = nil) -> Hello {
+        let joining =
+            peer.flatMap { try? Serialization.decode(NodeState.self, from: $0.state, system: self) }?.joining ?? false
+        let nodeState = state.withLock { localNodeState($0, withMembers: joining) }
+        return Hello(node: node, role: role, state: (try? Serialization.encode(nodeState)) ?? ByteBuffer())
     }
 
-    private func encodedLocalState() -> ByteBuffer {
-        let nodeState = state.withLock { localNodeState($0) }
-        return (try? Serialization.encode(nodeState)) ?? ByteBuffer()
-    }
-
-    func localNodeState(_ state: SystemState) -> NodeState {
+    /// `withMembers` (SWIM only): whether the live members are listed.
+    func localNodeState(_ state: SystemState, withMembers: Bool = false) -> NodeState {
         if let swim = state.swim {
             return NodeState(
-                version: state.stateVersion, registrations: state.registrations, members: swim.knownNodes,
-                swimIncarnation: swim.detector.incarnation)
+                version: state.stateVersion, registrations: state.registrations,
+                members: withMembers ? swim.knownNodes : [], swimIncarnation: swim.detector.incarnation,
+                joining: swim.hasLiveMember ? nil : true)
         }
         return NodeState(
             version: state.stateVersion, registrations: state.registrations, members: state.membership.knownNodes)

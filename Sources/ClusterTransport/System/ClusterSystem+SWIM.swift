@@ -188,3 +188,4 @@ extension ClusterSystem {
         }
     }
 }
+
