@@ -22,6 +22,8 @@ struct RunAll: AsyncParsableCommand {
     var only = "rpc,dispatch,takeover,membership,pipeline,scale,ocr,voices"
     @Option(help: "Cluster sizes of the membership run (SWIM).") var membershipSizes = "16,64,256"
     @Option(help: "Cluster sizes of the full mesh's membership run, SWIM's baseline.") var fullMeshSizes = "16,64"
+    @Option(help: "SWIM's idle-connection timeout in the membership run, seconds (0: the default).")
+    var swimIdleSeconds = 0
     @Option(help: "The recogniser script for the voices' word error rates.") var intelligibilityScript =
         "Benchmarks/intelligibility.py"
     @Option(help: "The script that makes the rotated scans.") var scansScript = "Tests/LectorTests/Scans/make_scans.py"
@@ -123,7 +125,10 @@ struct RunAll: AsyncParsableCommand {
             }
             // Today's full mesh first, as the baseline SWIM's figures stand beside.
             let mesh = try await MembershipBench(sizes: sizes(fullMeshSizes), membership: .fullMesh).run()
-            let swim = try await MembershipBench(sizes: sizes(membershipSizes), membership: .swim).run()
+            let swim = try await MembershipBench(
+                sizes: sizes(membershipSizes), membership: .swim,
+                idleConnectionTimeout: swimIdleSeconds > 0 ? .seconds(swimIdleSeconds) : nil
+            ).run()
             results["membership"] = ["full_mesh": mesh, "swim": swim] as Figures
             summary += MembershipBench.rows(mesh, sizes: sizes(fullMeshSizes), baseline: nil)
             summary += MembershipBench.rows(swim, sizes: sizes(membershipSizes), baseline: mesh)

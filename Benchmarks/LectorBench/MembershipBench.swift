@@ -10,6 +10,8 @@ import Synchronization
 struct MembershipBench {
     var sizes: [Int]
     var membership: ClusterSettings.MembershipProtocol
+    /// SWIM's `idleConnectionTimeout` (nil: the default).
+    var idleConnectionTimeout: Duration? = nil
     /// Processes the bulk of the nodes is spread over (two more hold the node killed and the node
     /// stopped, one more the node that joins).
     var hostProcesses = 4
@@ -52,7 +54,8 @@ struct MembershipBench {
         try Data(authority.keyPEM.utf8).write(to: folder.appendingPathComponent("ca-key.pem"))
 
         let hosts = MembershipHosts(
-            folder: folder, heartbeat: heartbeat, failureTimeout: failureTimeout, membership: membership)
+            folder: folder, heartbeat: heartbeat, failureTimeout: failureTimeout, membership: membership,
+            idleSeconds: idleConnectionTimeout.map { Int($0.components.seconds) } ?? 0)
         defer { hosts.stopAll() }
         let seedPort = try LoopbackPort.free()
         let seed = "127.0.0.1:\(seedPort)"
@@ -234,10 +237,15 @@ final class MembershipHosts: Sendable {
     private let heartbeat: Duration
     private let failureTimeout: Duration
     private let membership: ClusterSettings.MembershipProtocol
+    private let idleSeconds: Int
     /// Process is not Sendable; every use of it is under this lock.
     private let hosts = Mutex<[String: Host]>([:])
 
-    init(folder: URL, heartbeat: Duration, failureTimeout: Duration, membership: ClusterSettings.MembershipProtocol) {
+    init(
+        folder: URL, heartbeat: Duration, failureTimeout: Duration, membership: ClusterSettings.MembershipProtocol,
+        idleSeconds: Int
+    ) {
+        self.idleSeconds = idleSeconds
         self.folder = folder
         self.heartbeat = heartbeat
         self.failureTimeout = failureTimeout
@@ -256,6 +264,7 @@ final class MembershipHosts: Sendable {
                 "membership-host", "--ca", folder.path, "--prefix", prefix, "--count", "\(count)",
                 "--first-port", "\(firstPort)", "--heartbeat-ms", "\(Int(heartbeat.milliseconds))",
                 "--failure-timeout-ms", "\(Int(failureTimeout.milliseconds))", "--membership", membership.rawValue,
+                "--idle-seconds", "\(idleSeconds)",
             ] + (seed.map { ["--seed", $0] } ?? []) + (observer ? ["--observer"] : [])
         let output = Pipe()
         process.standardOutput = output

@@ -23,6 +23,7 @@ struct MembershipHostCommand: AsyncParsableCommand {
     @Option var heartbeatMs = 500
     @Option var failureTimeoutMs = 5000
     @Option(help: "full-mesh or swim.") var membership = "full-mesh"
+    @Option(help: "SWIM: seconds an unused connection stays open (0: the default).") var idleSeconds = 0
     @Flag(help: "The first node here looks up every node's registration and reports its listing.")
     var observer = false
 
@@ -54,6 +55,7 @@ struct MembershipHostCommand: AsyncParsableCommand {
             settings.heartbeatInterval = .milliseconds(heartbeatMs)
             settings.failureTimeout = .milliseconds(failureTimeoutMs)
             settings.membershipProtocol = membership
+            if idleSeconds > 0 { settings.idleConnectionTimeout = .seconds(idleSeconds) }
             let system = try await ClusterSystem.start(settings: settings, logger: logger)
             systems.append(system)
             let member = BenchMember(actorSystem: system)
@@ -84,7 +86,7 @@ struct MembershipHostCommand: AsyncParsableCommand {
         var bytes = 0
         var connections = 0
         for system in systems {
-            for member in system.members where !member.isLocal {
+            for member in system.memberStatuses where member.name != system.node.name {
                 if member.status == .up { up[member.name, default: 0] += 1 }
                 if member.status != .down { live[member.name, default: 0] += 1 }
             }

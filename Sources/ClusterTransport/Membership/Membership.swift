@@ -75,6 +75,13 @@ struct Membership<Connection: AnyObject> {
     /// Receptionist key → roles that may hold it (a key not listed is open).
     let registrationRoles: [String: Set<String>]
     private(set) var records: [String: Record] = [:]
+    /// Each member's status, kept beside the records so a reader need not copy them.
+    private(set) var statuses: [String: MemberStatus] = [:]
+    /// Moves whenever a member appears, goes, or changes status, incarnation or role: what the
+    /// member list shows. Publishing compares it instead of rebuilding the list at every event.
+    private(set) var revision: UInt64 = 0
+    /// Records with a connection open (dialled by this node).
+    private(set) var connectedCount = 0
     private(set) var joinSeeds: [JoinSeed] = []
     /// Name → incarnation of the peers this node last vouched for in its own node state.
     private var vouchedFor: [String: UInt64] = [:]
@@ -93,9 +100,10 @@ struct Membership<Connection: AnyObject> {
     mutating func addSeed(name: String?, host: String, port: Int, now: ContinuousClock.Instant) {
         if let name {
             guard name != localName else { return }
-            records[name] = Record(
-                name: name, role: "", host: host, port: port, incarnation: nil, isSeed: true, now: now,
-                backoff: timing.heartbeatInterval)
+            store(
+                Record(
+                    name: name, role: "", host: host, port: port, incarnation: nil, isSeed: true, now: now,
+                    backoff: timing.heartbeatInterval))
         } else {
             joinSeeds.append(JoinSeed(host: host, port: port, retryAt: now, backoff: timing.heartbeatInterval))
         }
@@ -110,7 +118,7 @@ struct Membership<Connection: AnyObject> {
             ?? Record(
                 name: target.name, role: "", host: target.host, port: target.port, incarnation: nil, isSeed: false,
                 now: now, backoff: timing.heartbeatInterval)
-        defer { records[target.name] = record }
+        defer { store(record) }
         if let incarnation = record.incarnation, incarnation != target.incarnation {
             return .failure(.actorGone("node \(target.name) has restarted since this actor reference was made"))
         }
@@ -152,7 +160,7 @@ struct Membership<Connection: AnyObject> {
         record.lastError = nil
         // Connected and just heard: up now, not at the next tick.
         heard(&record, now: now)
-        records[name] = record
+        store(record)
         return (true, stale)
     }
 
@@ -174,7 +182,7 @@ struct Membership<Connection: AnyObject> {
         record.lastError = message
         record.retryAt = now + record.backoff
         record.backoff = min(record.backoff * 2, timing.maximumReconnectBackoff)
-        records[name] = record
+        store(record)
         return first
     }
 
@@ -190,7 +198,7 @@ struct Membership<Connection: AnyObject> {
                 isSeed: false, now: now, backoff: timing.heartbeatInterval)
         let stale = adopt(hello, into: &record, now: now)
         if case .idle = record.link { record.retryAt = now }
-        records[name] = record
+        store(record)
         return stale
     }
 
@@ -198,7 +206,7 @@ struct Membership<Connection: AnyObject> {
     mutating func heard(from name: String, incarnation: UInt64, now: ContinuousClock.Instant) {
         guard var record = records[name], record.incarnation == incarnation else { return }
         heard(&record, now: now)
-        records[name] = record
+        store(record)
     }
 
     /// A peer's own node state: its registrations, and the nodes it vouches for. Returns the keys
@@ -220,14 +228,15 @@ struct Membership<Connection: AnyObject> {
         }
         record.registrations = registrations
         record.stateVersion = state.version
-        records[name] = record
+        store(record)
         // Nodes it knows and this node does not: dialled to find out. Gossip says only that a
         // node exists, never that one is down or what it may do (that comes from its certificate).
         for known in state.members
         where judgesSilence && known.node.name != localName && records[known.node.name] == nil {
-            records[known.node.name] = Record(
-                name: known.node.name, role: known.role, host: known.node.host, port: known.node.port,
-                incarnation: nil, isSeed: false, now: now, backoff: timing.heartbeatInterval)
+            store(
+                Record(
+                    name: known.node.name, role: known.role, host: known.node.host, port: known.node.port,
+                    incarnation: nil, isSeed: false, now: now, backoff: timing.heartbeatInterval))
         }
         return refusedNow
     }
@@ -249,9 +258,9 @@ struct Membership<Connection: AnyObject> {
             record.firstSeen = now - timing.failureTimeout
             record.link = .idle
             record.retryAt = now + timing.heartbeatInterval
-            records[node.name] = record
+            store(record)
         } else {
-            records[node.name] = nil
+            remove(node.name)
         }
         return (true, connection)
     }
@@ -265,7 +274,7 @@ struct Membership<Connection: AnyObject> {
         guard judgesSilence else {
             // Connections close when idle: the next call dials again at once. Whether the peer is
             // there is the detector's call.
-            records[name] = record
+            store(record)
             return
         }
         record.lastError = reason
@@ -274,7 +283,7 @@ struct Membership<Connection: AnyObject> {
             record.status = .suspect
             record.statusSince = now
         }
-        records[name] = record
+        store(record)
     }
 
     /// One heartbeat: judge everyone by their silence, ping the connected, dial the due. With SWIM
@@ -286,6 +295,26 @@ struct Membership<Connection: AnyObject> {
         now: ContinuousClock.Instant, dialsSeed: (String) -> Bool = { _ in true }, dialsJoinSeeds: Bool = true
     ) -> Tick {
         var tick = Tick()
+        guard judgesSilence else {
+            // SWIM: no status to judge. Down members are forgotten in time, links are offered for
+            // a ping (the caller keeps or closes them), one seed may be dialled; no record is copied.
+            for name in Array(records.keys) {
+                guard let isSeed = records[name]?.isSeed, let status = records[name]?.status,
+                    let since = records[name]?.statusSince
+                else { continue }
+                if !isSeed, status == .down, now - since >= timing.failureTimeout * 3 {
+                    remove(name)
+                    continue
+                }
+                if case .connected(let connection)? = records[name]?.link {
+                    records[name]!.pingSequence += 1
+                    let ping = Ping(sequence: records[name]!.pingSequence, knownStateVersion: records[name]!.stateVersion)
+                    tick.pings.append((connection, ping))
+                }
+            }
+            dialOneSeed(now: now, dialsSeed: dialsSeed, dialsJoinSeeds: dialsJoinSeeds, into: &tick)
+            return tick
+        }
         for name in Array(records.keys) {
             guard var record = records[name] else { continue }
             let silence = now - (record.lastHeartbeat ?? record.firstSeen)
@@ -308,7 +337,7 @@ struct Membership<Connection: AnyObject> {
                 record.statusSince = now
             }
             if !record.isSeed, record.status == .down, now - record.statusSince >= timing.failureTimeout * 3 {
-                records[name] = nil
+                remove(name)
                 continue
             }
             switch record.link {
@@ -316,17 +345,13 @@ struct Membership<Connection: AnyObject> {
                 record.pingSequence += 1
                 tick.pings.append(
                     (connection, Ping(sequence: record.pingSequence, knownStateVersion: record.stateVersion)))
-            case .idle where now >= record.retryAt && judgesSilence:
+            case .idle where now >= record.retryAt:
                 record.link = .connecting
                 tick.dials.append(Dial(name: name, host: record.host, port: record.port))
             case .idle, .connecting:
                 break
             }
-            records[name] = record
-        }
-        guard judgesSilence else {
-            dialOneSeed(now: now, dialsSeed: dialsSeed, dialsJoinSeeds: dialsJoinSeeds, into: &tick)
-            return tick
+            store(record)
         }
         for index in joinSeeds.indices {
             let seed = joinSeeds[index]
@@ -357,7 +382,7 @@ struct Membership<Connection: AnyObject> {
         let choice = Int.random(in: 0..<max(named.count + joins.count, 1))
         if choice < named.count, var record = records[named[choice]] {
             record.link = .connecting
-            records[record.name] = record
+            store(record)
             tick.dials.append(Dial(name: record.name, host: record.host, port: record.port))
         } else if choice - named.count < joins.count {
             let index = joins[choice - named.count]
@@ -402,8 +427,26 @@ struct Membership<Connection: AnyObject> {
             closing = connection
             record.link = .idle
         }
-        records[node.name] = record
+        store(record)
         return closing
+    }
+
+    // MARK: Storing
+
+    private mutating func store(_ record: Record) {
+        let old = records.updateValue(record, forKey: record.name)
+        connectedCount += (record.connection != nil ? 1 : 0) - (old?.connection != nil ? 1 : 0)
+        if old?.status != record.status || old?.incarnation != record.incarnation || old?.role != record.role {
+            revision &+= 1
+            statuses[record.name] = record.status
+        }
+    }
+
+    private mutating func remove(_ name: String) {
+        guard let old = records.removeValue(forKey: name) else { return }
+        if old.connection != nil { connectedCount -= 1 }
+        statuses[name] = nil
+        revision &+= 1
     }
 
     // MARK: Reading

@@ -89,7 +89,7 @@ extension ClusterSystem {
     func registrationsChanged(_ state: inout SystemState) {
         state.stateVersion += 1
         notifyListings(&state)
-        if state.swim != nil {
+        if runsSWIM {
             let keys = state.registrations.filter { !$0.value.isEmpty }.keys.sorted()
             state.swim!.republish(stateVersion: state.stateVersion, keys: keys)
         }

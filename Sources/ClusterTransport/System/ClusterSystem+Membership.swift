@@ -7,9 +7,16 @@ extension ClusterSystem {
         state.withLock { membersSnapshot($0) }
     }
 
+    /// Each member's name and status as this node sees it, itself included, in no order: the cheap
+    /// look for a caller polling many nodes (`members` builds and sorts the full view).
+    public var memberStatuses: [(name: String, status: MemberStatus)] {
+        let statuses = state.withLock { $0.membership.statuses }
+        return [(node.name, .up)] + statuses.map { ($0.key, $0.value) }
+    }
+
     /// What this node has sent so far and the connections it holds now.
     public var traffic: Traffic {
-        let open = state.withLock { $0.inbound.count + $0.membership.connections.count }
+        let open = state.withLock { $0.inbound.count + $0.membership.connectedCount }
         return Traffic(
             framesSent: trafficCounters.framesSent, bytesSent: trafficCounters.bytesSent, openConnections: open)
     }
@@ -72,10 +79,10 @@ extension ClusterSystem {
                 [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)]
             ) in
             guard !state.isShutDown else { return (.init(), []) }
-            let swim = state.swim
+            let heardOf = state.swim?.detector.members
             var actions = state.membership.tick(
-                now: now, dialsSeed: { name in swim.map { $0.detector.members[name] == nil } ?? true },
-                dialsJoinSeeds: !(swim?.hasLiveMember ?? false))
+                now: now, dialsSeed: { name in heardOf.map { $0[name] == nil } ?? true },
+                dialsJoinSeeds: !(state.swim?.hasLiveMember ?? false))
             actions.pings = keepOrClose(actions.pings, closing: &actions.closing)
             var dials: [(Membership<PeerConnection>.Dial, EventLoopPromise<(PeerConnection, Hello)>)] = []
             // Inbound connections whose dialler went quiet (its pings stopped) are let go.
@@ -132,16 +139,19 @@ extension ClusterSystem {
     func publishChanges(_ state: inout SystemState) {
         // The nodes this one vouches for are part of its node state: a change must reach peers.
         // (With SWIM the member list travels by gossip, not in node states pulled by version.)
-        if state.membership.vouchedForChanged(), state.swim == nil { state.stateVersion += 1 }
+        if !runsSWIM, state.membership.vouchedForChanged() { state.stateVersion += 1 }
         notifyListings(&state)
+        guard state.membership.revision != state.publishedRevision else { return }
+        state.publishedRevision = state.membership.revision
         let snapshot = membersSnapshot(state)
-        let comparable = snapshot.map {
-            [$0.name, $0.status.rawValue, String($0.incarnation ?? 0), $0.role]
-        }
-        let previous = state.lastMembership.map {
-            [$0.name, $0.status.rawValue, String($0.incarnation ?? 0), $0.role]
-        }
-        if comparable != previous {
+        // Compared field by field, without building anything: at hundreds of members this runs
+        // at every change the detector reports.
+        let unchanged =
+            snapshot.count == state.lastMembership.count
+            && zip(snapshot, state.lastMembership).allSatisfy {
+                $0.name == $1.name && $0.status == $1.status && $0.incarnation == $1.incarnation && $0.role == $1.role
+            }
+        if !unchanged {
             // Each peer that came up (first seen, or back from suspect or down) is logged once, so
             // an operator can read from one node's log whom it reached and when.
             let before = Dictionary(

@@ -17,6 +17,8 @@ extension ClusterSystem {
         var pulls: [(ClusterNode, UInt64)] = []
     }
 
+    var runsSWIM: Bool { settings.membershipProtocol == .swim }
+
     /// How long a pull may go unanswered before it is asked again.
     private var pullRetry: Duration { max(settings.probeInterval * 5, .seconds(1)) }
 
@@ -29,7 +31,7 @@ extension ClusterSystem {
                 guard let self else { return }
                 self.perform(
                     self.state.withLock { state in
-                        guard !state.isShutDown, state.swim != nil else { return SWIMEffects() }
+                        guard !state.isShutDown, self.runsSWIM else { return SWIMEffects() }
                         let now = ContinuousClock.now
                         let actions = state.swim!.detector.tick(now: now)
                         var effects = self.carryOut(actions, state: &state, now: now)
@@ -47,7 +49,7 @@ extension ClusterSystem {
         let now = ContinuousClock.now
         perform(
             state.withLock { state in
-                guard !state.isShutDown, state.swim != nil else { return SWIMEffects() }
+                guard !state.isShutDown, runsSWIM else { return SWIMEffects() }
                 state.membership.heard(from: connection.peer.name, incarnation: connection.peer.incarnation, now: now)
                 state.swim!.met(connection.peer, role: connection.peerRole, incarnation: nil)
                 guard let (message, news) = state.swim!.message(from: packet) else { return SWIMEffects() }
@@ -63,7 +65,7 @@ extension ClusterSystem {
     func swimMet(_ hello: Hello, nodeState: NodeState?, state: inout SystemState, now: ContinuousClock.Instant)
         -> SWIMEffects
     {
-        guard state.swim != nil, hello.node.name != node.name else { return SWIMEffects() }
+        guard runsSWIM, hello.node.name != node.name else { return SWIMEffects() }
         state.swim!.met(hello.node, role: hello.role, incarnation: nodeState?.swimIncarnation)
         var actions = state.swim!.detector.add(
             hello.node.name, incarnation: nodeState?.swimIncarnation ?? 0, now: now)
@@ -84,7 +86,7 @@ extension ClusterSystem {
 
     /// `key` is looked up here: from now on registrations under it are pulled (with SWIM).
     func interested(in key: String, state: inout SystemState) -> SWIMEffects {
-        guard state.interests.insert(key).inserted, state.swim != nil else { return SWIMEffects() }
+        guard state.interests.insert(key).inserted, runsSWIM else { return SWIMEffects() }
         var effects = SWIMEffects()
         effects.pulls = pullsDue(among: Array(state.swim!.directory.keys), state: &state, now: .now)
         return effects
@@ -93,7 +95,7 @@ extension ClusterSystem {
     private func pullsDue(among names: [String], state: inout SystemState, now: ContinuousClock.Instant)
         -> [(ClusterNode, UInt64)]
     {
-        guard state.swim != nil, !names.isEmpty, !state.interests.isEmpty else { return [] }
+        guard runsSWIM, !names.isEmpty, !state.interests.isEmpty else { return [] }
         let membership = state.membership
         return state.swim!.pullsDue(
             among: names, interests: state.interests, now: now, retryAfter: pullRetry,
@@ -102,7 +104,7 @@ extension ClusterSystem {
 
     /// `name` said itself that it is leaving.
     func swimLeft(_ name: String, state: inout SystemState, now: ContinuousClock.Instant) -> SWIMEffects {
-        guard state.swim != nil else { return SWIMEffects() }
+        guard runsSWIM else { return SWIMEffects() }
         let actions = state.swim!.detector.left(name, now: now)
         return carryOut(actions, state: &state, now: now)
     }
@@ -114,8 +116,9 @@ extension ClusterSystem {
         for action in actions {
             switch action {
             case .send(let message, let name):
-                guard let swim = state.swim, let entry = swim.directory[name] else { continue }
-                let packet = swim.packet(for: message)
+                guard let entry = state.swim?.directory[name], let packet = state.swim?.packet(for: message) else {
+                    continue
+                }
                 if let connection = swimConnection(to: entry.node, in: state) {
                     effects.sends.append((packet, connection))
                 } else {

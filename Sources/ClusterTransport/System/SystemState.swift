@@ -38,6 +38,8 @@ struct SystemState {
     var interests: Set<String> = []
     var membershipSubscribers: [UUID: AsyncStream<[Member]>.Continuation] = [:]
     var lastMembership: [Member] = []
+    /// The membership revision `lastMembership` was built at.
+    var publishedRevision: UInt64?
     var isShutDown = false
 
     init(membership: Membership<PeerConnection>, swim: SWIMState? = nil) {
