@@ -327,4 +327,26 @@ extension SWIMDetectorTests {
         }
         #expect(me.members.count == 10)
     }
+
+    static func pingRequests(_ actions: [Detector.Action]) -> [String] {
+        actions.compactMap {
+            if case .send(.pingRequest, let to) = $0 { return to }
+            return nil
+        }
+    }
+
+    /// A probe that first needs a connection made is timed from when it went out: a slow dial is
+    /// not the member's silence (without this, every probe of a member not connected to went to
+    /// the helpers on a loaded machine, and the cluster never settled).
+    @Test func aProbeWaitingForItsConnectionIsTimedFromWhenItWentOut() {
+        var (me, start) = Self.detector("me", members: ["a", "b", "c"])
+        let probe = Self.pings(me.tick(now: start))[0]
+        me.probeAwaitsConnection(probe.sequence, allowance: .seconds(1))
+        // 250 ms in, past the 200 ms probe timeout: still waiting for its connection.
+        #expect(Self.pingRequests(me.tick(now: start + .milliseconds(250))).isEmpty)
+        me.probeSent(probe.sequence, now: start + .milliseconds(300))
+        #expect(Self.pingRequests(me.tick(now: start + .milliseconds(450))).isEmpty)
+        // 200 ms after it went out, unanswered: the helpers are asked.
+        #expect(Self.pingRequests(me.tick(now: start + .milliseconds(510))).count == 2)
+    }
 }

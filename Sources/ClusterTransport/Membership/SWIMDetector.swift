@@ -147,6 +147,20 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         remember(Update(name: name, incarnation: incarnation, status: .alive))
     }
 
+    /// The probe `sequence` waits for a connection to be made before it goes out: its member is
+    /// given up to `allowance` more to answer, so the time a dial takes is not counted against it.
+    public mutating func probeAwaitsConnection(_ sequence: UInt64, allowance: Duration) {
+        guard let probe = probes[sequence], probe.onBehalfOf == nil, !probe.indirect else { return }
+        probes[sequence]?.started = probe.started + allowance
+    }
+
+    /// The probe `sequence` went out at `now` (after its connection was made): its timeout runs
+    /// from then.
+    public mutating func probeSent(_ sequence: UInt64, now: ContinuousClock.Instant) {
+        guard let probe = probes[sequence], probe.onBehalfOf == nil, !probe.indirect else { return }
+        probes[sequence]?.started = min(probe.started, now)
+    }
+
     /// `member` said itself that it is leaving (over its own connection): `down` here at once.
     /// Not gossiped, like any `down`: the others reach it by themselves.
     public mutating func left(_ member: String, now: ContinuousClock.Instant) -> [Action] {

@@ -19,6 +19,10 @@ extension ClusterSystem {
 
     var runsSWIM: Bool { settings.membershipProtocol == .swim }
 
+    /// How long a probe may wait for its connection before its timeout starts regardless: a
+    /// TLS handshake on a loaded machine, not an unreachable member's connect timeout.
+    private var connectAllowance: Duration { settings.probeInterval * 2 }
+
     /// How long a pull may go unanswered before it is asked again.
     private var pullRetry: Duration { max(settings.probeInterval * 5, .seconds(1)) }
 
@@ -123,6 +127,9 @@ extension ClusterSystem {
                     effects.sends.append((packet, connection))
                 } else {
                     effects.dials.append((packet, entry.node))
+                    if packet.kind == .ping {
+                        state.swim!.detector.probeAwaitsConnection(packet.sequence, allowance: connectAllowance)
+                    }
                 }
             case .changed(let update):
                 guard let entry = state.swim?.directory[update.name] else { continue }
@@ -165,6 +172,9 @@ extension ClusterSystem {
             Task { [weak self] in
                 guard let self, let connection = try? await self.connection(to: target) else { return }
                 connection.send(swim: packet)
+                if packet.kind == .ping {
+                    self.state.withLock { $0.swim?.detector.probeSent(packet.sequence, now: .now) }
+                }
             }
         }
         for (target, held) in effects.pulls {
