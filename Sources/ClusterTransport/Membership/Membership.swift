@@ -308,7 +308,8 @@ struct Membership<Connection: AnyObject> {
                 }
                 if case .connected(let connection)? = records[name]?.link {
                     records[name]!.pingSequence += 1
-                    let ping = Ping(sequence: records[name]!.pingSequence, knownStateVersion: records[name]!.stateVersion)
+                    let ping = Ping(
+                        sequence: records[name]!.pingSequence, knownStateVersion: records[name]!.stateVersion)
                     tick.pings.append((connection, ping))
                 }
             }

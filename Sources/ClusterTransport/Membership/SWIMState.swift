@@ -143,9 +143,13 @@ struct SWIMState {
             guard name != local, let entry = directory[name], detector.members[name]?.status != .down else { continue }
             let mine = held(name)
             let version = mine?.version ?? 0
-            guard entry.stateVersion > version,
-                !interests.isDisjoint(with: entry.keys) || !interests.isDisjoint(with: mine?.keys ?? [])
-            else { continue }
+            guard entry.stateVersion > version else {
+                pulls[name] = nil  // what was asked for has arrived
+                continue
+            }
+            guard !interests.isDisjoint(with: entry.keys) || !interests.isDisjoint(with: mine?.keys ?? []) else {
+                continue
+            }
             if let asked = pulls[name], asked.version >= entry.stateVersion, now - asked.at < retryAfter { continue }
             pulls[name] = (entry.stateVersion, now)
             due.append((entry.node, version))
