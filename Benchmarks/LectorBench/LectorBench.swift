@@ -104,7 +104,7 @@ struct RunAll: AsyncParsableCommand {
                 (
                     "no-op jobs/s, \(wide["worker_processes"] as! Int) workers × 1",
                     (wide["jobs_per_s"] as? Double).map { format($0) } ?? "not up",
-                    "2 × 32: \(format(figures["jobs_per_s"] as! Double))",
+                    "2 × 32, SWIM: \(((figures["swim_two"] as? Figures)?["jobs_per_s"] as? Double).map { format($0) } ?? "–")",
                     (figures["wide_to_two_ratio"] as? Double).map { format($0, 2) } ?? "–", "≥ 1"
                 ))
         }

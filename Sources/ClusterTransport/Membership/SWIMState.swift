@@ -131,9 +131,9 @@ struct SWIMState {
         }
     }
 
-    /// Members whose registrations this node should pull: their gossiped state is newer than
-    /// `heldVersion` says, and they hold (or held) a key this node looks up. A pull already asked
-    /// for is asked again only after `retryAfter`.
+    /// Members whose registrations this node should pull: their gossiped state is newer than the
+    /// one `held` says this node has, and they hold (or held) a key this node looks up. A pull
+    /// already asked for is asked again only after `retryAfter`.
     mutating func pullsDue(
         among names: some Sequence<String>, interests: Set<String>, now: ContinuousClock.Instant,
         retryAfter: Duration, held: (String) -> (version: UInt64, keys: [String])?
