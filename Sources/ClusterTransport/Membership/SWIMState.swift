@@ -71,7 +71,9 @@ struct SWIMState {
     mutating func republish(stateVersion: UInt64, keys: [String]) {
         detector.announce()
         directory[local]?.stateVersion = stateVersion
-        directory[local]?.keys = Array(keys.prefix(SWIMPacket.maximumKeys))
+        // Only what the wire allows: a longer key is not announced (peers would refuse the packet).
+        directory[local]?.keys = Array(
+            keys.filter { $0.utf8.count <= SWIMPacket.maximumKeyLength }.prefix(SWIMPacket.maximumKeys))
         directory[local]?.incarnation = detector.incarnation
     }
 

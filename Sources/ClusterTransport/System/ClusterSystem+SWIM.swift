@@ -79,7 +79,10 @@ extension ClusterSystem {
             let gossip = SWIMPacket.Gossip(
                 node: known.node, role: known.role, incarnation: incarnation, status: 0,
                 stateVersion: known.stateVersion ?? 0,
-                keys: Array((known.keys ?? []).prefix(SWIMPacket.maximumKeys)))
+                // Held to what the wire allows, or this node would gossip what its peers must refuse.
+                keys: Array(
+                    (known.keys ?? []).filter { $0.utf8.count <= SWIMPacket.maximumKeyLength }
+                        .prefix(SWIMPacket.maximumKeys)))
             if state.swim!.heardOf(gossip) { news.append(known.node.name) }
             actions += state.swim!.detector.add(known.node.name, incarnation: incarnation, announce: false, now: now)
         }
