@@ -16,6 +16,9 @@ struct MembershipBench {
     /// stopped, one more the node that joins).
     var hostProcesses = 4
     var heartbeat: Duration = .milliseconds(500)
+    /// Between the start of one node and the next in each host process: the hosts start at once,
+    /// so the cluster forms at about `hostProcesses` joins per interval.
+    var startInterval: Duration = .milliseconds(100)
     var failureTimeout: Duration = .seconds(5)
 
     func run() async throws -> Figures {
@@ -66,7 +69,7 @@ struct MembershipBench {
             let count = min(perHost, bulk - placed)
             try hosts.start(
                 "m\(index)", count: count, seed: index == 0 ? nil : seed, firstPort: index == 0 ? seedPort : 0,
-                observer: index == 0)
+                observer: index == 0, startInterval: startInterval)
             placed += count
         }
         try hosts.start("victim", count: 1, seed: seed)
@@ -77,14 +80,20 @@ struct MembershipBench {
         // observer's listing (the coordinator's view of its workers).
         let started = ContinuousClock.now
         let settleLimit: Duration = .seconds(60 + size)
+        var lastProgress = started
         let formed = try await hosts.waitUntil(timeout: settleLimit) { view in
-            names.allSatisfy { view.up[$0, default: 0] == size - 1 } && view.listed.count == size
+            if ContinuousClock.now - lastProgress >= .seconds(10) {
+                lastProgress = .now
+                print(
+                    "Membership (\(membership.rawValue)) \(size) nodes: forming, \(Int((lastProgress - started).seconds)) s: \(Self.progress(view, names: names, size: size))"
+                )
+                fflush(nil)  // shown as it happens, also when the output is a pipe
+            }
+            return names.allSatisfy { view.up[$0, default: 0] == size - 1 } && view.listed.count == size
         }
         guard formed else {
-            let view = hosts.view()
-            let seen = names.reduce(0) { $0 + view.up[$1, default: 0] }
             throw BenchError(
-                "not formed in \(Int(settleLimit.seconds)) s: \(seen) of \(size * (size - 1)) views up")
+                "not formed in \(Int(settleLimit.seconds)) s: \(Self.progress(hosts.view(), names: names, size: size))")
         }
         let formedSeconds = (ContinuousClock.now - started).seconds
         print("Membership (\(membership.rawValue)) \(size) nodes: formed in \(format(formedSeconds, 1)) s")
@@ -147,6 +156,17 @@ struct MembershipBench {
 }
 
 extension MembershipBench {
+    /// How far a cluster has formed: views `up`, views `up` or `suspect` (the rest: not yet heard
+    /// of, or `down`), registrations listed.
+    static func progress(_ view: MembershipHosts.View, names: [String], size: Int) -> String {
+        let up = names.reduce(0) { $0 + view.up[$1, default: 0] }
+        let live = names.reduce(0) { $0 + view.live[$1, default: 0] }
+        let least = names.map { ($0, view.up[$0, default: 0]) }.filter { $0.1 < size - 1 }.sorted { $0.1 < $1.1 }
+        let lagging = least.prefix(4).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        return
+            "\(up) of \(size * (size - 1)) views up, \(live) up or suspect, \(view.listed.count) of \(size) registrations listed, \(view.connections / max(size, 1)) connections per node; \(least.count) nodes not up everywhere\(least.isEmpty ? "" : " (least: \(lagging))")"
+    }
+
     /// The summary table's rows for one protocol's run; SWIM's name the full mesh's figure at the
     /// same size as their baseline, and its goals.
     static func rows(_ figures: Figures, sizes: [Int], baseline: Figures?) -> [(String, String, String, String, String)]
@@ -228,7 +248,7 @@ final class MembershipHosts: Sendable {
     private struct Host {
         var process: Process
         var names: [String]
-        var last: [String: Any]?
+        var last: MembershipHostCommand.Report?
         var firstReport: ContinuousClock.Instant?
         var pending = Data()
     }
@@ -256,7 +276,12 @@ final class MembershipHosts: Sendable {
         hosts.withLock { $0.values.flatMap(\.names) }.sorted()
     }
 
-    func start(_ prefix: String, count: Int, seed: String?, firstPort: Int = 0, observer: Bool = false) throws {
+    /// `startInterval`: between one node of the host and the next (a cluster of hundreds is not
+    /// started in one instant: all its joins at once only measure a stampede of TLS handshakes).
+    func start(
+        _ prefix: String, count: Int, seed: String?, firstPort: Int = 0, observer: Bool = false,
+        startInterval: Duration = .zero
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         process.arguments =
@@ -264,7 +289,7 @@ final class MembershipHosts: Sendable {
                 "membership-host", "--ca", folder.path, "--prefix", prefix, "--count", "\(count)",
                 "--first-port", "\(firstPort)", "--heartbeat-ms", "\(Int(heartbeat.milliseconds))",
                 "--failure-timeout-ms", "\(Int(failureTimeout.milliseconds))", "--membership", membership.rawValue,
-                "--idle-seconds", "\(idleSeconds)",
+                "--idle-seconds", "\(idleSeconds)", "--start-interval-ms", "\(Int(startInterval.milliseconds))",
             ] + (seed.map { ["--seed", $0] } ?? []) + (observer ? ["--observer"] : [])
         let output = Pipe()
         process.standardOutput = output
@@ -287,14 +312,15 @@ final class MembershipHosts: Sendable {
     }
 
     private func take(_ data: Data, from prefix: String) {
+        let decoder = JSONDecoder()
         hosts.withLock { hosts in
             guard var host = hosts[prefix] else { return }
             host.pending += data
             while let newline = host.pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = host.pending[host.pending.startIndex..<newline]
                 host.pending = Data(host.pending[host.pending.index(after: newline)...])
-                if let json = try? JSONSerialization.jsonObject(with: line) as? [String: Any] {
-                    host.last = json
+                if let report = try? decoder.decode(MembershipHostCommand.Report.self, from: line) {
+                    host.last = report
                     if host.firstReport == nil { host.firstReport = .now }
                 }
             }
@@ -309,15 +335,13 @@ final class MembershipHosts: Sendable {
             var view = View()
             for host in hosts.values {
                 guard let last = host.last else { continue }
-                for (name, count) in last["up"] as? [String: Int] ?? [:] { view.up[name, default: 0] += count }
-                for (name, count) in last["live"] as? [String: Int] ?? [:] { view.live[name, default: 0] += count }
-                for (name, count) in last["down_verdicts"] as? [String: Int] ?? [:] {
-                    view.verdicts[name, default: 0] += count
-                }
-                if let listed = last["listed"] as? [String] { view.listed.formUnion(listed) }
-                view.frames += last["frames"] as? Int ?? 0
-                view.bytes += last["bytes"] as? Int ?? 0
-                view.connections += last["connections"] as? Int ?? 0
+                for (name, count) in last.up { view.up[name, default: 0] += count }
+                for (name, count) in last.live { view.live[name, default: 0] += count }
+                for (name, count) in last.downVerdicts { view.verdicts[name, default: 0] += count }
+                if let listed = last.listed { view.listed.formUnion(listed) }
+                view.frames += last.frames
+                view.bytes += last.bytes
+                view.connections += last.connections
             }
             return view
         }

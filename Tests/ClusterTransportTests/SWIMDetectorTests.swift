@@ -38,7 +38,11 @@ import Testing
 
     @Test func eachPeriodProbesOneMemberAndEveryMemberOncePerPass() {
         let others = (1...10).map { "n\($0)" }
-        var (detector, start) = Self.detector("me", members: others)
+        var settings = Self.settings
+        settings.probeRings = 0  // SWIM's paper: every member in turn
+        var detector = Detector(name: "me", settings: settings, random: SplitMix(seed: 1))
+        let start = ContinuousClock.now
+        for member in others { _ = detector.add(member, now: start) }
         var probed: [String] = []
         for period in 0..<10 {
             let now = start + .milliseconds(500 * period)
@@ -348,5 +352,117 @@ extension SWIMDetectorTests {
         #expect(Self.pingRequests(me.tick(now: start + .milliseconds(450))).isEmpty)
         // 200 ms after it went out, unanswered: the helpers are asked.
         #expect(Self.pingRequests(me.tick(now: start + .milliseconds(510))).count == 2)
+    }
+
+    /// With rings, a node probes only its successors, the same few each pass, so its connections
+    /// stay few and open; across a cluster every member still has observers, and when one of a
+    /// node's successors is `down` the next member on that ring takes its place.
+    @Test func ringsGiveEachNodeAFewTargetsAndEveryMemberObservers() {
+        let names = (0..<64).map { "n\($0)" }
+        var observers: [String: Set<String>] = [:]
+        for name in names {
+            var (detector, start) = Self.detector(name, members: names.filter { $0 != name })
+            var probed: Set<String> = []
+            for period in 0..<40 {
+                let now = start + .milliseconds(500 * period)
+                for ping in Self.pings(detector.tick(now: now)) {
+                    probed.insert(ping.to)
+                    _ = detector.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
+                }
+            }
+            #expect(probed == Set(detector.ringSuccessors()))
+            #expect((1...Self.settings.probeRings).contains(probed.count), "\(name) probed \(probed)")
+            for target in probed { observers[target, default: []].insert(name) }
+        }
+        #expect(Set(observers.keys) == Set(names), "every member is probed by someone")
+        #expect(observers.values.allSatisfy { $0.count <= Self.settings.probeRings })
+
+        // n0's successors: one is `down`, and the next member on its ring is probed instead.
+        var (me, start) = Self.detector("n0", members: Array(names.dropFirst()))
+        let before = me.ringSuccessors()
+        let gone = before[0]
+        _ = me.receive(
+            .ping(sequence: 1, updates: [.init(name: gone, incarnation: 0, status: .suspect)]), from: before.last!,
+            now: start)
+        for ping in Self.pings(me.tick(now: start + .seconds(4))) {  // the suspicion outlasts its timeout
+            _ = me.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: start + .seconds(4))
+        }
+        #expect(me.members[gone]?.status == .down)
+        let after = me.ringSuccessors()
+        #expect(!after.contains(gone))
+        #expect(after.count >= before.count - 1 && !after.isEmpty)
+        var probedAfter: Set<String> = []
+        for period in 0..<20 {
+            let now = start + .seconds(5) + .milliseconds(500 * period)
+            for ping in Self.pings(me.tick(now: now)) {
+                probedAfter.insert(ping.to)
+                _ = me.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
+            }
+        }
+        #expect(probedAfter == Set(after))
+    }
+
+    /// The places on the rings are the same on every node and in every run (a seeded `Hasher`
+    /// would give each process rings of its own), and spread: no ring puts most names together.
+    @Test func ringPlacesAreStableAndSpread() {
+        #expect(Detector.ringPlace("worker-1", ring: 0) == Detector.ringPlace("worker-1", ring: 0))
+        #expect(Detector.ringPlace("worker-1", ring: 0) != Detector.ringPlace("worker-1", ring: 1))
+        #expect(Detector.ringPlace("worker-1", ring: 0) == 0xecd1_384d_da7e_32f2)  // pinned: nodes of two builds must agree
+        let places = (0..<1000).map { Detector.ringPlace("n\($0)", ring: 2) }
+        let quarters = Dictionary(grouping: places, by: { $0 >> 62 }).mapValues(\.count)
+        #expect(quarters.count == 4 && quarters.values.allSatisfy { (200...300).contains($0) }, "\(quarters)")
+    }
+
+    static func syncs(_ actions: [Detector.Action]) -> [(to: String, updates: [Detector.Update], replyWanted: Bool)] {
+        actions.compactMap {
+            if case .send(.sync(let updates, let replyWanted), let to) = $0 { return (to, updates, replyWanted) }
+            return nil
+        }
+    }
+
+    /// Anti-entropy: every `syncInterval` a node swaps member lists with one it probes. A member it
+    /// missed the news of is learnt and passed on; a suspicion in a list accuses nobody.
+    @Test func aSyncSwapsMemberListsAndOnlyAddsOrRevives() {
+        var settings = Self.settings
+        settings.syncInterval = .seconds(4)
+        var me = Detector(name: "me", settings: settings, random: SplitMix(seed: 5))
+        let start = ContinuousClock.now
+        for member in ["a", "b", "c"] { _ = me.add(member, announce: false, now: start) }
+        // Ticks whose probes are answered (an unanswered one would stretch the interval).
+        func step(_ at: Duration) -> [(to: String, updates: [Detector.Update], replyWanted: Bool)] {
+            let actions = me.tick(now: start + at)
+            for ping in Self.pings(actions) {
+                _ = me.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: start + at)
+            }
+            return Self.syncs(actions)
+        }
+        // The first tick syncs at once, then not again before the interval.
+        let first = step(.zero)
+        #expect(first.count == 1 && first[0].replyWanted)
+        #expect(Set(first[0].updates.map(\.name)) == ["me", "a", "b", "c"])
+        #expect(step(.seconds(2)).isEmpty)
+        #expect(step(.seconds(4)).count == 1)
+
+        // The partner's list: "d" missed, "b" suspected by the partner, "c" at a newer incarnation.
+        let list: [Detector.Update] = [
+            .init(name: "a", incarnation: 0, status: .alive), .init(name: "b", incarnation: 0, status: .suspect),
+            .init(name: "c", incarnation: 3, status: .alive), .init(name: "d", incarnation: 1, status: .alive),
+            .init(name: "me", incarnation: 0, status: .suspect),
+        ]
+        let actions = me.receive(.sync(updates: list, replyWanted: true), from: "a", now: start + .seconds(5))
+        #expect(me.members["d"] == .init(name: "d", incarnation: 1, status: .alive))
+        #expect(me.members["c"]?.incarnation == 3)
+        #expect(me.members["b"]?.status == .alive, "a list does not accuse")
+        #expect(me.incarnation == 0, "nor make this node refute")
+        let reply = Self.syncs(actions)
+        #expect(reply.count == 1 && reply[0].to == "a" && !reply[0].replyWanted)
+        #expect(Set(reply[0].updates.map(\.name)) == ["me", "a", "b", "c", "d"])
+        // What the list brought is news to pass on: "c"'s new incarnation may carry registrations.
+        let ping = Self.pings(me.tick(now: start + .seconds(6)))
+        #expect(Set(ping.flatMap(\.updates).map(\.name)).isSuperset(of: ["c", "d"]))
+        // A reply asks for nothing back.
+        #expect(
+            Self.syncs(me.receive(.sync(updates: list, replyWanted: false), from: "b", now: start + .seconds(6)))
+                .isEmpty)
     }
 }

@@ -28,6 +28,7 @@ struct SWIMSimulation {
     init(size: Int, settings: Detector.Settings = .init(), seed: UInt64 = 7) {
         self.settings = settings
         random = SplitMix(seed: seed)
+        guard size > 0 else { return }
         let names = (0..<size).map { "n\($0)" }
         for (index, name) in names.enumerated() {
             var detector = Detector(
@@ -46,6 +47,26 @@ struct SWIMSimulation {
         var detector = Detector(name: name, settings: settings, random: SplitMix(seed: UInt64(nodes.count) &* 7919))
         _ = detector.add(seed, now: start + now)
         nodes[name] = detector
+        schedule(.tick(name), after: .zero)
+    }
+
+    /// A node that joins as `ClusterSystem` makes it: its seed hands it the live members it knows
+    /// (taken without being gossiped on) and learns of it in the same handshake, which it gossips.
+    mutating func joinWithMemberList(_ name: String, through seed: String) {
+        var detector = Detector(name: name, settings: settings, random: SplitMix(seed: UInt64(nodes.count) &* 7919))
+        let at = start + now
+        _ = detector.add(seed, now: at)
+        for (member, update) in nodes[seed]!.members where update.status != .down && member != name {
+            _ = detector.add(member, incarnation: update.incarnation, announce: false, now: at)
+        }
+        perform(seed, nodes[seed]!.add(name, now: at))
+        nodes[name] = detector
+        schedule(.tick(name), after: .zero)
+    }
+
+    /// A node with no member yet: the first of a cluster forming.
+    mutating func startAlone(_ name: String) {
+        nodes[name] = Detector(name: name, settings: settings, random: SplitMix(seed: UInt64(nodes.count) &* 7919))
         schedule(.tick(name), after: .zero)
     }
 

@@ -52,4 +52,25 @@ import Testing
         #expect(simulation.settings.suspicionTimeout <= Self.failureTimeout - .seconds(2))
         #expect(Set(simulation.downVerdicts.map(\.subject)) == ["n9"], "only the dead node is judged down")
     }
+
+    /// A cluster formed as the membership benchmark forms one: every node joins through one seed
+    /// within two seconds, taking the seed's member list. Gossip alone must then bring every node
+    /// to know every other (on the rings a node talks to a few members, so no probe of its own
+    /// makes up for news it missed).
+    @Test(arguments: [64, 256])
+    func aClusterJoiningThroughOneSeedConverges(size: Int) throws {
+        var simulation = SWIMSimulation(size: 0, seed: 11)
+        simulation.startAlone("n0")
+        for index in 1..<size {
+            simulation.run(for: .milliseconds(2000 / size))
+            simulation.joinWithMemberList("n\(index)", through: "n0")
+        }
+        let names = simulation.names
+        let formed = simulation.time(within: .seconds(60)) { simulation in
+            names.allSatisfy { simulation.count($0, .alive) == size - 1 }
+        }
+        let missing = names.map { (name: $0, seen: simulation.count($0, .alive)) }.filter { $0.seen < size - 1 }
+        #expect(formed != nil, "not seen alive by all: \(missing.prefix(8))")
+        #expect(simulation.downVerdicts.isEmpty)
+    }
 }

@@ -43,7 +43,27 @@ struct WireTests {
                         keys: ["page-worker", "x"]),
                     .init(node: node, role: "gateway", incarnation: 2, status: 2),
                 ])),
+        .swim(
+            SWIMPacket(
+                kind: .syncReply, sequence: 0, gossip: [.init(node: node, role: "worker", incarnation: 3, status: 0)])),
     ]
+
+    /// A change carries at most 64 entries, a member list (`sync`) at most a node's bound of
+    /// members: one more is refused whole, before it is taken in.
+    @Test func swimPacketsAreBoundedByTheirKind() throws {
+        let entry = SWIMPacket.Gossip(node: Self.node, role: "worker", incarnation: 1, status: 0)
+        func decodes(_ kind: SWIMPacket.Kind, entries: Int) -> Bool {
+            var buffer = ByteBuffer()
+            Envelope.swim(SWIMPacket(kind: kind, sequence: 1, gossip: Array(repeating: entry, count: entries)))
+                .encode(into: &buffer)
+            return (try? Envelope(decoding: &buffer)) != nil
+        }
+        #expect(decodes(.ping, entries: SWIMPacket.maximumGossip))
+        #expect(!decodes(.ping, entries: SWIMPacket.maximumGossip + 1))
+        #expect(decodes(.sync, entries: 300))
+        #expect(decodes(.sync, entries: SWIMPacket.maximumSyncEntries))
+        #expect(!decodes(.sync, entries: SWIMPacket.maximumSyncEntries + 1))
+    }
 
     @Test(arguments: samples)
     func envelopeRoundTrips(_ envelope: Envelope) throws {

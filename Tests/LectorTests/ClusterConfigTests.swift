@@ -129,14 +129,19 @@ struct ClusterConfigTests {
     @Test func membershipIsTheFullMeshUnlessSWIMIsNamed() throws {
         #expect(try parse(Self.valid).transport.membership == .fullMesh)
         let swim = try parse(
-            "transport:\n  membership: swim\n  probe_interval: 300ms\n  idle_connection_timeout: 20s\n" + Self.valid)
+            "transport:\n  membership: swim\n  probe_interval: 300ms\n  idle_connection_timeout: 20s\n  probe_rings: 3\n"
+                + Self.valid)
         #expect(swim.transport.membership == .swim)
         #expect(swim.transport.probeInterval == .milliseconds(300))
         #expect(swim.transport.idleConnectionTimeout == .seconds(20))
+        #expect(swim.transport.probeRings == 3)
+        #expect(try parse(Self.valid).transport.probeRings == 4)
         let cases: [(String, String)] = [
             ("transport:\n  membership: gossip\n", "transport.membership: must be one of full-mesh, swim"),
             ("transport:\n  probe_interval: 5ms\n", "transport.probe_interval: must be at least 20ms"),
             ("transport:\n  probe_interval: 2m\n", "transport.probe_interval"),
+            ("transport:\n  probe_rings: 17\n", "transport.probe_rings"),
+            ("transport:\n  probe_rings: -1\n", "transport.probe_rings"),
         ]
         expectRefused(cases)
     }

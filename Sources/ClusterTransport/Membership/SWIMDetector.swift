@@ -2,8 +2,11 @@
 /// node's load constant however large the cluster grows (one probe a period, not a ping to every
 /// peer).
 ///
-/// Each `tick` probes one member, taken in a shuffled round robin so every member is probed within
-/// one pass. A member that does not ack within `probeTimeout` is probed indirectly through `k`
+/// Each `tick` probes one member, taken in a shuffled round robin. The round is this node's
+/// successors on a few hash rings (`probeRings`, as Rapid's monitoring does), not every member as
+/// in SWIM's paper: each member is still probed about once a period, by one of its few observers,
+/// but a node talks to a handful of members, so its connections stay open and few instead of a
+/// TLS handshake for nearly every probe. A member that does not ack within `probeTimeout` is probed indirectly through `k`
 /// others (`pingReq`); one that still does not ack by the end of the period is `suspect`. A suspect
 /// that does not refute within `suspicionTimeout` is `down`. A suspect refutes by raising its
 /// incarnation: a node that hears itself suspected does exactly that. Every change rides on the
@@ -44,6 +47,15 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         public var maxLocalHealth = 8
         /// Members this node keeps at most; news of more is ignored.
         public var maxMembers = 4096
+        /// How often a node swaps its whole member list with one of the members it probes (nil:
+        /// never). Gossip is sent a bounded number of times, and on the rings nobody outside a
+        /// node's few neighbours talks to it, so news it missed would otherwise never reach it.
+        public var syncInterval: Duration? = .seconds(4)
+        /// Rings the members are placed on (by a hash of their names, the same on every node):
+        /// a node probes only its successor on each, so it keeps a connection to at most this many
+        /// members and is probed by as many, whatever the cluster's size. 0 probes every member
+        /// in turn, as SWIM's paper does, and needs a connection to each in turn.
+        public var probeRings = 4
 
         public init() {}
     }
@@ -78,6 +90,9 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         case ack(sequence: UInt64, updates: [Update])
         /// "Probe `target` for me and pass its ack back."
         case pingRequest(sequence: UInt64, target: String, updates: [Update])
+        /// Anti-entropy: every member the sender holds live, itself included; `replyWanted` asks
+        /// for the receiver's list back (push-pull, as memberlist does).
+        case sync(updates: [Update], replyWanted: Bool)
     }
 
     public enum Action: Sendable, Equatable {
@@ -115,6 +130,12 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     /// Changes still to be piggybacked, with how many times each has gone out.
     private var gossip: [String: (update: Update, sent: Int)] = [:]
     private var probeCursor = 0
+    /// The members this node probes (its successors on the rings), worked out again when a member
+    /// comes or goes `down`; nil until then.
+    private var neighbours: [String]?
+    private var probeOrder: [String] = []
+    private var neighbourCursor = 0
+    private var lastSync: ContinuousClock.Instant?
     private var random: Random
 
     /// `incarnation` starts where this node's previous runs cannot have reached (a clock reading),
@@ -207,6 +228,12 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
             lastProbeStarted = now
             actions.append(.send(.ping(sequence: sequence, updates: piggyback(to: target)), to: target))
         }
+        if let interval = settings.syncInterval, lastSync.map({ now - $0 >= scaled(interval) }) ?? true,
+            let partner = syncPartner()
+        {
+            lastSync = now
+            actions.append(.send(.sync(updates: syncList(), replyWanted: true), to: partner))
+        }
         return actions
     }
 
@@ -231,6 +258,9 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
             if let requester = probe.onBehalfOf {
                 actions.append(.send(.ack(sequence: requester.sequence, updates: piggyback()), to: requester.node))
             }
+        case .sync(let updates, let replyWanted):
+            actions += mergeList(updates, now: now)
+            if replyWanted { actions.append(.send(.sync(updates: syncList(), replyWanted: false), to: sender)) }
         case .pingRequest(let sequence, let target, let updates):
             actions += merge(updates, now: now)
             guard target != name, target != sender, members[target] != nil,
@@ -266,6 +296,32 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         return actions
     }
 
+    /// A member list from a sync: it may only add members or raise incarnations, as `alive`. It
+    /// never accuses: a suspicion taken from a list would not reach its subject to be refuted.
+    /// What it brings is gossiped on like any news (a member's new incarnation may carry new
+    /// registrations, and the node that synced first must not be the end of that news).
+    private mutating func mergeList(_ updates: [Update], now: ContinuousClock.Instant) -> [Action] {
+        var actions: [Action] = []
+        for update in updates.prefix(settings.maxMembers + 1) where update.name != name {
+            actions += apply(Update(name: update.name, incarnation: update.incarnation, status: .alive), now: now)
+        }
+        return actions
+    }
+
+    /// Every member held live, and this node: what a sync carries.
+    private func syncList() -> [Update] {
+        [Update(name: name, incarnation: incarnation, status: .alive)]
+            + members.values.filter { $0.status != .down }.sorted { $0.name < $1.name }
+    }
+
+    /// A member to sync with: one this node probes (a connection is open), or with no rings any
+    /// live member.
+    private mutating func syncPartner() -> String? {
+        let near = (neighbours ?? []).filter { members[$0]?.status == .alive }
+        if let partner = near.randomElement(using: &random) { return partner }
+        return members.values.filter { $0.status == .alive }.map(\.name).sorted().randomElement(using: &random)
+    }
+
     /// Hearing from a member directly: a member not known yet is alive. A suspect stays suspect
     /// until it refutes (our pings carry the suspicion to it, and its answer the refutation).
     private mutating func heardFrom(_ member: String, now: ContinuousClock.Instant) -> [Action] {
@@ -282,6 +338,9 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         } else if members.count >= settings.maxMembers {
             // Gossip cannot grow this node's memory without end, whatever names a peer makes up.
             return []
+        }
+        if members[update.name].map({ ($0.status == .down) != (update.status == .down) }) ?? true {
+            neighbours = nil
         }
         members[update.name] = update
         switch update.status {
@@ -340,26 +399,77 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         localHealth = min(max(localHealth + step, 0), settings.maxLocalHealth)
     }
 
-    /// The next member not `down`, in a round robin reshuffled after each pass, so each member is
-    /// probed once a pass and in no order a member could predict.
+    /// The next member to probe, in a round robin reshuffled after each pass, so each is probed
+    /// once a pass and in no order a member could predict: this node's ring successors, or (with no
+    /// rings) every member not `down`.
     private mutating func nextTarget() -> String? {
-        for _ in 0...order.count {
-            if probeCursor >= order.count {
-                probeCursor = 0
-                order.shuffle(using: &random)
+        guard settings.probeRings > 0 else {
+            return Self.nextInRound(&order, cursor: &probeCursor, random: &random, members: members)
+        }
+        if neighbours == nil {
+            probeOrder = ringSuccessors().shuffled(using: &random)
+            neighbourCursor = 0
+            neighbours = probeOrder
+        }
+        return Self.nextInRound(&probeOrder, cursor: &neighbourCursor, random: &random, members: members)
+    }
+
+    private static func nextInRound(
+        _ round: inout [String], cursor: inout Int, random: inout Random, members: [String: Update]
+    ) -> String? {
+        for _ in 0...round.count {
+            if cursor >= round.count {
+                cursor = 0
+                round.shuffle(using: &random)
             }
-            guard !order.isEmpty else { return nil }
-            let member = order[probeCursor]
-            probeCursor += 1
+            guard !round.isEmpty else { return nil }
+            let member = round[cursor]
+            cursor += 1
             if members[member]?.status != .down { return member }
         }
         return nil
     }
 
+    /// On each ring, the member not `down` that follows this node: the place of a name on ring `r`
+    /// is a hash every node computes alike, so each member has (about) `probeRings` observers too,
+    /// and the probes and gossip run over a random graph of degree `2 · probeRings`, through which
+    /// news still reaches everyone in O(log N) periods.
+    func ringSuccessors() -> [String] {
+        var successors: [String] = []
+        for ring in 0..<settings.probeRings {
+            let mine = Self.ringPlace(name, ring: ring)
+            var best: (distance: UInt64, name: String)?
+            for (member, update) in members where update.status != .down {
+                let distance = Self.ringPlace(member, ring: ring) &- mine
+                if best.map({ (distance, member) < ($0.distance, $0.name) }) ?? true { best = (distance, member) }
+            }
+            if let best, !successors.contains(best.name) { successors.append(best.name) }
+        }
+        return successors
+    }
+
+    /// FNV-1a of the name, salted with the ring's number and mixed (SplitMix64's finaliser): the
+    /// same on every node and in every run, unlike Swift's seeded `Hasher`.
+    static func ringPlace(_ name: String, ring: Int) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(truncatingIfNeeded: ring &* 0x9E37_79B9)
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        hash = (hash ^ (hash >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        hash = (hash ^ (hash >> 27)) &* 0x94D0_49BB_1331_11EB
+        return hash ^ (hash >> 31)
+    }
+
+    /// Members asked to probe a silent one: this node's other ring successors first (a
+    /// connection to them is open), then any live members.
     private mutating func helpers(for target: String) -> [String] {
-        Array(
-            order.filter { $0 != target && members[$0]?.status == .alive }.shuffled(using: &random)
-                .prefix(settings.indirectProbes))
+        let near = (neighbours ?? []).filter { $0 != target && members[$0]?.status == .alive }
+            .shuffled(using: &random)
+        guard near.count < settings.indirectProbes else { return Array(near.prefix(settings.indirectProbes)) }
+        let far = order.filter { $0 != target && !near.contains($0) && members[$0]?.status == .alive }
+            .shuffled(using: &random)
+        return Array((near + far).prefix(settings.indirectProbes))
     }
 
     private mutating func take() -> UInt64 {

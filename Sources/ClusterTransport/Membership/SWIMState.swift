@@ -87,11 +87,13 @@ struct SWIMState {
             SWIMPacket(kind: .ack, sequence: sequence, gossip: gossip(updates))
         case .pingRequest(let sequence, let target, let updates):
             SWIMPacket(kind: .pingRequest, sequence: sequence, target: target, gossip: gossip(updates))
+        case .sync(let updates, let replyWanted):
+            SWIMPacket(kind: replyWanted ? .sync : .syncReply, sequence: 0, gossip: gossip(updates, sync: true))
         }
     }
 
-    private func gossip(_ updates: [Detector.Update]) -> [SWIMPacket.Gossip] {
-        updates.prefix(SWIMPacket.maximumGossip).compactMap { update in
+    private func gossip(_ updates: [Detector.Update], sync: Bool = false) -> [SWIMPacket.Gossip] {
+        updates.prefix(sync ? SWIMPacket.maximumSyncEntries : SWIMPacket.maximumGossip).compactMap { update in
             guard let entry = directory[update.name] else { return nil }
             return SWIMPacket.Gossip(
                 node: entry.node, role: entry.role, incarnation: update.incarnation,
@@ -104,7 +106,8 @@ struct SWIMState {
     mutating func message(from packet: SWIMPacket) -> (Detector.Message, news: [String])? {
         var updates: [Detector.Update] = []
         var news: [String] = []
-        for entry in packet.gossip.prefix(detector.settings.maxPiggyback) {
+        let bound = packet.kind.isSync ? SWIMPacket.maximumSyncEntries : detector.settings.maxPiggyback
+        for entry in packet.gossip.prefix(bound) {
             guard let status = Detector.Status(rawValue: Int(entry.status)) else { return nil }
             if heardOf(entry) { news.append(entry.node.name) }
             updates.append(.init(name: entry.node.name, incarnation: entry.incarnation, status: status))
@@ -120,6 +123,8 @@ struct SWIMState {
         case .pingRequest:
             guard !packet.target.isEmpty else { return nil }
             return .pingRequest(sequence: packet.sequence, target: packet.target, updates: updates)
+        case .sync: return .sync(updates: updates, replyWanted: true)
+        case .syncReply: return .sync(updates: updates, replyWanted: false)
         }
     }
 

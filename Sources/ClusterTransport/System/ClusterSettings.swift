@@ -42,6 +42,10 @@ public struct ClusterSettings: Sendable {
     /// SWIM: a dialled connection nothing was sent on for this long is closed (calls in flight
     /// keep it, and their connection is heartbeated meanwhile).
     public var idleConnectionTimeout: Duration = .seconds(10)
+    /// SWIM: hash rings whose successors a node probes (0: every member in turn, a connection to
+    /// each in turn); see `SWIMDetector.Settings.probeRings`.
+    public var probeRings = 4
+    public static let maximumProbeRings = 16
 
     public var heartbeatInterval: Duration = .milliseconds(500)
     /// Silence after which a peer is `down`: its actors leave the receptionist's listings.
@@ -89,6 +93,7 @@ public struct ClusterSettings: Sendable {
         var swim = SWIMDetector<SystemRandomNumberGenerator>.Settings()
         swim.probeInterval = probeInterval
         swim.probeTimeout = probeInterval / 2
+        swim.probeRings = min(max(probeRings, 0), Self.maximumProbeRings)
         swim.suspicionTimeout = max(failureTimeout * 3 / 5, probeInterval * 3)
         return swim
     }

@@ -142,7 +142,7 @@ extension ClusterSystem {
                     case .suspect: .suspect
                     case .down: .down
                     }
-                let before = state.membership.record(update.name)?.status
+                let before = state.membership.status(of: update.name)
                 if let closing = state.membership.verdict(status, node: entry.node, role: entry.role, now: now) {
                     effects.closing.append(closing)
                 }

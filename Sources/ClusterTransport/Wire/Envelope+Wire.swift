@@ -156,7 +156,7 @@ extension Envelope {
             let sequence: UInt64 = try buffer.readRequired()
             let target = try buffer.readRequiredString()
             let count: UInt32 = try buffer.readRequired()
-            guard count <= SWIMPacket.maximumGossip else { throw .invalidValue("SWIM gossip count \(count)") }
+            guard count <= SWIMPacket.maximumEntries(kind) else { throw .invalidValue("SWIM gossip count \(count)") }
             var gossip: [SWIMPacket.Gossip] = []
             gossip.reserveCapacity(Int(count))
             for _ in 0..<count {

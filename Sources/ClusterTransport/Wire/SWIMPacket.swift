@@ -9,6 +9,13 @@ public struct SWIMPacket: Equatable, Sendable {
         case ack = 2
         /// "Probe `target` for me."
         case pingRequest = 3
+        /// Anti-entropy: the sender's whole member list, and a request for the receiver's.
+        case sync = 4
+        /// The answer to a `sync`: the receiver's whole member list.
+        case syncReply = 5
+
+        /// Whether it carries a whole member list rather than a few changes.
+        public var isSync: Bool { self == .sync || self == .syncReply }
     }
 
     /// One member's state as gossip carries it.
@@ -41,6 +48,11 @@ public struct SWIMPacket: Equatable, Sendable {
 
     /// Gossip entries one packet may carry; a packet with more is malformed.
     public static let maximumGossip = 64
+    /// Entries a `sync` or `syncReply` may carry: the most members a node keeps, and itself.
+    public static let maximumSyncEntries = 4097
+
+    /// The bound on entries for a packet of `kind`.
+    public static func maximumEntries(_ kind: Kind) -> Int { kind.isSync ? maximumSyncEntries : maximumGossip }
     /// Receptionist keys one entry may name, and their length in bytes.
     public static let maximumKeys = 16
     public static let maximumKeyLength = 128

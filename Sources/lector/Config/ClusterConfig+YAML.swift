@@ -71,6 +71,7 @@ extension ClusterConfig {
         if let reader = try top.optional("transport")?.mapping(allowed: [
             "max_frame_bytes", "max_unauthenticated_connections", "handshake_timeout",
             "max_incoming_calls_per_connection", "membership", "probe_interval", "idle_connection_timeout",
+            "probe_rings",
         ]) {
             if let value = try reader.optional("max_frame_bytes") {
                 maxFrameBytes = try value.int(in: 4096...(1 << 30))
@@ -97,6 +98,9 @@ extension ClusterConfig {
             }
             if let value = try reader.optional("idle_connection_timeout") {
                 transport.idleConnectionTimeout = try value.duration()
+            }
+            if let value = try reader.optional("probe_rings") {
+                transport.probeRings = try value.int(in: 0...ClusterSettings.maximumProbeRings)
             }
         }
 

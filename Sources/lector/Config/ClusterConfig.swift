@@ -67,6 +67,7 @@ struct ClusterConfig: Sendable, Equatable {
         var membership = ClusterSettings.MembershipProtocol.fullMesh
         var probeInterval: Duration = .milliseconds(200)
         var idleConnectionTimeout: Duration = .seconds(10)
+        var probeRings = 4
     }
     var transport = Transport()
     var maxUploadBytes: Int = 100 << 20

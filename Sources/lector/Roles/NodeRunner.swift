@@ -39,6 +39,7 @@ struct NodeRunner {
         settings.membershipProtocol = config.transport.membership
         settings.probeInterval = config.transport.probeInterval
         settings.idleConnectionTimeout = config.transport.idleConnectionTimeout
+        settings.probeRings = config.transport.probeRings
         // Each key only the role meant to hold it (a worker certificate cannot pose as the coordinator).
         settings.registrationRoles = [
             Coordinator.receptionKey: [NodeRole.coordinator],
