@@ -23,10 +23,23 @@ struct DispatchBench {
         figures["postgres_to_sqlite_ratio"] = ratio
         // 64 worker processes against 2, both with SWIM: the full mesh's 66 nodes (every node
         // heartbeating every other) do not settle on this 2-core machine.
+        // Runs of a second or two on a shared machine vary by half: each is run twice, in turn, and
+        // the faster of each pair is kept.
         do {
-            let two = try await measure(store: nil, membership: .swim)
-            let wide = try await measure(
-                store: nil, workers: wideWorkers, concurrency: 2 * concurrency / wideWorkers, membership: .swim)
+            var twos: [Figures] = []
+            var wides: [Figures] = []
+            for _ in 0..<2 {
+                twos.append(try await measure(store: nil, membership: .swim))
+                wides.append(
+                    try await measure(
+                        store: nil, workers: wideWorkers, concurrency: 2 * concurrency / wideWorkers,
+                        membership: .swim))
+            }
+            let fastest = { (runs: [Figures]) in
+                runs.max { ($0["jobs_per_s"] as! Double) < ($1["jobs_per_s"] as! Double) }!
+            }
+            let two = fastest(twos)
+            let wide = fastest(wides)
             let wideRatio = (wide["jobs_per_s"] as! Double) / (two["jobs_per_s"] as! Double)
             print("Job dispatch (SWIM) with \(wideWorkers) worker processes / with 2: \(format(wideRatio, 2))")
             figures["swim_two"] = two

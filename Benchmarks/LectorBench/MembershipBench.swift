@@ -227,7 +227,30 @@ extension MembershipBench {
                     format(ratio, 2), "", "", baseline != nil ? "≤ 2" : ""
                 ))
         }
+        if baseline != nil, let size = sizes.filter({ $0 >= 256 }).max() {
+            rows.append(
+                ("membership (SWIM): the issue's goals at \(size) nodes", goalVerdict(figures, size: size), "", "", ""))
+        }
         return rows
+    }
+
+    /// Which of the goals the figures at `size` meet: join seen by all < 3 s, registration listed
+    /// < 2 s, death `down` everywhere within failure_timeout + 2 s, no false verdict, and messages
+    /// per node within 2× of the smallest size's.
+    static func goalVerdict(_ figures: Figures, size: Int) -> String {
+        guard let entry = figures["n\(size)"] as? Figures, entry["error"] == nil else { return "not met: not formed" }
+        let number = { (key: String) in entry[key] as? Double ?? .nan }
+        let limit = (figures["failure_timeout_s"] as? Double ?? .nan) + 2
+        let growth = ((figures["messages_growth"] as? Figures)?["ratio"] as? Double) ?? .nan
+        let checks: [(String, Bool)] = [
+            ("join", number("join_seen_by_all_s") < 3), ("registration", number("join_listed_by_observer_s") < 2),
+            ("death", number("death_down_everywhere_s") <= limit),
+            ("false down", entry["false_down_verdicts"] as? Int == 0), ("messages flat", growth <= 2),
+        ]
+        let missed = checks.filter { !$0.1 }.map(\.0)
+        return missed.isEmpty
+            ? "all \(checks.count) met"
+            : "\(checks.count - missed.count) of \(checks.count) met (not: \(missed.joined(separator: ", ")))"
     }
 }
 
