@@ -464,5 +464,12 @@ extension SWIMDetectorTests {
         #expect(
             Self.syncs(me.receive(.sync(updates: list, replyWanted: false), from: "b", now: start + .seconds(6)))
                 .isEmpty)
+        // A peer asking again at once is not answered: the list goes to it once a second at most.
+        #expect(
+            Self.syncs(me.receive(.sync(updates: [], replyWanted: true), from: "a", now: start + .seconds(5.5)))
+                .isEmpty)
+        #expect(
+            Self.syncs(me.receive(.sync(updates: [], replyWanted: true), from: "a", now: start + .seconds(6))).count
+                == 1)
     }
 }

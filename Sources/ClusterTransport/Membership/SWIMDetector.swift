@@ -136,6 +136,10 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     private var probeOrder: [String] = []
     private var neighbourCursor = 0
     private var lastSync: ContinuousClock.Instant?
+    /// When each member was last sent this node's list in answer: a peer asking in a loop (a
+    /// few bytes each time) must not have this node build and send its whole list each time.
+    private var syncAnswered: [String: ContinuousClock.Instant] = [:]
+    static var syncAnswerGap: Duration { .seconds(1) }
     private var random: Random
 
     /// `incarnation` starts where this node's previous runs cannot have reached (a clock reading),
@@ -260,7 +264,13 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
             }
         case .sync(let updates, let replyWanted):
             actions += mergeList(updates, now: now)
-            if replyWanted { actions.append(.send(.sync(updates: syncList(), replyWanted: false), to: sender)) }
+            if replyWanted, syncAnswered[sender].map({ now - $0 >= Self.syncAnswerGap }) ?? true {
+                if syncAnswered.count >= settings.maxMembers {
+                    syncAnswered = syncAnswered.filter { now - $0.value < Self.syncAnswerGap }
+                }
+                syncAnswered[sender] = now
+                actions.append(.send(.sync(updates: syncList(), replyWanted: false), to: sender))
+            }
         case .pingRequest(let sequence, let target, let updates):
             actions += merge(updates, now: now)
             guard target != name, target != sender, members[target] != nil,
