@@ -6,11 +6,12 @@
 /// successors on a few hash rings (`probeRings`, as Rapid's monitoring does), not every member as
 /// in SWIM's paper: each member is still probed about once a period, by one of its few observers,
 /// but a node talks to a handful of members, so its connections stay open and few instead of a
-/// TLS handshake for nearly every probe. A member that does not ack within `probeTimeout` is probed indirectly through `k`
-/// others (`pingReq`); one that still does not ack by the end of the period is `suspect`. A suspect
-/// that does not refute within `suspicionTimeout` is `down`. A suspect refutes by raising its
-/// incarnation: a node that hears itself suspected does exactly that. Every change rides on the
-/// pings and acks already being sent, each one a bounded number of times, a few per message.
+/// TLS handshake for nearly every probe. A member that does not ack within `probeTimeout` is
+/// probed indirectly through `k` others (`pingReq`); one that still does not ack by the end of
+/// the period is `suspect`. A suspect that does not refute within `suspicionTimeout` is `down`. A
+/// suspect refutes by raising its incarnation: a node that hears itself suspected does exactly
+/// that. Every change rides on the pings and acks already being sent, each one a bounded number
+/// of times, a few per message.
 ///
 /// `down` stays each node's own verdict (as in `Membership`): suspicion is gossiped, so every node
 /// runs out of patience with a silent member by itself, but a `down` heard from another is taken
@@ -264,10 +265,13 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
             }
         case .sync(let updates, let replyWanted):
             actions += mergeList(updates, now: now)
-            if replyWanted, syncAnswered[sender].map({ now - $0 >= Self.syncAnswerGap }) ?? true {
-                if syncAnswered.count >= settings.maxMembers {
-                    syncAnswered = syncAnswered.filter { now - $0.value < Self.syncAnswerGap }
-                }
+            if syncAnswered.count >= settings.maxMembers {
+                syncAnswered = syncAnswered.filter { now - $0.value < Self.syncAnswerGap }
+            }
+            // Held to `maxMembers` peers a second: past that, a list is asked for by too many at once.
+            if replyWanted, syncAnswered[sender].map({ now - $0 >= Self.syncAnswerGap }) ?? true,
+                syncAnswered.count < settings.maxMembers || syncAnswered[sender] != nil
+            {
                 syncAnswered[sender] = now
                 actions.append(.send(.sync(updates: syncList(), replyWanted: false), to: sender))
             }

@@ -23,6 +23,7 @@ public enum Envelope: Equatable, Sendable {
 
     /// Bumped whenever the layout or the meaning of a message changes; peers must match.
     /// 2: roles in certificates, `cancel`, `forbidden` and `actorGone` failures. 3: `swim`.
+    /// 4: SWIM's member-list `sync` and `syncReply`.
     public static let protocolVersion: UInt16 = 4
 }
 
