@@ -224,6 +224,8 @@ struct CoordinatorTakeoverTests {
         // first look at the clock; a write it tries before that (the jobs' answers racing it) is
         // refused by the database: `BookStoreConformanceTests.aDeposedCoordinatorsWritesAreRefusedByTheDatabase`.
         try await Task.sleep(for: .seconds(1))
+        // Whatever the process stamps after this moment, it stamped after waking.
+        let wokenAt = Date()
         kill(process.pid, SIGCONT)
 
         let back = try await cluster.waitForLeadership(timeout: .seconds(30)) { $0.standby.contains(active) }
@@ -233,9 +235,28 @@ struct CoordinatorTakeoverTests {
         let log = process.output
         #expect(log.contains("\(active) steps down"), "\(log.suffix(3000))")
         let wake = log.range(of: "\(active) steps down").map { String(log[$0.lowerBound...]) } ?? ""
-        // Nothing it did after waking was recorded as a result (what it tried failed: refused by
-        // its lease, or its store already closed): every page's one audio is the new
-        // coordinator's (checked above), and no page completed under it after the step-down.
-        #expect(!wake.contains("COMPLETED! Audio URL"), "\(wake.prefix(3000))")
+        // Nothing it began after waking was recorded as a result (what it tried failed: refused
+        // by its lease, or its store already closed). It may still log a page whose write it
+        // sent before the freeze and the database committed under its lease then; such a page's
+        // completion time, stamped by the coordinator as the write began, predates the wake.
+        let late = Self.completedPages(in: wake)
+        let stamped = try await PostgresStoreTests.rows(
+            cluster.url,
+            "SELECT page_number::text, extract(epoch FROM completed_at)::text FROM page WHERE book_id = \(book)")
+        for page in late {
+            let row = stamped.first { $0.first == "\(page)" }
+            let at = try #require(row?.last.flatMap { $0.flatMap(Double.init) }, "page \(page): \(row ?? [])")
+            #expect(
+                at < wokenAt.timeIntervalSince1970,
+                "page \(page) was completed by the deposed coordinator after it woke\n\(wake.prefix(3000))")
+        }
+    }
+
+    /// The page numbers a coordinator's log says it completed.
+    static func completedPages(in log: String) -> [Int] {
+        log.split(separator: "\n").compactMap { line in
+            guard let marker = line.range(of: "] Page "), line.contains("COMPLETED! Audio URL") else { return nil }
+            return Int(line[marker.upperBound...].prefix { $0.isNumber })
+        }
     }
 }
