@@ -107,6 +107,26 @@ final class DevCluster {
         return nil
     }
 
+    /// CPU seconds (user and system) a process has used so far, from `/proc/<pid>/stat`; nil once
+    /// it is gone.
+    static func cpuSeconds(of pid: Int32) -> Double? {
+        guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        let text = String(decoding: raw, as: UTF8.self)
+        // The command name is in parentheses and may hold spaces: count fields after its end.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // utime and stime are the stat file's fields 14 and 15; the first after ")" is field 3.
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// CPU seconds used so far by the coordinator process and by the no-op workers together.
+    func cpuSeconds() -> (coordinator: Double, workers: Double) {
+        let coordinator = coordinatorPID().flatMap(Self.cpuSeconds(of:)) ?? 0
+        let workers = noopWorkers.compactMap { Self.cpuSeconds(of: $0.processIdentifier) }.reduce(0, +)
+        return (coordinator, workers)
+    }
+
     /// `data` of a JSON answer.
     func get(_ path: String) async throws -> Any? {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + path), timeout: .seconds(30))

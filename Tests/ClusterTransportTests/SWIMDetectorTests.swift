@@ -142,6 +142,36 @@ import Testing
         #expect(node.incarnation == 2)
     }
 
+    /// A certified peer making up incarnations: believed, a suspicion at `UInt64.max` would leave
+    /// its subject nothing to refute with, and it would end `down` everywhere for good.
+    @Test func incarnationsBeyondTheClockAreNotBelieved() {
+        var settings = Self.settings
+        settings.incarnationLead = 1_000_000  // 1 s ahead of this node's clock at most
+        let start = ContinuousClock.now
+        var me = Detector(name: "me", incarnation: 50, settings: settings, random: SplitMix(seed: 3), now: start)
+        _ = me.add("m", incarnation: 5, now: start)
+        func hear(_ update: Detector.Update, at: Duration = .zero) {
+            _ = me.receive(.ping(sequence: 1, updates: [update]), from: "liar", now: start + at)
+        }
+        hear(.init(name: "m", incarnation: .max, status: .suspect))
+        hear(.init(name: "m", incarnation: 50 + 1_000_001, status: .alive))
+        #expect(me.members["m"] == .init(name: "m", incarnation: 5, status: .alive))
+        _ = me.receive(
+            .sync(updates: [.init(name: "ghost", incarnation: .max, status: .alive)], replyWanted: false),
+            from: "liar", now: start)
+        #expect(me.members["ghost"] == nil)
+        // This node is not pushed to where it could refute no more.
+        hear(.init(name: "me", incarnation: .max - 1, status: .suspect))
+        #expect(me.incarnation == 50)
+        // Within the clock's reach, gossip is believed as before, and the ceiling moves with time.
+        hear(.init(name: "m", incarnation: 50 + 1_000_000, status: .suspect))
+        #expect(me.members["m"] == .init(name: "m", incarnation: 50 + 1_000_000, status: .suspect))
+        hear(.init(name: "m", incarnation: 50 + 3_000_000, status: .alive), at: .seconds(2))
+        #expect(me.members["m"] == .init(name: "m", incarnation: 50 + 3_000_000, status: .alive))
+        hear(.init(name: "me", incarnation: 700, status: .suspect))
+        #expect(me.incarnation == 701)
+    }
+
     @Test func precedenceOfGossipAndRejoinAfterDown() {
         var (node, start) = Self.detector("me", members: ["m"])
         func hear(_ update: Detector.Update) {

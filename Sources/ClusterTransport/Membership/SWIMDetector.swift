@@ -57,6 +57,11 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         /// members and is probed by as many, whatever the cluster's size. 0 probes every member
         /// in turn, as SWIM's paper does, and needs a connection to each in turn.
         public var probeRings = 4
+        /// How far a member's incarnation may run ahead of this node's clock. Incarnations are
+        /// clock readings (µs) at a node's start plus one per refutation, so a larger one is made
+        /// up: believed, one near `UInt64.max` would leave its subject no incarnation to refute
+        /// with. The default allows clocks 12 days apart.
+        public var incarnationLead: UInt64 = 1 << 40
 
         public init() {}
     }
@@ -142,14 +147,32 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     private var syncAnswered: [String: ContinuousClock.Instant] = [:]
     static var syncAnswerGap: Duration { .seconds(1) }
     private var random: Random
+    /// This node's first incarnation and when it took it: the clock incarnations are measured by.
+    private let origin: (incarnation: UInt64, at: ContinuousClock.Instant)
 
     /// `incarnation` starts where this node's previous runs cannot have reached (a clock reading),
     /// so a restarted node outranks the `down` its last run earned.
-    public init(name: String, incarnation: UInt64 = 0, settings: Settings = Settings(), random: Random) {
+    public init(
+        name: String, incarnation: UInt64 = 0, settings: Settings = Settings(), random: Random,
+        now: ContinuousClock.Instant = .now
+    ) {
         self.name = name
         self.incarnation = incarnation
         self.settings = settings
         self.random = random
+        self.origin = (incarnation, now)
+    }
+
+    /// The highest incarnation this node believes of anyone at `now`: its own clock reading, in
+    /// the unit incarnations use, plus `incarnationLead`.
+    func incarnationCeiling(at now: ContinuousClock.Instant) -> UInt64 {
+        let elapsed = max(now - origin.at, .zero)
+        let micros =
+            UInt64(elapsed.components.seconds) &* 1_000_000
+            &+ UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
+        let (clock, late) = origin.incarnation.addingReportingOverflow(micros)
+        let (ceiling, over) = clock.addingReportingOverflow(settings.incarnationLead)
+        return late || over ? .max : ceiling
     }
 
     // MARK: Events
@@ -295,7 +318,9 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         var actions: [Action] = []
         for var update in updates.prefix(settings.maxPiggyback) {
             if update.name == name {
-                if update.status != .alive, update.incarnation >= incarnation, update.incarnation < .max {
+                if update.status != .alive, update.incarnation >= incarnation,
+                    update.incarnation < incarnationCeiling(at: now)
+                {
                     // Suspected at our current incarnation: refute with a new one. Being suspected
                     // hints that this node is the slow one: it counts against its local health.
                     incarnation = update.incarnation + 1
@@ -344,7 +369,8 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     }
 
     private mutating func apply(_ update: Update, now: ContinuousClock.Instant) -> [Action] {
-        guard update.name != name else { return [] }
+        // An incarnation beyond the clock's is made up (see `Settings.incarnationLead`).
+        guard update.name != name, update.incarnation <= incarnationCeiling(at: now) else { return [] }
         if let current = members[update.name] {
             guard update.overrides(current) else { return [] }
             // `down` ends an incarnation: only a new one brings the member back.
