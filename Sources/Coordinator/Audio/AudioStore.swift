@@ -46,7 +46,7 @@ extension AudioStore {
             throw AudioStoreError.write("the book's audio folder cannot be created")
         }
         let temporary = folder.appendingPathComponent(".\(destination.lastPathComponent).\(UUID().uuidString).tmp")
-        return try PendingAudio(temporary: temporary, destination: destination, relativePath: relative)
+        return PendingAudio(temporary: temporary, destination: destination, relativePath: relative)
     }
 
     func discard(_ pending: PendingAudio) {
