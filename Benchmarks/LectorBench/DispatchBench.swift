@@ -83,6 +83,18 @@ struct DispatchBench {
             PDFWriter.pdf(pages: Array(repeating: "Warm up.", count: 50)), title: "warm")
         _ = try await cluster.follow(warm)
 
+        // What the nodes cost with no job at all (membership's upkeep), for 3 s.
+        let idleBefore = cluster.cpuSeconds()
+        let idleStarted = ContinuousClock.now
+        try await Task.sleep(for: .seconds(3))
+        let idleAfter = cluster.cpuSeconds()
+        let idleSeconds = (ContinuousClock.now - idleStarted).seconds
+        let idleCoordinator = (idleAfter.coordinator - idleBefore.coordinator) / idleSeconds * 100
+        let idleWorkers = (idleAfter.workers - idleBefore.workers) / idleSeconds * 100
+        print(
+            "  idle: coordinator \(format(idleCoordinator, 1)) % of a core, \(workers) worker processes \(format(idleWorkers, 1)) %"
+        )
+
         let book = try await cluster.upload(pdf, title: "dispatch")
         let cpuBefore = cluster.cpuSeconds()
         let started = ContinuousClock.now
@@ -99,7 +111,8 @@ struct DispatchBench {
         return [
             "jobs_per_s": rate, "jobs": pages, "seconds": elapsed, "worker_processes": workers,
             "concurrency_per_worker": concurrency, "coordinator_cpu_us_per_job": coordinatorCPU,
-            "workers_cpu_us_per_job": workersCPU,
+            "workers_cpu_us_per_job": workersCPU, "idle_coordinator_cpu_percent": idleCoordinator,
+            "idle_workers_cpu_percent": idleWorkers,
             "celery_redis_reference_jobs_per_s": 700, "ratio_to_celery_reference": rate / 700,
         ]
     }

@@ -108,7 +108,7 @@ struct RunAll: AsyncParsableCommand {
                 (
                     "no-op jobs/s, \(wide["worker_processes"] as! Int) workers × \(wide["concurrency_per_worker"] as? Int ?? 0)",
                     (wide["jobs_per_s"] as? Double).map { format($0) } ?? "not up",
-                    "2 × 32, SWIM: \(((figures["swim_two"] as? Figures)?["jobs_per_s"] as? Double).map { format($0) } ?? "–")",
+                    "2 × 32: \(((figures["swim_two"] as? Figures)?["jobs_per_s"] as? Double).map { format($0) } ?? "–")",
                     (figures["wide_to_two_ratio"] as? Double).map { format($0, 2) } ?? "–", "≥ 1"
                 ))
             if let coordinator = figures["wide_coordinator_cpu_ratio"] as? Double,
