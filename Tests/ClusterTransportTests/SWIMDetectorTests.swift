@@ -172,6 +172,35 @@ import Testing
         #expect(me.incarnation == 701)
     }
 
+    /// What lets the loop that ticks sleep a whole period between probes instead of waking four
+    /// times a period for nothing.
+    @Test func quietUntilTheNextThingToDo() {
+        var (me, start) = Self.detector("me", members: ["a", "b"])
+        let sent = Self.pings(me.tick(now: start))
+        #expect(sent.count == 1)
+        #expect(me.quietUntil(now: start) == nil, "a probe of its own is out: tick again soon")
+        let answered = start + .milliseconds(3)
+        _ = me.receive(.ack(sequence: sent[0].sequence, updates: []), from: sent[0].to, now: answered)
+        #expect(me.quietUntil(now: answered) == start + .milliseconds(500))  // the next probe
+        // Ticking before then does nothing; at it, the next probe goes out.
+        #expect(me.tick(now: start + .milliseconds(400)).isEmpty)
+        #expect(Self.pings(me.tick(now: start + .milliseconds(500))).count == 1)
+
+        // A suspicion that runs out before the next probe is due is the next thing to do.
+        var settings = Self.settings
+        settings.suspicionTimeout = .milliseconds(100)
+        var quick = Detector(name: "me", settings: settings, random: SplitMix(seed: 1))
+        for member in ["a", "b"] { _ = quick.add(member, now: start) }
+        let first = Self.pings(quick.tick(now: start))
+        _ = quick.receive(.ack(sequence: first[0].sequence, updates: []), from: first[0].to, now: answered)
+        _ = quick.receive(
+            .ping(sequence: 9, updates: [.init(name: "a", incarnation: 0, status: .suspect)]), from: "b", now: answered)
+        #expect(quick.quietUntil(now: answered) == answered + .milliseconds(100))
+        #expect(quick.members["a"]?.status == .suspect)
+        _ = quick.tick(now: answered + .milliseconds(100))
+        #expect(quick.members["a"]?.status == .down)
+    }
+
     @Test func precedenceOfGossipAndRejoinAfterDown() {
         var (node, start) = Self.detector("me", members: ["m"])
         func hear(_ update: Detector.Update) {

@@ -265,6 +265,24 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         return actions
     }
 
+    /// Until when `tick` has nothing to do, if nothing else happens: nil while a probe of its own
+    /// is out (its timeout may come early, when a connection it waited for is made). The loop
+    /// that ticks sleeps until then instead of waking every few milliseconds for nothing.
+    public func quietUntil(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        guard !probes.values.contains(where: { $0.onBehalfOf == nil }) else { return nil }
+        var next = lastProbeStarted.map { $0 + scaled(settings.probeInterval) } ?? now
+        if let interval = settings.syncInterval {
+            next = min(next, lastSync.map { $0 + scaled(interval) } ?? now)
+        }
+        for (member, since) in suspectedAt where members[member]?.status == .suspect {
+            next = min(next, since + settings.suspicionTimeout)
+        }
+        for probe in probes.values {
+            next = min(next, probe.started + settings.probeInterval)
+        }
+        return next
+    }
+
     /// A message from `sender` (a name its certificate proved, not one it claimed).
     public mutating func receive(_ message: Message, from sender: String, now: ContinuousClock.Instant) -> [Action] {
         guard sender != name else { return [] }

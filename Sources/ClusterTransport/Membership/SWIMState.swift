@@ -47,11 +47,14 @@ struct SWIMState {
         directory[node.name] = entry
     }
 
-    /// A member named by gossip: taken unless what is known of it is newer. Returns whether it
-    /// told anything new.
+    /// A member named by gossip: taken unless what is known of it is newer, or its incarnation is
+    /// beyond the clock's (made up: held, it would pin a wrong address no true gossip could
+    /// replace). Returns whether it told anything new.
     @discardableResult
-    mutating func heardOf(_ gossip: SWIMPacket.Gossip) -> Bool {
-        guard gossip.node.name != local else { return false }
+    mutating func heardOf(_ gossip: SWIMPacket.Gossip, now: ContinuousClock.Instant) -> Bool {
+        guard gossip.node.name != local, gossip.incarnation <= detector.incarnationCeiling(at: now) else {
+            return false
+        }
         if let known = directory[gossip.node.name] {
             guard
                 gossip.incarnation > known.incarnation
@@ -103,13 +106,14 @@ struct SWIMState {
 
     /// Takes a packet's addresses in and gives the detector's message (nil when malformed), and the
     /// members whose entries changed.
-    mutating func message(from packet: SWIMPacket) -> (Detector.Message, news: [String])? {
+    mutating func message(from packet: SWIMPacket, now: ContinuousClock.Instant) -> (Detector.Message, news: [String])?
+    {
         var updates: [Detector.Update] = []
         var news: [String] = []
         let bound = packet.kind.isSync ? SWIMPacket.maximumSyncEntries : detector.settings.maxPiggyback
         for entry in packet.gossip.prefix(bound) {
             guard let status = Detector.Status(rawValue: Int(entry.status)) else { return nil }
-            if heardOf(entry) { news.append(entry.node.name) }
+            if heardOf(entry, now: now) { news.append(entry.node.name) }
             updates.append(.init(name: entry.node.name, incarnation: entry.incarnation, status: status))
         }
         guard let message = detectorMessage(packet, updates: updates) else { return nil }

@@ -33,6 +33,7 @@ extension ClusterSystem {
         let task = Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
+                var wake = ContinuousClock.now + step
                 self.perform(
                     self.state.withLock { state in
                         guard !state.isShutDown, self.runsSWIM else { return SWIMEffects() }
@@ -40,9 +41,14 @@ extension ClusterSystem {
                         let actions = state.swim!.detector.tick(now: now)
                         var effects = self.carryOut(actions, state: &state, now: now)
                         effects.pulls += self.pullsDue(among: Array(state.swim!.pulls.keys), state: &state, now: now)
+                        // Pulls asked for are retried on this tick, so it never sleeps past a step
+                        // while one is under way.
+                        if state.swim!.pulls.isEmpty, let quiet = state.swim!.detector.quietUntil(now: now) {
+                            wake = min(max(quiet, now + step), now + .seconds(1))
+                        }
                         return effects
                     })
-                try? await Task.sleep(for: step)
+                try? await Task.sleep(until: wake, clock: .continuous)
             }
         }
         swimTask.withLock { $0 = task }
@@ -56,7 +62,7 @@ extension ClusterSystem {
                 guard !state.isShutDown, runsSWIM else { return SWIMEffects() }
                 state.membership.heard(from: connection.peer.name, incarnation: connection.peer.incarnation, now: now)
                 state.swim!.met(connection.peer, role: connection.peerRole, incarnation: nil)
-                guard let (message, news) = state.swim!.message(from: packet) else { return SWIMEffects() }
+                guard let (message, news) = state.swim!.message(from: packet, now: now) else { return SWIMEffects() }
                 let actions = state.swim!.detector.receive(message, from: connection.peer.name, now: now)
                 var effects = carryOut(actions, state: &state, now: now)
                 effects.pulls += pullsDue(among: news, state: &state, now: now)
@@ -83,7 +89,7 @@ extension ClusterSystem {
                 keys: Array(
                     (known.keys ?? []).filter { $0.utf8.count <= SWIMPacket.maximumKeyLength }
                         .prefix(SWIMPacket.maximumKeys)))
-            if state.swim!.heardOf(gossip) { news.append(known.node.name) }
+            if state.swim!.heardOf(gossip, now: now) { news.append(known.node.name) }
             actions += state.swim!.detector.add(known.node.name, incarnation: incarnation, announce: false, now: now)
         }
         var effects = carryOut(actions, state: &state, now: now)
