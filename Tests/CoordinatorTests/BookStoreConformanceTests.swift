@@ -139,6 +139,11 @@ struct BookStoreConformanceTests {
         #expect(try await store.startAttempts([(keys[0], "worker-2")]).map { $0 == nil } == [true])
         #expect(try await store.status(book: id).pagesStatus.processing == 4)
         #expect(try await store.pageStatus(keys[0]) == "processing")
+        // Unless its coordinator retakes it (a start whose answer was lost), as a new attempt;
+        // a pending page is started as ever.
+        let retaken = try await store.startAttempts([(keys[3], "worker-2")], retaking: [keys[3]])
+        #expect(retaken.map { $0?.attempts } == [2])
+        #expect(try await store.status(book: id).pagesStatus.processing == 4)
 
         // A stale attempt number changes nothing; the current one is recorded.
         let applied = try await store.complete([
@@ -159,7 +164,7 @@ struct BookStoreConformanceTests {
         #expect(page.audioDuration == 3)
 
         _ = try await store.complete([
-            Self.completion(keys[0], attempt: 1, path: "a"), Self.completion(keys[3], attempt: 1, path: "d"),
+            Self.completion(keys[0], attempt: 1, path: "a"), Self.completion(keys[3], attempt: 2, path: "d"),
         ])
         let done = try await store.status(book: id)
         #expect(done.audioReady)

@@ -98,9 +98,14 @@ extension Coordinator {
         guard !picks.isEmpty else { return }
         let inputs: [PageJobInput?]
         do {
-            inputs = try await store.startAttempts(picks.map { ($0.key, $0.node) })
+            inputs = try await store.startAttempts(
+                picks.map { ($0.key, $0.node) }, retaking: uncertainStarts.intersection(picks.map(\.key)))
             pumpRetry = nil
+            uncertainStarts.subtract(picks.map(\.key))
         } catch {
+            // The transaction may have committed before its answer was lost: these pages may be
+            // `processing` with no job, so their next start may take them as they are.
+            uncertainStarts.formUnion(picks.map(\.key))
             dispatcher.putBack(picks.map(\.key))
             let delay = min((pumpRetry ?? settings.retryBackoff) * 2, .seconds(30))
             pumpRetry = delay
@@ -127,21 +132,8 @@ extension Coordinator {
     }
 
     private func giveBack(_ key: PageKey, attempt: Int) async {
-        do {
-            let outcome = try await store.endAttempt(
-                key, attempt: attempt, error: "its worker left before the job was sent", ending: .refused,
-                policy: dispatcher.policy)
-            switch outcome.verdict {
-            case .fail?:
-                dispatcher.finish(key)
-                await emitProgress(key.book)
-            case .retry?, .requeue?: dispatcher.enqueue(key)
-            case nil: break
-            }
-        } catch {
-            logger.error("[AUDIO TASK] cannot give back the attempt of \(key): \(error)")
-            requeue(key, after: settings.retryBackoff)
-        }
+        await recordEnding(
+            of: key, attempt: attempt, message: "its worker left before the job was sent", ending: .refused)
     }
 
     private func dispatch(
@@ -382,15 +374,38 @@ extension Coordinator {
                 await self.pump()
             }
         }
-        let message = Self.describe(error)
+        await recordEnding(of: key, attempt: lease.attempt, message: Self.describe(error), ending: ending)
+    }
+
+    /// Tries at recording an attempt's end while the store cannot (a database restarting): the
+    /// page stays `processing` there until it is recorded, and a page that is not `pending` is
+    /// never started again, so putting it back in the queue would lose it.
+    static let endingTries = 12
+
+    /// Records how an attempt ended and acts on the verdict. While the store refuses, it tries
+    /// again after a growing pause, at most `endingTries` times; a deposed coordinator stops
+    /// (the page is the new one's).
+    private func recordEnding(
+        of key: PageKey, attempt: Int, message: String, ending: Dispatcher<any PageSynthesizing>.Ending,
+        tries: Int = 1
+    ) async {
         let outcome: AttemptOutcome
         do {
             outcome = try await store.endAttempt(
-                key, attempt: lease.attempt, error: message, ending: ending, policy: dispatcher.policy)
+                key, attempt: attempt, error: message, ending: ending, policy: dispatcher.policy)
         } catch {
-            logger.error("[AUDIO TASK] Cannot record the failure of \(key): \(error)")
-            // The page stays `processing` in the database; it must not stay out of the queue too.
-            requeue(key, after: settings.retryBackoff)
+            guard tries < Self.endingTries, !stopped, !(error is CoordinatorDeposed) else {
+                logger.error(
+                    "[AUDIO TASK] Cannot record the failure of \(key) (\(tries) tries): \(error); it stays processing until a coordinator starts"
+                )
+                return
+            }
+            let delay = min(settings.retryBackoff * (1 << min(tries, 10)), .seconds(30))
+            logger.error("[AUDIO TASK] Cannot record the failure of \(key): \(error); trying again in \(delay)")
+            Task {
+                try? await Task.sleep(for: delay)
+                await self.recordEnding(of: key, attempt: attempt, message: message, ending: ending, tries: tries + 1)
+            }
             return
         }
         guard let verdict = outcome.verdict else { return }
@@ -398,9 +413,9 @@ extension Coordinator {
         case .fail(let reason):
             dispatcher.finish(key)
             CoordinatorMetrics.pagesFailed.increment()
-            await reportFailure(key, attempt: lease.attempt, error: reason, willRetry: false)
+            await reportFailure(key, attempt: attempt, error: reason, willRetry: false)
             logger.error(
-                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(lease.attempt) attempts: \(reason)")
+                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - FAILED after \(attempt) attempts: \(reason)")
         case .requeue(let delay):
             logger.warning(
                 "[AUDIO TASK] Page \(key.page) of Book \(key.book) - \(ending == .lost ? "worker lost (\(outcome.losses) so far)" : "refused") (\(message)); queued again"
@@ -408,9 +423,9 @@ extension Coordinator {
             requeue(key, after: delay)
         case .retry(let delay):
             CoordinatorMetrics.attemptsFailed.increment()
-            await reportFailure(key, attempt: lease.attempt, error: message, willRetry: true)
+            await reportFailure(key, attempt: attempt, error: message, willRetry: true)
             logger.warning(
-                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(lease.attempt) failed: \(message); retrying in \(delay)"
+                "[AUDIO TASK] Page \(key.page) of Book \(key.book) - attempt \(attempt) failed: \(message); retrying in \(delay)"
             )
             requeue(key, after: delay)
         }

@@ -32,6 +32,9 @@ public distributed actor Coordinator {
     var flushScheduled = false
     /// A pump that failed to start its batch tries again after this much (doubling, bounded).
     var pumpRetry: Duration?
+    /// Pages whose start failed without a clear answer (see `BookStore.startAttempts`); emptied
+    /// as they are started again.
+    var uncertainStarts: Set<PageKey> = []
     /// A pump is running; another asked meanwhile makes it go round once more.
     var pumping = false
     var pumpAgain = false

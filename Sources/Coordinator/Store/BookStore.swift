@@ -22,9 +22,11 @@ protocol BookStore: Sendable {
         title: String, metadata: UploadMetadata, pages: [NewPage], chapters: [BookChapter]
     ) async throws -> BookRecord
     /// Pending pages become `processing` with a new attempt, in one transaction; nil for a page
-    /// that is no longer pending.
-    nonisolated(nonsending) func startAttempts(_ picks: [(key: PageKey, worker: String)]) async throws
-        -> [PageJobInput?]
+    /// that is no longer pending. A page in `retaking` may also be `processing`: a start whose
+    /// commit's answer was lost (the database went away) may have been made, with no job behind
+    /// it, and only its coordinator knows.
+    nonisolated(nonsending) func startAttempts(_ picks: [(key: PageKey, worker: String)], retaking: Set<PageKey>)
+        async throws -> [PageJobInput?]
     nonisolated(nonsending) func voiceNeeds(_ keys: [PageKey]) async throws -> [PageKey: VoiceNeed]
     /// Records stored audio in one transaction; only a page still `processing` in that attempt
     /// changes. Says for each page whether it was recorded.
@@ -75,5 +77,13 @@ extension BookStore {
         async throws -> BookRecord
     {
         try await createBook(title: title, metadata: metadata, pages: pages, chapters: [])
+    }
+}
+
+extension BookStore {
+    nonisolated(nonsending) func startAttempts(_ picks: [(key: PageKey, worker: String)]) async throws
+        -> [PageJobInput?]
+    {
+        try await startAttempts(picks, retaking: [])
     }
 }

@@ -213,7 +213,7 @@ final class SQLiteBookStore: BookStore {
     /// Hands out attempts: each page becomes `processing` with a new attempt number, all in one
     /// transaction (one commit, one refresh per book). Nil for a page that is no longer pending
     /// (deleted, or already done).
-    func startAttempts(_ picks: [(key: PageKey, worker: String)]) throws -> [PageJobInput?] {
+    func startAttempts(_ picks: [(key: PageKey, worker: String)], retaking: Set<PageKey>) throws -> [PageJobInput?] {
         try pool.write { db in
             var books: [Int64: Row] = [:]
             var inputs: [PageJobInput?] = []
@@ -227,10 +227,11 @@ final class SQLiteBookStore: BookStore {
                             sql: """
                                 UPDATE page SET processing_status = 'processing', attempts = attempts + 1, worker = ?,
                                     started_at = ?
-                                WHERE book_id = ? AND page_number = ? AND processing_status = 'pending'
+                                WHERE book_id = ? AND page_number = ?
+                                    AND (processing_status = 'pending' OR (? AND processing_status = 'processing'))
                                 RETURNING attempts, text_content, text_source, check_with_ocr
                                 """),
-                        arguments: [worker, Date(), key.book, key.page])
+                        arguments: [worker, Date(), key.book, key.page, retaking.contains(key)])
                 else {
                     inputs.append(nil)
                     continue

@@ -143,8 +143,8 @@ final class PostgresBookStore: BookStore {
         }
     }
 
-    nonisolated(nonsending) func startAttempts(_ picks: [(key: PageKey, worker: String)]) async throws
-        -> [PageJobInput?]
+    nonisolated(nonsending) func startAttempts(_ picks: [(key: PageKey, worker: String)], retaking: Set<PageKey>)
+        async throws -> [PageJobInput?]
     {
         let now = Date()
         return try await transaction { connection in
@@ -157,7 +157,8 @@ final class PostgresBookStore: BookStore {
                     """
                     UPDATE page SET processing_status = 'processing', attempts = attempts + 1, worker = \(worker),
                         started_at = \(now)
-                    WHERE book_id = \(key.book) AND page_number = \(key.page) AND processing_status = 'pending'
+                    WHERE book_id = \(key.book) AND page_number = \(key.page)
+                        AND (processing_status = 'pending' OR (\(retaking.contains(key))::boolean AND processing_status = 'processing'))
                     RETURNING attempts, text_content, text_source, check_with_ocr
                     """, logger: logger)
                 var page: (Int, String, String, Bool)?
