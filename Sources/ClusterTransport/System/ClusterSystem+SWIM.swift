@@ -42,9 +42,10 @@ extension ClusterSystem {
                         var effects = self.carryOut(actions, state: &state, now: now)
                         effects.pulls += self.pullsDue(among: Array(state.swim!.pulls.keys), state: &state, now: now)
                         // Pulls asked for are retried on this tick, so it never sleeps past a step
-                        // while one is under way.
+                        // while one is under way; and never past a probe period, so a suspicion
+                        // gossip brings meanwhile runs out at most that late.
                         if state.swim!.pulls.isEmpty, let quiet = state.swim!.detector.quietUntil(now: now) {
-                            wake = min(max(quiet, now + step), now + .seconds(1))
+                            wake = min(max(quiet, now + step), now + self.settings.swim.probeInterval)
                         }
                         return effects
                     })
