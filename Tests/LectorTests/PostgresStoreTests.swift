@@ -10,7 +10,7 @@ import Testing
 
 /// A cluster whose coordinator keeps books and audio in PostgreSQL (a real server started for
 /// the tests), with real `lector` processes: the book is voiced, served from the database and
-/// survives `kill -9` of the coordinator and a restart of the database.
+/// survives `kill -9` of the coordinator, a restart of the database and its sessions being ended.
 @Suite("PostgreSQL store with real processes", .serialized)
 struct PostgresStoreTests {
     typealias Cluster = FaultToleranceTests.Cluster
@@ -97,6 +97,57 @@ struct PostgresStoreTests {
         let joined = try await HTTP.get("\(cluster.base)/api/books/\(book)/audio/", timeout: .seconds(60))
         #expect(joined.status == 200)
         #expect(joined.body.count > whole.body.count * 20)
+        await cluster.stop()
+    }
+
+    /// PostgreSQL ends the coordinator's sessions under it (an administrator, a failover, a
+    /// backend crash): its pool reconnects, writes that failed are tried again, a write its ended
+    /// session left waiting is given up after `PostgresBookStore.transactionLimit` (without it, a
+    /// page stayed `processing` for good in about one run in three), and the book ends with every
+    /// page voiced once.
+    @Test func theCoordinatorsDatabaseSessionsAreEndedMidBookAndTheBookStillCompletes() async throws {
+        let url = try await PostgresServer.shared.freshDatabase()
+        let cluster = try await Cluster.start(workers: 2, extra: "store:\n  postgres: \"\(url)\"")
+        _ = try await HTTP.waitFor("\(cluster.base)/api/books/", timeout: .seconds(30)) { _ in true }
+        let book = try await cluster.upload("english-40p")
+        try await cluster.waitForCompleted(book, atLeast: 3)
+        #expect(try await cluster.completedPages(book) < 30, "the sessions must end mid-book")
+
+        // Every session on the book's database but this query's own, 15 times over about 2 s.
+        var ended = 0
+        for _ in 0..<15 {
+            let rows = try await Self.rows(
+                url,
+                """
+                SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()
+                """)
+            ended += rows.filter { $0.first == "true" }.count
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        #expect(ended >= 5, "the coordinator's sessions were ended (\(ended))")
+
+        let status = try await cluster.settle(book, timeout: .seconds(120))
+        // What went wrong, if anything did: the coordinator's complaints, not its page-by-page log.
+        let complaints = cluster.coordinator.output.split(separator: "\n").filter {
+            $0.contains("error") || $0.contains("warning")
+        }.suffix(40).joined(separator: "\n")
+        #expect(status["processing_status"] as? String == "completed", "\(status)\n\(complaints)")
+        #expect((status["pages_status"] as? [String: Any])?["failed"] as? Int == 0)
+        #expect(try await cluster.reportedAudio(book) == (1...39).map { String(format: "page_%04d.mp3", $0) })
+        try await Self.checkOneAudioPerPage(url, book: book, expectedPages: 39)
+        let stuck = try await Self.rows(
+            url,
+            """
+            SELECT page_number::text, processing_status FROM page
+            WHERE book_id = \(book) AND processing_status <> 'completed'
+            """)
+        let stuckLines = stuck.compactMap { $0.first ?? nil }.flatMap { page in
+            cluster.coordinator.output.split(separator: "\n").filter {
+                $0.contains("Page \(page) ") || $0.contains("Page \(page),") || $0.contains("page \(page):")
+            }
+        }.joined(separator: "\n")
+        #expect(stuck.isEmpty, "pages not completed: \(stuck)\n\(stuckLines)\n\(complaints)")
         await cluster.stop()
     }
 }

@@ -118,7 +118,10 @@ extension Coordinator {
         }
         for (pick, input) in zip(picks, inputs) {
             // nil: the page is no longer pending (its book was deleted, or it is done).
-            guard let input else { continue }
+            guard let input else {
+                dispatcher.finish(pick.key)
+                continue
+            }
             guard let slot = dispatcher.slot(pick.worker),
                 let lease = dispatcher.lease(pick.key, to: pick.worker, attempt: input.attempts)
             else {
@@ -408,7 +411,12 @@ extension Coordinator {
             }
             return
         }
-        guard let verdict = outcome.verdict else { return }
+        guard let verdict = outcome.verdict else {
+            // An earlier try that timed out may have landed after all (the page is `pending`
+            // now): queued again, it is started if so; a page that is not pending is skipped.
+            if tries > 1 { requeue(key, after: .zero) }
+            return
+        }
         switch verdict {
         case .fail(let reason):
             dispatcher.finish(key)

@@ -1,7 +1,6 @@
 import ClusterTransport
 import Foundation
 import Logging
-import Synchronization
 
 /// Makes this node the active coordinator while it holds the lease in PostgreSQL, and a standby
 /// otherwise. Every coordinator node runs one; at most one of them holds the lease.
@@ -59,7 +58,7 @@ public actor CoordinatorElection {
                     }
                     let store = leaseStore
                     let (holder, duration) = (self.holder, lease.duration)
-                    let epoch = try await Self.answer(within: lease.duration / 2) {
+                    let epoch = try await DatabaseTimeLimit.run(within: lease.duration / 2) {
                         try await store.acquireLease(holder: holder, duration: duration)
                     }
                     await perform(lease.acquired(epoch: epoch, sentAt: now))
@@ -72,7 +71,7 @@ public actor CoordinatorElection {
                 do {
                     let store = leaseStore
                     let (holder, duration) = (self.holder, lease.duration)
-                    outcome = try await Self.answer(within: lease.duration / 2) {
+                    outcome = try await DatabaseTimeLimit.run(within: lease.duration / 2) {
                         try await store.renewLease(holder: holder, epoch: epoch, duration: duration)
                     }
                 } catch {
@@ -86,40 +85,6 @@ public actor CoordinatorElection {
         }
         await resign()
         await leaseStore.close()
-    }
-
-    /// The database's answer, or `LeaseQueryTimeout` once `limit` has passed: a link cut without
-    /// a reset leaves a query waiting for minutes, and the lease must run its course meanwhile.
-    /// Half a lease: a loaded database may be slow, and a renewal given up early is tried again
-    /// (a quarter period later) while the lease still holds.
-    static func answer<T: Sendable>(within limit: Duration, _ work: @escaping @Sendable () async throws -> T)
-        async throws -> T
-    {
-        let pending = Mutex<CheckedContinuation<T, any Error>?>(nil)
-        let take: @Sendable () -> CheckedContinuation<T, any Error>? = {
-            pending.withLock { waiting in
-                defer { waiting = nil }
-                return waiting
-            }
-        }
-        return try await withCheckedThrowingContinuation { continuation in
-            pending.withLock { $0 = continuation }
-            let query = Task {
-                do {
-                    let value = try await work()
-                    take()?.resume(returning: value)
-                } catch {
-                    take()?.resume(throwing: error)
-                }
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                if let waiting = take() {
-                    query.cancel()
-                    waiting.resume(throwing: LeaseQueryTimeout(limit: limit))
-                }
-            }
-        }
     }
 
     /// This node's coordinator while it is the active one.
@@ -187,10 +152,4 @@ public actor CoordinatorElection {
         }
         lease.resign(now: .now)
     }
-}
-
-/// The database did not answer a lease query in time (treated like an unreachable database).
-struct LeaseQueryTimeout: Error, CustomStringConvertible {
-    var limit: Duration
-    var description: String { "the database did not answer within \(limit)" }
 }

@@ -142,7 +142,7 @@ extension PostgresBookStore {
             )
         }
         // The book may go between the check and the write: its foreign key then refuses the row.
-        try await transaction { connection in
+        try await transaction { [self] connection in
             _ = try await connection.query(
                 """
                 INSERT INTO position (book_id, page, seconds, updated_at) VALUES (\(book), \(page), \(seconds), \(now))

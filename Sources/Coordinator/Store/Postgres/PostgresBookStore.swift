@@ -25,13 +25,26 @@ final class PostgresBookStore: BookStore {
         self.running = Task { await client.run() }
     }
 
+    /// A write that has not answered in this time is given up (`DatabaseTimeLimit`).
+    static let transactionLimit: Duration = .seconds(30)
+
     /// A transaction whose closure's own error is what the caller sees (a `LectorError` stays
-    /// one), not postgres-nio's wrapper around it.
+    /// one), not postgres-nio's wrapper around it; one that has not answered within
+    /// `transactionLimit` fails with `DatabaseTimeout`.
     nonisolated(nonsending) func transaction<Result: Sendable>(
-        _ body: nonisolated(nonsending) (PostgresConnection) async throws -> sending Result
-    ) async throws -> sending Result {
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         let fence = self.fence.withLock { $0 }
-        let logger = self.logger
+        let (client, logger) = (self.client, self.logger)
+        return try await DatabaseTimeLimit.run(within: Self.transactionLimit) {
+            try await Self.transaction(on: client, fence: fence, logger: logger, body)
+        }
+    }
+
+    private static func transaction<Result: Sendable>(
+        on client: PostgresClient, fence: LeaseFence?, logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
                 if let fence {
@@ -69,7 +82,7 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func nextEpoch() async throws -> Int64 {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO meta (key, value) VALUES ('epoch', 1)
@@ -84,7 +97,7 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func setRendering(_ key: PageKey, _ rendering: Bool) async throws {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             _ = try await connection.query(
                 "UPDATE page SET rendering = \(rendering) WHERE book_id = \(key.book) AND page_number = \(key.page)",
                 logger: logger)
@@ -100,7 +113,7 @@ final class PostgresBookStore: BookStore {
     {
         let now = Date()
         let quality = metadata.quality?.lowercased()
-        return try await transaction { connection in
+        return try await transaction { [self] connection in
             guard
                 let id = try await firstValue(
                     connection.query(
@@ -147,7 +160,7 @@ final class PostgresBookStore: BookStore {
         async throws -> [PageJobInput?]
     {
         let now = Date()
-        return try await transaction { connection in
+        return try await transaction { [self] connection in
             var books: [Int64: (voice: String?, language: String?, quality: String?, total: Int)] = [:]
             var inputs = [PageJobInput?](repeating: nil, count: picks.count)
             // Rows locked in one order, (book, page), by every batch: two batches cannot deadlock.
@@ -212,7 +225,7 @@ final class PostgresBookStore: BookStore {
 
     nonisolated(nonsending) func complete(_ pages: [PageCompletion]) async throws -> [Bool] {
         let now = Date()
-        return try await transaction { connection in
+        return try await transaction { [self] connection in
             var books = Set<Int64>()
             var applied = [Bool](repeating: false, count: pages.count)
             for index in pages.indices.sorted(by: { Self.precedes(pages[$0].key, pages[$1].key) }) {
@@ -244,7 +257,7 @@ final class PostgresBookStore: BookStore {
         _ key: PageKey, attempt: Int, error: String, ending: Dispatcher<any PageSynthesizing>.Ending,
         policy: Dispatcher<any PageSynthesizing>.Policy
     ) async throws -> AttemptOutcome {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             let rows = try await connection.query(
                 """
                 SELECT losses FROM page WHERE book_id = \(key.book) AND page_number = \(key.page)
@@ -274,7 +287,7 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func requeueFailed(book: Int64) async throws -> [PageKey] {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             guard
                 try await firstValue(
                     connection.query("SELECT 1 FROM book WHERE id = \(book)", logger: logger), Int.self)
@@ -296,7 +309,7 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func deleteBook(_ book: Int64) async throws {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             let rows = try await connection.query("DELETE FROM book WHERE id = \(book) RETURNING id", logger: logger)
             guard try await firstValue(rows, Int64.self) != nil else { throw LectorError.notFound(book: book) }
         }
@@ -305,7 +318,7 @@ final class PostgresBookStore: BookStore {
     nonisolated(nonsending) func recoverPendingJobs(maxLosses: Int) async throws -> (
         pending: [PageKey], failed: [PageKey]
     ) {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             var stuck: [Int64] = []
             for try await book in try await connection.query(
                 "SELECT DISTINCT book_id FROM page WHERE processing_status = 'processing' OR rendering",
