@@ -299,6 +299,27 @@ struct BookStoreConformanceTests {
         await #expect(throws: (any Error).self) { _ = try await stores.audio.slice(reference, offset: 0, length: 1) }
     }
 
+    /// A blob whose commit landed after its caller gave up on it (no page points at it) goes
+    /// with the page's next commit, not only at the next start.
+    @Test func anAbandonedBlobGoesWithThePagesNextCommit() async throws {
+        let stores = try await Stores.make(.postgres)
+        defer { Task { await stores.remove() } }
+        let id = try await stores.books.createBook(title: "A", metadata: Self.metadata("A"), pages: Self.pages(2)).id!
+        func commit(_ page: Int, _ text: String) async throws -> String {
+            let pending = try stores.audio.beginWrite(book: id, page: page)
+            try pending.append(Data(text.utf8))
+            try pending.finish()
+            return try await stores.audio.commit(pending)
+        }
+        let abandoned = try await commit(1, "first attempt")
+        let otherPage = try await commit(2, "another page")
+        let kept = try await commit(1, "second attempt")
+        #expect(try await stores.audio.slice(kept, offset: 0, length: 100).data == Data("second attempt".utf8))
+        await #expect(throws: (any Error).self) { _ = try await stores.audio.slice(abandoned, offset: 0, length: 1) }
+        // Another page's blob, not yet pointed at either, is not this page's to clear.
+        #expect(try await stores.audio.slice(otherPage, offset: 0, length: 100).data == Data("another page".utf8))
+    }
+
     /// A book with pages to OCR keeps its PDF until they are done; with PostgreSQL the
     /// coordinator that takes the book over (another machine's folder) finds it too.
     @Test(arguments: Kind.allCases)

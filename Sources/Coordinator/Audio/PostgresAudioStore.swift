@@ -8,7 +8,8 @@ import PostgresNIO
 /// coordinator reaching the database serves any page. A reference is `pg:<blob id>`.
 ///
 /// A blob goes with its book (a foreign key), and one no page points at (a crash between
-/// `commit` and the page's record) is removed by `removeOrphans` at the next start. A book's kept
+/// `commit` and the page's record, a commit whose answer was lost) is removed by the page's next
+/// `commit`, or by `removeOrphans` at the next start. A book's kept
 /// PDF (pages to OCR) is a blob of page 0, so the coordinator that takes the book over reads it.
 struct PostgresAudioStore: AudioStore {
     static let chunkBytes = 256 << 10
@@ -45,6 +46,14 @@ struct PostgresAudioStore: AudioStore {
         defer { try? handle.close() }
         let logger = self.logger
         let id: Int64 = try await books.transaction { connection in
+            // A blob of this page that no page points at is an earlier attempt's whose commit
+            // landed after its caller gave up on it (the session ended, the time ran out).
+            try await connection.query(
+                """
+                DELETE FROM audio_blob b WHERE b.book_id = \(book) AND b.page_number = \(page) AND NOT EXISTS (
+                    SELECT 1 FROM page p WHERE p.book_id = b.book_id AND p.page_number = b.page_number
+                        AND p.audio_path = 'pg:' || b.id)
+                """, logger: logger)
             let rows = try await connection.query(
                 """
                 INSERT INTO audio_blob (book_id, page_number, total_bytes) VALUES (\(book), \(page), \(total))
@@ -99,37 +108,39 @@ struct PostgresAudioStore: AudioStore {
     }
 
     nonisolated(nonsending) func slice(_ reference: String, offset: Int, length: Int) async throws -> AudioSlice {
-        let id = try Self.blob(reference)
-        guard
-            let total = try await firstValue(
-                client.query("SELECT total_bytes FROM audio_blob WHERE id = \(id)", logger: logger), Int.self)
-        else { throw AudioStoreError.write("stored audio \(reference) is missing") }
-        let start = min(max(offset, 0), total)
-        let count = max(0, min(length, total - start))
-        guard count > 0 else { return AudioSlice(totalBytes: total, offset: start, data: Data()) }
-        let firstChunk = start / Self.chunkBytes
-        let lastChunk = (start + count - 1) / Self.chunkBytes
-        var data = Data()
-        data.reserveCapacity(count)
-        let rows = try await client.query(
-            """
-            SELECT ordinal, data FROM audio_chunk WHERE blob_id = \(id) AND ordinal BETWEEN \(firstChunk) AND \(lastChunk)
-            ORDER BY ordinal
-            """, logger: logger)
-        var expected = firstChunk
-        for try await (ordinal, chunk) in rows.decode((Int, ByteBuffer).self) {
-            guard ordinal == expected else { throw AudioStoreError.write("stored audio \(reference) has a gap") }
-            expected += 1
-            let chunkStart = ordinal * Self.chunkBytes
-            let from = max(start - chunkStart, 0)
-            let to = min(start + count - chunkStart, chunk.readableBytes)
-            guard from < to, let bytes = chunk.getBytes(at: chunk.readerIndex + from, length: to - from) else {
-                throw AudioStoreError.write("stored audio \(reference) is shorter than recorded")
+        try await books.read { [self] in
+            let id = try Self.blob(reference)
+            guard
+                let total = try await firstValue(
+                    client.query("SELECT total_bytes FROM audio_blob WHERE id = \(id)", logger: logger), Int.self)
+            else { throw AudioStoreError.write("stored audio \(reference) is missing") }
+            let start = min(max(offset, 0), total)
+            let count = max(0, min(length, total - start))
+            guard count > 0 else { return AudioSlice(totalBytes: total, offset: start, data: Data()) }
+            let firstChunk = start / Self.chunkBytes
+            let lastChunk = (start + count - 1) / Self.chunkBytes
+            var data = Data()
+            data.reserveCapacity(count)
+            let rows = try await client.query(
+                """
+                SELECT ordinal, data FROM audio_chunk WHERE blob_id = \(id) AND ordinal BETWEEN \(firstChunk) AND \(lastChunk)
+                ORDER BY ordinal
+                """, logger: logger)
+            var expected = firstChunk
+            for try await (ordinal, chunk) in rows.decode((Int, ByteBuffer).self) {
+                guard ordinal == expected else { throw AudioStoreError.write("stored audio \(reference) has a gap") }
+                expected += 1
+                let chunkStart = ordinal * Self.chunkBytes
+                let from = max(start - chunkStart, 0)
+                let to = min(start + count - chunkStart, chunk.readableBytes)
+                guard from < to, let bytes = chunk.getBytes(at: chunk.readerIndex + from, length: to - from) else {
+                    throw AudioStoreError.write("stored audio \(reference) is shorter than recorded")
+                }
+                data.append(contentsOf: bytes)
             }
-            data.append(contentsOf: bytes)
+            guard data.count == count else { throw AudioStoreError.write("stored audio \(reference) is incomplete") }
+            return AudioSlice(totalBytes: total, offset: start, data: data)
         }
-        guard data.count == count else { throw AudioStoreError.write("stored audio \(reference) is incomplete") }
-        return AudioSlice(totalBytes: total, offset: start, data: data)
     }
 
     nonisolated(nonsending) func remove(_ reference: String) async {

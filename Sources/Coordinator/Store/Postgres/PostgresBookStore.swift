@@ -41,6 +41,14 @@ final class PostgresBookStore: BookStore {
         }
     }
 
+    /// A read bounded like a transaction: a reply that never comes would hold an HTTP request,
+    /// or the coordinator's report of a page, for good.
+    nonisolated(nonsending) func read<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result)
+        async throws -> Result
+    {
+        try await DatabaseTimeLimit.run(within: Self.transactionLimit, body)
+    }
+
     private static func transaction<Result: Sendable>(
         on client: PostgresClient, fence: LeaseFence?, logger: Logger,
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
@@ -93,7 +101,9 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func bookExists(_ book: Int64) async throws -> Bool {
-        try await firstValue(client.query("SELECT 1 FROM book WHERE id = \(book)", logger: logger), Int.self) != nil
+        try await read { [self] in
+            try await firstValue(client.query("SELECT 1 FROM book WHERE id = \(book)", logger: logger), Int.self) != nil
+        }
     }
 
     nonisolated(nonsending) func setRendering(_ key: PageKey, _ rendering: Bool) async throws {
@@ -200,25 +210,27 @@ final class PostgresBookStore: BookStore {
     }
 
     nonisolated(nonsending) func voiceNeeds(_ keys: [PageKey]) async throws -> [PageKey: VoiceNeed] {
-        var needs: [PageKey: VoiceNeed] = [:]
-        // One query per book, for all its keys at once.
-        for (book, keys) in Dictionary(grouping: keys, by: \.book) {
-            let numbers = keys.map(\.page)
-            let rows = try await client.query(
-                """
-                SELECT page.page_number, substr(page.text_content, 1, 4096), page.text_source,
-                    book.voice, book.language, book.quality
-                FROM page JOIN book ON book.id = page.book_id
-                WHERE page.book_id = \(book) AND page.page_number = ANY(\(numbers)::bigint[])
-                """, logger: logger)
-            for try await (number, text, source, voice, language, quality) in rows.decode(
-                (Int, String, String, String?, String?, String?).self)
-            {
-                needs[PageKey(book: book, page: number)] = VoiceNeed.of(
-                    voice: voice, quality: quality, language: language, text: text, textSource: source)
+        try await read { [self] in
+            var needs: [PageKey: VoiceNeed] = [:]
+            // One query per book, for all its keys at once.
+            for (book, keys) in Dictionary(grouping: keys, by: \.book) {
+                let numbers = keys.map(\.page)
+                let rows = try await client.query(
+                    """
+                    SELECT page.page_number, substr(page.text_content, 1, 4096), page.text_source,
+                        book.voice, book.language, book.quality
+                    FROM page JOIN book ON book.id = page.book_id
+                    WHERE page.book_id = \(book) AND page.page_number = ANY(\(numbers)::bigint[])
+                    """, logger: logger)
+                for try await (number, text, source, voice, language, quality) in rows.decode(
+                    (Int, String, String, String?, String?, String?).self)
+                {
+                    needs[PageKey(book: book, page: number)] = VoiceNeed.of(
+                        voice: voice, quality: quality, language: language, text: text, textSource: source)
+                }
             }
+            return needs
         }
-        return needs
     }
 
     static func precedes(_ a: PageKey, _ b: PageKey) -> Bool { (a.book, a.page) < (b.book, b.page) }

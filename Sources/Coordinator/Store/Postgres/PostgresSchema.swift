@@ -85,6 +85,11 @@ enum PostgresSchema {
             id BIGINT PRIMARY KEY CHECK (id = 1),
             holder TEXT NOT NULL, epoch BIGINT NOT NULL, expires_at TIMESTAMPTZ NOT NULL);
         """,
+        // A page's blobs found at once: a blob's commit clears the page's unreferenced ones.
+        """
+        CREATE INDEX audio_blob_on_page ON audio_blob (book_id, page_number);
+        DROP INDEX audio_blob_on_book;
+        """,
     ]
 
     /// A step's statements: split at each `;` that ends a line outside a `$$` body (the
