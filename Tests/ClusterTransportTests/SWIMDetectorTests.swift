@@ -391,6 +391,46 @@ extension SWIMDetectorTests {
         #expect(me.members.count == 10)
     }
 
+    /// A full table makes room by letting go of the member `down` longest: nodes that are gone
+    /// (churn, or names made up and never reached) do not keep new ones out. Live members are
+    /// never let go of, so with every member live a new name is still refused.
+    @Test func aFullTableMakesRoomWithTheMemberDownLongest() {
+        var settings = Self.settings
+        settings.maxMembers = 3
+        var me = Detector(name: "me", settings: settings, random: SplitMix(seed: 5))
+        let start = ContinuousClock.now
+        for member in ["a", "b", "c"] { _ = me.add(member, now: start) }
+        _ = me.left("b", now: start + .seconds(1))
+        _ = me.left("a", now: start + .seconds(2))
+        let forgotten = { (actions: [Detector.Action]) in
+            actions.compactMap { action -> String? in
+                if case .forgotten(let name) = action { return name }
+                return nil
+            }
+        }
+        // "b" has been down longest: it goes, and "d" is taken.
+        let joined = me.add("d", now: start + .seconds(3))
+        #expect(forgotten(joined) == ["b"])
+        #expect(Self.changes(joined) == [.init(name: "d", incarnation: 0, status: .alive)])
+        #expect(Set(me.members.keys) == ["a", "c", "d"])
+        let next = me.add("e", now: start + .seconds(4))
+        #expect(next.contains(.forgotten("a")))
+        // Every member live: a new name is refused, and nobody is let go of.
+        let refused = me.add("f", now: start + .seconds(5))
+        #expect(refused.isEmpty)
+        #expect(Set(me.members.keys) == ["c", "d", "e"])
+        // A forgotten member is probed no more; the live ones still are.
+        var probed: Set<String> = []
+        for period in 0..<12 {
+            let now = start + .seconds(6) + .milliseconds(500 * period)
+            for ping in Self.pings(me.tick(now: now)) {
+                probed.insert(ping.to)
+                _ = me.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
+            }
+        }
+        #expect(probed.isSubset(of: ["c", "d", "e"]) && !probed.isEmpty)
+    }
+
     static func pingRequests(_ actions: [Detector.Action]) -> [String] {
         actions.compactMap {
             if case .send(.pingRequest, let to) = $0 { return to }

@@ -128,6 +128,8 @@ struct SWIMSimulation {
                     after: .microseconds(Int64.random(in: 500...3000, using: &random)))
             case .changed(let update):
                 if update.status == .down { downVerdicts.append((node, update.name, now)) }
+            case .forgotten:
+                break
             }
         }
     }

@@ -29,4 +29,36 @@ import Testing
         #expect(newer)
         #expect(state.directory["w"]?.node.port == 7002)
     }
+
+    /// A full address directory makes room the way the detector does: the member `down` longest
+    /// goes from both, and the system is told so it forgets the member too.
+    @Test func aFullDirectoryLetsGoOfTheMemberDownLongest() {
+        let start = ContinuousClock.now
+        let me = ClusterNode(name: "me", host: "127.0.0.1", port: 7000, incarnation: 1)
+        var settings = SWIMDetector<SystemRandomNumberGenerator>.Settings()
+        settings.maxMembers = 3
+        var state = SWIMState(local: me, role: "coordinator", settings: settings, incarnation: 1_000)
+        func gossip(_ name: String, port: Int) -> SWIMPacket.Gossip {
+            SWIMPacket.Gossip(
+                node: ClusterNode(name: name, host: "127.0.0.1", port: port, incarnation: 9), role: "worker",
+                incarnation: 5, status: 0)
+        }
+        for (index, name) in ["a", "b"].enumerated() {
+            let taken = state.heardOf(gossip(name, port: 7001 + index), now: start)
+            #expect(taken)
+            _ = state.detector.add(name, incarnation: 5, now: start)
+        }
+        // The directory (this node and two members) is full, and nobody is down: refused.
+        let refused = state.heardOf(gossip("c", port: 7003), now: start)
+        #expect(!refused)
+        _ = state.detector.left("a", now: start + .seconds(1))
+        let taken = state.heardOf(gossip("c", port: 7003), now: start + .seconds(2))
+        #expect(taken)
+        #expect(Set(state.directory.keys) == ["me", "b", "c"])
+        #expect(state.detector.members["a"] == nil)
+        let forgotten = state.takeForgotten()
+        #expect(forgotten == ["a"])
+        let again = state.takeForgotten()
+        #expect(again.isEmpty)
+    }
 }

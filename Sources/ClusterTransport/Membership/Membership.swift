@@ -425,6 +425,14 @@ struct Membership<Connection: AnyObject> {
         return closing
     }
 
+    /// A `down` member SWIM let go of (its place went to a new one): its record goes too, and the
+    /// connection to close if one was left.
+    mutating func forget(_ name: String) -> Connection? {
+        guard let record = records[name], record.status == .down else { return nil }
+        remove(name)
+        return record.connection
+    }
+
     // MARK: Storing
 
     private mutating func store(_ record: Record) {

@@ -105,6 +105,8 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         case send(Message, to: String)
         /// A member's status changed, as this node now believes.
         case changed(Update)
+        /// A member `down` for longest is no longer held: a new one needed its place.
+        case forgotten(String)
     }
 
     /// A probe this node is waiting on.
@@ -130,6 +132,8 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     public let settings: Settings
     public private(set) var members: [String: Update] = [:]
     private var suspectedAt: [String: ContinuousClock.Instant] = [:]
+    /// When each `down` member was found so: the one down longest makes room in a full table.
+    private var downSince: [String: ContinuousClock.Instant] = [:]
     private var order: [String] = []
     private var probes: [UInt64: Probe] = [:]
     private var nextSequence: UInt64 = 1
@@ -389,21 +393,34 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
     private mutating func apply(_ update: Update, now: ContinuousClock.Instant) -> [Action] {
         // An incarnation beyond the clock's is made up (see `Settings.incarnationLead`).
         guard update.name != name, update.incarnation <= incarnationCeiling(at: now) else { return [] }
+        var actions: [Action] = []
         if let current = members[update.name] {
             guard update.overrides(current) else { return [] }
             // `down` ends an incarnation: only a new one brings the member back.
             if current.status == .down, update.incarnation <= current.incarnation { return [] }
         } else if members.count >= settings.maxMembers {
-            // Gossip cannot grow this node's memory without end, whatever names a peer makes up.
-            return []
+            // Gossip cannot grow this node's memory without end, whatever names a peer makes up:
+            // a new member takes the place of the one `down` longest (gone for good, or a made-up
+            // name nobody could reach), so neither churn nor fakes keep real nodes out; with
+            // every member live it is not taken.
+            guard let room = longestDown() else { return [] }
+            forget(room)
+            actions.append(.forgotten(room))
         }
         if members[update.name].map({ ($0.status == .down) != (update.status == .down) }) ?? true {
             neighbours = nil
         }
         members[update.name] = update
         switch update.status {
-        case .suspect: suspectedAt[update.name] = suspectedAt[update.name] ?? now
-        case .alive, .down: suspectedAt[update.name] = nil
+        case .suspect:
+            suspectedAt[update.name] = suspectedAt[update.name] ?? now
+            downSince[update.name] = nil
+        case .alive:
+            suspectedAt[update.name] = nil
+            downSince[update.name] = nil
+        case .down:
+            suspectedAt[update.name] = nil
+            downSince[update.name] = downSince[update.name] ?? now
         }
         if !order.contains(update.name) {
             // At a random place in the round: nodes that learnt of the same members in the same
@@ -415,7 +432,31 @@ public struct SWIMDetector<Random: RandomNumberGenerator> {
         }
         // Our own verdict of `down` is not gossiped: each node reaches it by itself.
         if update.status != .down { remember(update) } else { gossip[update.name] = nil }
-        return [.changed(update)]
+        return actions + [.changed(update)]
+    }
+
+    /// The member `down` for longest, if any.
+    func longestDown() -> String? {
+        downSince.min { ($0.value, $0.key) < ($1.value, $1.key) }?.key
+    }
+
+    /// Lets go of a `down` member entirely (`longestDown`): a live one is never forgotten.
+    mutating func forget(_ member: String) {
+        guard members[member]?.status == .down else { return }
+        members[member] = nil
+        suspectedAt[member] = nil
+        downSince[member] = nil
+        gossip[member] = nil
+        syncAnswered[member] = nil
+        if let place = order.firstIndex(of: member) {
+            order.remove(at: place)
+            if place < probeCursor { probeCursor -= 1 }
+        }
+        if let place = probeOrder.firstIndex(of: member) {
+            probeOrder.remove(at: place)
+            if place < neighbourCursor { neighbourCursor -= 1 }
+        }
+        neighbours = nil
     }
 
     private mutating func remember(_ update: Update) {

@@ -24,6 +24,8 @@ struct SWIMState {
     private(set) var directory: [String: Entry]
     /// Pulls of a member's node state under way: the version asked for and when.
     var pulls: [String: (version: UInt64, at: ContinuousClock.Instant)] = [:]
+    /// Members let go of to make room (`makeRoom`), for the system to forget as well.
+    private(set) var forgotten: [String] = []
     private let local: String
 
     init(local: ClusterNode, role: String, settings: Detector.Settings, incarnation: UInt64) {
@@ -37,7 +39,7 @@ struct SWIMState {
     mutating func met(_ node: ClusterNode, role: String, incarnation: UInt64?) {
         guard node.name != local else { return }
         let known = directory[node.name]
-        guard known != nil || directory.count < detector.settings.maxMembers else { return }
+        guard known != nil || directory.count < detector.settings.maxMembers || makeRoom() else { return }
         var entry = known ?? Entry(node: node, role: role, incarnation: incarnation ?? 0)
         if entry.node != node {
             entry = Entry(node: node, role: role, incarnation: max(incarnation ?? 0, entry.incarnation))
@@ -61,13 +63,35 @@ struct SWIMState {
                     || (gossip.incarnation == known.incarnation && gossip.node == known.node
                         && gossip.stateVersion > known.stateVersion)
             else { return false }
-        } else if directory.count >= detector.settings.maxMembers {
+        } else if directory.count >= detector.settings.maxMembers, !makeRoom() {
             return false
         }
         directory[gossip.node.name] = Entry(
             node: gossip.node, role: gossip.role, incarnation: gossip.incarnation, stateVersion: gossip.stateVersion,
             keys: gossip.keys)
         return true
+    }
+
+    /// Room in a full directory: the member `down` longest goes, from the detector too. False when
+    /// every member is live (a new name is then not taken).
+    private mutating func makeRoom() -> Bool {
+        guard let name = detector.longestDown() else { return false }
+        forget(name)
+        return true
+    }
+
+    /// Lets go of a member the detector has forgotten or is to forget (`down` only).
+    mutating func forget(_ name: String) {
+        detector.forget(name)
+        guard detector.members[name] == nil, directory.removeValue(forKey: name) != nil else { return }
+        pulls[name] = nil
+        forgotten.append(name)
+    }
+
+    /// The members let go of since last asked.
+    mutating func takeForgotten() -> [String] {
+        defer { forgotten = [] }
+        return forgotten
     }
 
     /// This node's registrations changed: its entry says so, and a new incarnation spreads it.

@@ -129,6 +129,8 @@ extension ClusterSystem {
         var changed = false
         for action in actions {
             switch action {
+            case .forgotten(let name):
+                state.swim?.forget(name)
             case .send(let message, let name):
                 guard let entry = state.swim?.directory[name], let packet = state.swim?.packet(for: message) else {
                     continue
@@ -156,6 +158,11 @@ extension ClusterSystem {
                 if status == .down, before != nil, before != .down { effects.downed.append(update.name) }
                 changed = true
             }
+        }
+        // Members let go of to make room (here or while a packet's addresses were taken in).
+        for name in state.swim?.takeForgotten() ?? [] {
+            if let closing = state.membership.forget(name) { effects.closing.append(closing) }
+            changed = true
         }
         if changed { publishChanges(&state) }
         return effects
