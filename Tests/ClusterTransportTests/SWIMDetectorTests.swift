@@ -29,6 +29,21 @@ import Testing
         }
     }
 
+    /// Ticks `periods` probe periods from `start`, every probe answered at once: who was probed.
+    static func probedWhenAllAnswer(_ detector: inout Detector, from start: ContinuousClock.Instant, periods: Int)
+        -> Set<String>
+    {
+        var probed: Set<String> = []
+        for period in 0..<periods {
+            let now = start + .milliseconds(500 * period)
+            for ping in pings(detector.tick(now: now)) {
+                probed.insert(ping.to)
+                _ = detector.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
+            }
+        }
+        return probed
+    }
+
     static func changes(_ actions: [Detector.Action]) -> [Detector.Update] {
         actions.compactMap {
             if case .changed(let update) = $0 { return update }
@@ -420,14 +435,7 @@ extension SWIMDetectorTests {
         #expect(refused.isEmpty)
         #expect(Set(me.members.keys) == ["c", "d", "e"])
         // A forgotten member is probed no more; the live ones still are.
-        var probed: Set<String> = []
-        for period in 0..<12 {
-            let now = start + .seconds(6) + .milliseconds(500 * period)
-            for ping in Self.pings(me.tick(now: now)) {
-                probed.insert(ping.to)
-                _ = me.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
-            }
-        }
+        let probed = Self.probedWhenAllAnswer(&me, from: start + .seconds(6), periods: 12)
         #expect(probed.isSubset(of: ["c", "d", "e"]) && !probed.isEmpty)
     }
 
@@ -461,14 +469,7 @@ extension SWIMDetectorTests {
         var observers: [String: Set<String>] = [:]
         for name in names {
             var (detector, start) = Self.detector(name, members: names.filter { $0 != name })
-            var probed: Set<String> = []
-            for period in 0..<40 {
-                let now = start + .milliseconds(500 * period)
-                for ping in Self.pings(detector.tick(now: now)) {
-                    probed.insert(ping.to)
-                    _ = detector.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
-                }
-            }
+            let probed = Self.probedWhenAllAnswer(&detector, from: start, periods: 40)
             #expect(probed == Set(detector.ringSuccessors()))
             #expect((1...Self.settings.probeRings).contains(probed.count), "\(name) probed \(probed)")
             for target in probed { observers[target, default: []].insert(name) }
@@ -490,14 +491,7 @@ extension SWIMDetectorTests {
         let after = me.ringSuccessors()
         #expect(!after.contains(gone))
         #expect(after.count >= before.count - 1 && !after.isEmpty)
-        var probedAfter: Set<String> = []
-        for period in 0..<20 {
-            let now = start + .seconds(5) + .milliseconds(500 * period)
-            for ping in Self.pings(me.tick(now: now)) {
-                probedAfter.insert(ping.to)
-                _ = me.receive(.ack(sequence: ping.sequence, updates: []), from: ping.to, now: now)
-            }
-        }
+        let probedAfter = Self.probedWhenAllAnswer(&me, from: start + .seconds(5), periods: 20)
         #expect(probedAfter == Set(after))
     }
 

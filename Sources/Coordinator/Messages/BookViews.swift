@@ -131,6 +131,16 @@ public struct BookPages: Codable, Sendable, Equatable {
     public var book: Book
     public var pages: [Page]
 
+    /// A slice from `offset`: the next one starts after its pages, unless it reached the end.
+    init(offset: Int, limit: Int, book: Book, pages: [Page]) {
+        let next = offset + pages.count
+        self.offset = offset
+        self.limit = limit
+        self.nextOffset = next < book.totalPages && !pages.isEmpty ? next : nil
+        self.book = book
+        self.pages = pages
+    }
+
     private enum CodingKeys: String, CodingKey { case offset, limit, nextOffset, book, pages }
 
     public func encode(to encoder: any Encoder) throws {

@@ -519,9 +519,8 @@ final class SQLiteBookStore: BookStore {
             }
             let records = try PageRecord.filter(Column("book_id") == id).order(Column("page_number"))
                 .limit(limit, offset: offset).fetchAll(db)
-            let next = offset + records.count
             return BookPages(
-                offset: offset, limit: limit, nextOffset: next < book.totalPages && !records.isEmpty ? next : nil,
+                offset: offset, limit: limit,
                 book: .init(
                     id: id, title: book.title, totalPages: book.totalPages,
                     processingStatus: ProcessingStatus(rawValue: book.processingStatus) ?? .pending),

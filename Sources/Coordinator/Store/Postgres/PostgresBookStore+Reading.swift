@@ -80,9 +80,8 @@ extension PostgresBookStore {
                         },
                         engine: row.13))
             }
-            let next = offset + pages.count
             return BookPages(
-                offset: offset, limit: limit, nextOffset: next < book.total && !pages.isEmpty ? next : nil,
+                offset: offset, limit: limit,
                 book: .init(
                     id: id, title: book.title, totalPages: book.total,
                     processingStatus: ProcessingStatus(rawValue: book.status) ?? .pending),
