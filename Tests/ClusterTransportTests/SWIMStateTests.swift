@@ -30,6 +30,38 @@ import Testing
         #expect(state.directory["w"]?.node.port == 7002)
     }
 
+    /// Gossip cannot move a member whose process this node holds a connection to (it proved
+    /// itself in its handshake); without a connection, gossip at a higher incarnation is all there
+    /// is to go by, and is taken.
+    @Test func gossipDoesNotMoveAMemberThisNodeIsConnectedTo() {
+        let start = ContinuousClock.now
+        let me = ClusterNode(name: "me", host: "127.0.0.1", port: 7000, incarnation: 1)
+        var state = SWIMState(
+            local: me, role: "coordinator", settings: SWIMDetector<SystemRandomNumberGenerator>.Settings(),
+            incarnation: 1_000)
+        let live = ClusterNode(name: "w", host: "127.0.0.1", port: 7001, incarnation: 9)
+        state.met(live, role: "worker", incarnation: 5)
+        let elsewhere = SWIMPacket.Gossip(
+            node: ClusterNode(name: "w", host: "127.0.0.1", port: 6666, incarnation: 10), role: "worker",
+            incarnation: 6, status: 0)
+        let moved = state.heardOf(elsewhere, now: start, connected: [live])
+        #expect(!moved)
+        #expect(state.directory["w"]?.node == live)
+        // The same news about the process this node is connected to is still taken.
+        var news = SWIMPacket.Gossip(node: live, role: "worker", incarnation: 6, status: 0, stateVersion: 3)
+        news.keys = ["page-worker"]
+        let taken = state.heardOf(news, now: start, connected: [live])
+        #expect(taken)
+        #expect(state.directory["w"]?.keys == ["page-worker"])
+        // Once that connection is gone, a newer incarnation elsewhere is taken.
+        let later = SWIMPacket.Gossip(
+            node: ClusterNode(name: "w", host: "127.0.0.1", port: 7002, incarnation: 11), role: "worker",
+            incarnation: 7, status: 0)
+        let after = state.heardOf(later, now: start, connected: [])
+        #expect(after)
+        #expect(state.directory["w"]?.node.port == 7002)
+    }
+
     /// A full address directory makes room the way the detector does: the member `down` longest
     /// goes from both, and the system is told so it forgets the member too.
     @Test func aFullDirectoryLetsGoOfTheMemberDownLongest() {

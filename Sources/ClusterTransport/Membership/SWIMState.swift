@@ -51,9 +51,15 @@ struct SWIMState {
 
     /// A member named by gossip: taken unless what is known of it is newer, or its incarnation is
     /// beyond the clock's (made up: held, it would pin a wrong address no true gossip could
-    /// replace). Returns whether it told anything new.
+    /// replace), or it would move a member whose process this node is connected to (`connected`:
+    /// that process proved itself in its handshake and answers there, and a wrong address gossiped
+    /// at a plausible incarnation would turn this node's probes away from it; a new process of the
+    /// member is met when it connects, and gossip of it is taken once the old connection closes).
+    /// Returns whether it told anything new.
     @discardableResult
-    mutating func heardOf(_ gossip: SWIMPacket.Gossip, now: ContinuousClock.Instant) -> Bool {
+    mutating func heardOf(
+        _ gossip: SWIMPacket.Gossip, now: ContinuousClock.Instant, connected: Set<ClusterNode> = []
+    ) -> Bool {
         guard gossip.node.name != local, gossip.incarnation <= detector.incarnationCeiling(at: now) else {
             return false
         }
@@ -63,6 +69,7 @@ struct SWIMState {
                     || (gossip.incarnation == known.incarnation && gossip.node == known.node
                         && gossip.stateVersion > known.stateVersion)
             else { return false }
+            if gossip.node != known.node, connected.contains(known.node) { return false }
         } else if directory.count >= detector.settings.maxMembers, !makeRoom() {
             return false
         }
@@ -130,14 +137,15 @@ struct SWIMState {
 
     /// Takes a packet's addresses in and gives the detector's message (nil when malformed), and the
     /// members whose entries changed.
-    mutating func message(from packet: SWIMPacket, now: ContinuousClock.Instant) -> (Detector.Message, news: [String])?
-    {
+    mutating func message(
+        from packet: SWIMPacket, now: ContinuousClock.Instant, connected: Set<ClusterNode> = []
+    ) -> (Detector.Message, news: [String])? {
         var updates: [Detector.Update] = []
         var news: [String] = []
         let bound = packet.kind.isSync ? SWIMPacket.maximumSyncEntries : detector.settings.maxPiggyback
         for entry in packet.gossip.prefix(bound) {
             guard let status = Detector.Status(rawValue: Int(entry.status)) else { return nil }
-            if heardOf(entry, now: now) { news.append(entry.node.name) }
+            if heardOf(entry, now: now, connected: connected) { news.append(entry.node.name) }
             updates.append(.init(name: entry.node.name, incarnation: entry.incarnation, status: status))
         }
         guard let message = detectorMessage(packet, updates: updates) else { return nil }

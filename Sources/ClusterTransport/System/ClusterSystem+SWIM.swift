@@ -63,7 +63,10 @@ extension ClusterSystem {
                 guard !state.isShutDown, runsSWIM else { return SWIMEffects() }
                 state.membership.heard(from: connection.peer.name, incarnation: connection.peer.incarnation, now: now)
                 state.swim!.met(connection.peer, role: connection.peerRole, incarnation: nil)
-                guard let (message, news) = state.swim!.message(from: packet, now: now) else { return SWIMEffects() }
+                let connected = connectedPeers(in: state)
+                guard let (message, news) = state.swim!.message(from: packet, now: now, connected: connected) else {
+                    return SWIMEffects()
+                }
                 let actions = state.swim!.detector.receive(message, from: connection.peer.name, now: now)
                 var effects = carryOut(actions, state: &state, now: now)
                 effects.pulls += pullsDue(among: news, state: &state, now: now)
@@ -81,6 +84,7 @@ extension ClusterSystem {
         var actions = state.swim!.detector.add(
             hello.node.name, incarnation: nodeState?.swimIncarnation ?? 0, now: now)
         var news: [String] = []
+        let connected = connectedPeers(in: state)
         for known in nodeState?.members ?? [] where known.node.name != hello.node.name {
             guard let incarnation = known.swimIncarnation, known.node.name != node.name else { continue }
             let gossip = SWIMPacket.Gossip(
@@ -90,7 +94,7 @@ extension ClusterSystem {
                 keys: Array(
                     (known.keys ?? []).filter { $0.utf8.count <= SWIMPacket.maximumKeyLength }
                         .prefix(SWIMPacket.maximumKeys)))
-            if state.swim!.heardOf(gossip, now: now) { news.append(known.node.name) }
+            if state.swim!.heardOf(gossip, now: now, connected: connected) { news.append(known.node.name) }
             actions += state.swim!.detector.add(known.node.name, incarnation: incarnation, announce: false, now: now)
         }
         var effects = carryOut(actions, state: &state, now: now)
@@ -166,6 +170,12 @@ extension ClusterSystem {
         }
         if changed { publishChanges(&state) }
         return effects
+    }
+
+    /// The processes this node holds a connection to, dialled or accepted, as their handshakes
+    /// proved them.
+    private func connectedPeers(in state: SystemState) -> Set<ClusterNode> {
+        Set(state.inbound.values.map(\.peer)).union(state.membership.records.values.compactMap { $0.connection?.peer })
     }
 
     /// A connection to that very process, dialled or accepted.
