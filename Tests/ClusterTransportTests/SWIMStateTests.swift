@@ -5,15 +5,20 @@ import Testing
 /// What a node keeps of the members' addresses and registrations, as gossip and handshakes
 /// bring them.
 @Suite struct SWIMStateTests {
+    /// The state of a coordinator `me` (its SWIM incarnation 1 000) with default settings.
+    static func state(maxMembers: Int? = nil) -> SWIMState {
+        var settings = SWIMDetector<SystemRandomNumberGenerator>.Settings()
+        if let maxMembers { settings.maxMembers = maxMembers }
+        let me = ClusterNode(name: "me", host: "127.0.0.1", port: 7000, incarnation: 1)
+        return SWIMState(local: me, role: "coordinator", settings: settings, incarnation: 1_000)
+    }
+
     /// A certified peer gossiping a member at `UInt64.max` with a wrong address: held, no true
     /// gossip (always at a lower incarnation) could ever replace it, and this node would dial the
     /// wrong address for good.
     @Test func anAddressAtAnIncarnationBeyondTheClockIsNotHeld() {
         let start = ContinuousClock.now
-        let me = ClusterNode(name: "me", host: "127.0.0.1", port: 7000, incarnation: 1)
-        var state = SWIMState(
-            local: me, role: "coordinator", settings: SWIMDetector<SystemRandomNumberGenerator>.Settings(),
-            incarnation: 1_000)
+        var state = Self.state()
         func gossip(port: Int, incarnation: UInt64) -> SWIMPacket.Gossip {
             SWIMPacket.Gossip(
                 node: ClusterNode(name: "w", host: "127.0.0.1", port: port, incarnation: 9), role: "worker",
@@ -35,10 +40,7 @@ import Testing
     /// is to go by, and is taken.
     @Test func gossipDoesNotMoveAMemberThisNodeIsConnectedTo() {
         let start = ContinuousClock.now
-        let me = ClusterNode(name: "me", host: "127.0.0.1", port: 7000, incarnation: 1)
-        var state = SWIMState(
-            local: me, role: "coordinator", settings: SWIMDetector<SystemRandomNumberGenerator>.Settings(),
-            incarnation: 1_000)
+        var state = Self.state()
         let live = ClusterNode(name: "w", host: "127.0.0.1", port: 7001, incarnation: 9)
         state.met(live, role: "worker", incarnation: 5)
         let elsewhere = SWIMPacket.Gossip(
@@ -66,10 +68,7 @@ import Testing
     /// goes from both, and the system is told so it forgets the member too.
     @Test func aFullDirectoryLetsGoOfTheMemberDownLongest() {
         let start = ContinuousClock.now
-        let me = ClusterNode(name: "me", host: "127.0.0.1", port: 7000, incarnation: 1)
-        var settings = SWIMDetector<SystemRandomNumberGenerator>.Settings()
-        settings.maxMembers = 3
-        var state = SWIMState(local: me, role: "coordinator", settings: settings, incarnation: 1_000)
+        var state = Self.state(maxMembers: 3)
         func gossip(_ name: String, port: Int) -> SWIMPacket.Gossip {
             SWIMPacket.Gossip(
                 node: ClusterNode(name: name, host: "127.0.0.1", port: port, incarnation: 9), role: "worker",

@@ -30,8 +30,14 @@ trap cleanup EXIT
 
 up=""
 for _ in $(seq 1 120); do
+    # Both workers listed, and the gateway reaches the coordinator: its registration can come a
+    # moment after the nodes, and until then uploads are refused with 503 (CI saw the first two).
     if curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/cluster/" 2>/dev/null \
-        | grep '"worker-1"' | grep -q '"worker-2"'; then up=1; break; fi
+        | grep '"worker-1"' | grep -q '"worker-2"' \
+        && curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/books/" 2>/dev/null; then
+        up=1
+        break
+    fi
     if ! kill -0 "$CLUSTER" 2>/dev/null; then break; fi
     sleep 0.5
 done

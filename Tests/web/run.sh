@@ -52,10 +52,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_workers() { # URL WORKER [curl options…]: until the cluster lists WORKER (about a minute at most)
+wait_for_workers() { # URL WORKER [curl options…]: until the cluster lists WORKER and the gateway
+    # reaches the coordinator (its registration can come a moment after the nodes; until then the
+    # API answers 503) — about a minute at most
     local url="$1" worker="$2"; shift 2
     for _ in $(seq 1 120); do
-        if curl -fsS "$@" "$url/api/cluster/" 2>/dev/null | grep -q "\"$worker\""; then return 0; fi
+        if curl -fsS "$@" "$url/api/cluster/" 2>/dev/null | grep -q "\"$worker\"" \
+            && curl -fsS -o /dev/null "$@" "$url/api/books/" 2>/dev/null; then return 0; fi
         sleep 0.5
     done
     echo "the cluster at $url did not come up: see test-output/web-cluster*.log" >&2
