@@ -95,6 +95,12 @@ struct SWIMState {
         forgotten.append(name)
     }
 
+    /// Whether some entry of `packet` names a known member at another process: only then is the
+    /// set of connected processes (`heardOf`'s `connected`) worth building for it.
+    func wouldMove(_ packet: SWIMPacket) -> Bool {
+        packet.gossip.contains { gossip in directory[gossip.node.name].map { $0.node != gossip.node } ?? false }
+    }
+
     /// The members let go of since last asked.
     mutating func takeForgotten() -> [String] {
         defer { forgotten = [] }

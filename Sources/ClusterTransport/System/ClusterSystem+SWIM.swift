@@ -63,7 +63,8 @@ extension ClusterSystem {
                 guard !state.isShutDown, runsSWIM else { return SWIMEffects() }
                 state.membership.heard(from: connection.peer.name, incarnation: connection.peer.incarnation, now: now)
                 state.swim!.met(connection.peer, role: connection.peerRole, incarnation: nil)
-                let connected = connectedPeers(in: state)
+                // Built from every member record, so only for a packet that would move a member.
+                let connected = state.swim!.wouldMove(packet) ? connectedPeers(in: state) : []
                 guard let (message, news) = state.swim!.message(from: packet, now: now, connected: connected) else {
                     return SWIMEffects()
                 }
