@@ -115,6 +115,7 @@ struct FlowCluster {
     let coordinatorSystem: ClusterSystem
     let workerSystem: ClusterSystem
     let coordinator: Coordinator
+    let coordinatorSettings: CoordinatorSettings
 
     static func start(maxAttempts: Int = 3, jobLease: Duration = .seconds(30)) async throws -> FlowCluster {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flow-\(UUID().uuidString)")
@@ -152,7 +153,8 @@ struct FlowCluster {
             try await Task.sleep(for: .milliseconds(20))
         }
         return FlowCluster(
-            folder: folder, coordinatorSystem: coordinatorSystem, workerSystem: workerSystem, coordinator: coordinator)
+            folder: folder, coordinatorSystem: coordinatorSystem, workerSystem: workerSystem, coordinator: coordinator,
+            coordinatorSettings: coordinatorSettings)
     }
 
     func upload(_ name: String, metadata: UploadMetadata = UploadMetadata(), progress: ClusterActorID? = nil)
@@ -344,6 +346,35 @@ struct CoordinatorFlowTests {
             (try? FileManager.default.contentsOfDirectory(atPath: cluster.folder.appendingPathComponent("uploads").path))
             ?? []
         #expect(spooled.isEmpty)
+        await cluster.stop()
+    }
+
+    /// A standby that wins the lease back on the same node starts a new coordinator, which clears
+    /// the upload folder under the old one's open uploads (the PostgreSQL soak saw this).
+    @Test func anUploadOpenWhenItsCoordinatorIsReplacedIsRefusedAsATakeover() async throws {
+        let cluster = try await FlowCluster.start()
+        let data = try Data(contentsOf: fixture("english-40p"))
+        let id = try await cluster.coordinator.beginUpload()
+        try await cluster.coordinator.appendUpload(id, chunk: data)
+        await cluster.coordinator.whenLocal { await $0.stop() }
+        let successor = try Coordinator(
+            actorSystem: cluster.coordinatorSystem, settings: cluster.coordinatorSettings,
+            logger: Logger(label: "test.successor"))
+        try await successor.whenLocal { try await $0.start() }
+
+        do {
+            _ = try await cluster.coordinator.inspectUpload(id)
+            Issue.record("the replaced coordinator inspected an upload whose file is gone")
+        } catch let error as LectorError {
+            #expect(error.status == 503)
+            #expect(error.code == "coordinator_changed", "\(error)")
+        }
+        await #expect(throws: LectorError.coordinatorChanged) { _ = try await cluster.coordinator.beginUpload() }
+        // The client sends it again, to the coordinator now in charge.
+        let again = try await successor.beginUpload()
+        try await successor.appendUpload(again, chunk: data)
+        #expect(try await successor.inspectUpload(again).totalPages == 40)
+        await successor.whenLocal { await $0.stop() }
         await cluster.stop()
     }
 }

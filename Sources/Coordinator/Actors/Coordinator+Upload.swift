@@ -4,6 +4,8 @@ import Foundation
 
 extension Coordinator {
     public distributed func beginUpload() throws -> String {
+        // A stopped coordinator's next one may already have cleared the upload folder.
+        guard !stopped else { throw LectorError.coordinatorChanged }
         let (spool, dropped) = try library.beginUpload()
         for id in dropped { logger.warning("dropping upload \(id): no data for ten minutes") }
         return spool.id
@@ -35,6 +37,9 @@ extension Coordinator {
             return UploadInspection(totalPages: reader.pageCount, bytes: spool.bytes)
         } catch {
             discard(uploadId)
+            // The next coordinator on this node clears the upload folder as it starts, so a file
+            // gone mid-way is a takeover, not a damaged PDF.
+            if stopped { throw LectorError.coordinatorChanged }
             throw Self.lectorError(for: error)
         }
     }
@@ -185,8 +190,14 @@ extension Coordinator {
         }
     }
 
+    /// The open upload `id`; none is, once this coordinator is stopped (its next one may
+    /// have removed the file), and the client is told to send it again.
     func spool(_ id: String) throws -> UploadSpool {
-        try library.spool(id)
+        guard !stopped else {
+            discard(id)
+            throw LectorError.coordinatorChanged
+        }
+        return try library.spool(id)
     }
 
     func discard(_ id: String) {
