@@ -419,6 +419,42 @@ struct BookStoreConformanceTests {
         #expect(try await store.leaseHolder()?.epoch == second)
     }
 
+    /// An outage is answered 503 (try again), a wrong request is not hidden behind one: the errors
+    /// here are the ones PostgreSQL and postgres-nio really give.
+    @Test func theStoreTellsADatabaseOutageFromAFailedRequest() async throws {
+        let store = try PostgresBookStore(
+            url: try await PostgresServer.shared.freshDatabase(), logger: Logger(label: "test"))
+        try await store.prepare()
+        func failure(_ body: @escaping @Sendable (PostgresConnection) async throws -> Void) async -> (any Error)? {
+            do {
+                try await store.transaction(body)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let missingTable = await failure {
+            _ = try await $0.query("SELECT * FROM no_such_table", logger: Logger(label: "t"))
+        }
+        #expect(missingTable.map(store.isOutage) == false, "\(String(describing: missingTable))")
+        let ownSessionEnded = await failure {
+            _ = try await $0.query("SELECT pg_terminate_backend(pg_backend_pid())", logger: Logger(label: "t"))
+        }
+        #expect(ownSessionEnded.map(store.isOutage) == true, "\(String(describing: ownSessionEnded))")
+        #expect(store.isOutage(DatabaseTimeout(limit: .seconds(30))))
+        #expect(!store.isOutage(LectorError.notFound(book: 1)))
+        // The database still answers after all that.
+        #expect(try await store.summaries().isEmpty)
+
+        await store.close()
+        do {
+            _ = try await store.summaries()
+            Issue.record("a closed store answered")
+        } catch {
+            #expect(store.isOutage(error), "\(error)")
+        }
+    }
+
     @Test func aDeposedCoordinatorsWritesAreRefusedByTheDatabase() async throws {
         let url = try await PostgresServer.shared.freshDatabase()
         let logger = Logger(label: "test.store")

@@ -1,6 +1,7 @@
 import ClusterTransport
 import Distributed
 import Foundation
+import LectorTestSupport
 import Logging
 import PageWorker
 import Synchronization
@@ -117,7 +118,9 @@ struct FlowCluster {
     let coordinator: Coordinator
     let coordinatorSettings: CoordinatorSettings
 
-    static func start(maxAttempts: Int = 3, jobLease: Duration = .seconds(30)) async throws -> FlowCluster {
+    static func start(
+        maxAttempts: Int = 3, jobLease: Duration = .seconds(30), store: CoordinatorSettings.Store = .sqlite
+    ) async throws -> FlowCluster {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flow-\(UUID().uuidString)")
         let authority = try CertificateAuthority.create(clusterName: "flow")
         func settings(_ name: String, seeds: [ClusterSettings.Seed]) throws -> ClusterSettings {
@@ -140,6 +143,7 @@ struct FlowCluster {
             uploadDirectory: folder.appendingPathComponent("uploads").path, maxAttempts: maxAttempts,
             jobLease: jobLease)
         coordinatorSettings.retryBackoff = .milliseconds(20)
+        coordinatorSettings.store = store
         let coordinator = try Coordinator(
             actorSystem: coordinatorSystem, settings: coordinatorSettings, logger: Logger(label: "test.coordinator"))
         try await coordinator.whenLocal { try await $0.start() }
@@ -375,6 +379,46 @@ struct CoordinatorFlowTests {
         try await successor.appendUpload(again, chunk: data)
         #expect(try await successor.inspectUpload(again).totalPages == 40)
         await successor.whenLocal { await $0.stop() }
+        await cluster.stop()
+    }
+
+    /// A coordinator stopped under a request (deposed, or shutting down) lets go of its database:
+    /// the client is told to try again (503), as it would be by the next coordinator, not that the
+    /// server broke (500).
+    @Test func aStoppedCoordinatorTellsItsClientsToTryAgain() async throws {
+        let cluster = try await FlowCluster.start(
+            store: .postgres(url: try await PostgresServer.shared.freshDatabase()))
+        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let created = try await cluster.upload("english-8p")
+        #expect(try await cluster.waitUntilSettled(created.bookId).processingStatus == .completed)
+        #expect(try await cluster.coordinator.listBooks().count == 1)
+
+        await cluster.coordinator.whenLocal { await $0.stop() }
+        let coordinator = cluster.coordinator
+        let book = created.bookId
+        let requests: [(String, () async throws -> Void)] = [
+            ("list", { _ = try await coordinator.listBooks() }),
+            ("status", { _ = try await coordinator.status(book: book) }),
+            ("pages", { _ = try await coordinator.pages(book: book, offset: 0, limit: nil) }),
+            ("audio", { _ = try await coordinator.audio(book: book, page: 1, offset: 0, length: 100) }),
+            (
+                "live audio",
+                { _ = try await coordinator.liveAudio(book: book, page: 1, offset: 0, length: 100, attempt: nil) }
+            ),
+            ("save position", { _ = try await coordinator.savePosition(book: book, page: 2, seconds: 1) }),
+            ("delete", { try await coordinator.delete(book: book) }),
+        ]
+        for (name, request) in requests {
+            do {
+                try await request()
+                Issue.record("\(name) was answered by a stopped coordinator")
+            } catch let error as LectorError {
+                #expect(error == LectorError.coordinatorChanged, "\(name): \(error)")
+            } catch {
+                Issue.record("\(name): \(error) is not a client's answer")
+            }
+        }
         await cluster.stop()
     }
 }

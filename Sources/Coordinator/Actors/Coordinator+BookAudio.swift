@@ -7,7 +7,7 @@ extension Coordinator {
     /// once every page is ready, then served from this coordinator's disk (any coordinator can
     /// build it again from the stored pages).
     public distributed func bookAudio(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
-        let path = try await bookAudioFile(book: book)
+        let path = try await answering { try await bookAudioFile(book: book) }
         return try AudioFiles.sliceFile(audioStore.localURL(path), offset: offset, length: min(max(length, 0), 4 << 20))
     }
 
@@ -18,7 +18,7 @@ extension Coordinator {
     /// takes about a second per ten minutes of speech, so a request waits a few seconds for it
     /// and is then answered 409 `audio_not_ready` (try again) while it goes on.
     public distributed func bookAudioM4B(book: Int64, offset: Int, length: Int) async throws -> AudioSlice {
-        let source = audioStore.localURL(try await bookAudioFile(book: book))
+        let source = audioStore.localURL(try await answering { try await bookAudioFile(book: book) })
         let relative = "books/\(book)/book.m4b"
         let output = audioStore.localURL(relative)
         if !FileManager.default.fileExists(atPath: output.path) {

@@ -4,15 +4,15 @@ import Foundation
 
 extension Coordinator {
     public distributed func listBooks() async throws -> [BookSummary] {
-        try await store.summaries()
+        try await answering { try await store.summaries() }
     }
 
     public distributed func detail(book: Int64) async throws -> BookDetail {
-        try await store.detail(book: book)
+        try await answering { try await store.detail(book: book) }
     }
 
     public distributed func status(book: Int64) async throws -> BookStatus {
-        try await store.status(book: book)
+        try await answering { try await store.status(book: book) }
     }
 
     /// Pages answered at most this many at a time (a 5000-page book's texts are megabytes).
@@ -22,12 +22,14 @@ extension Coordinator {
         guard offset >= 0, offset <= Int(Int32.max), (limit ?? 1) > 0 else {
             throw LectorError.badRequest("offset must be ≥ 0 and limit ≥ 1.")
         }
-        return try await store.pages(
-            book: book, offset: offset, limit: min(limit ?? Self.maxPagesPerRequest, Self.maxPagesPerRequest))
+        return try await answering {
+            try await store.pages(
+                book: book, offset: offset, limit: min(limit ?? Self.maxPagesPerRequest, Self.maxPagesPerRequest))
+        }
     }
 
     public distributed func retry(book: Int64) async throws -> RetryOutcome {
-        let keys = try await store.requeueFailed(book: book)
+        let keys = try await answering { try await store.requeueFailed(book: book) }
         await enqueue(keys)
         if !keys.isEmpty {
             await emitProgress(book)
@@ -39,15 +41,15 @@ extension Coordinator {
 
     /// Where the book's listener was (page 1 at 0 s when nothing was saved).
     public distributed func position(book: Int64) async throws -> ListeningPosition {
-        try await store.position(book: book)
+        try await answering { try await store.position(book: book) }
     }
 
     public distributed func savePosition(book: Int64, page: Int, seconds: Double) async throws -> ListeningPosition {
-        try await store.savePosition(book: book, page: page, seconds: seconds)
+        try await answering { try await store.savePosition(book: book, page: page, seconds: seconds) }
     }
 
     public distributed func delete(book: Int64) async throws {
-        try await store.deleteBook(book)
+        try await answering { try await store.deleteBook(book) }
         // Answers still on their way for this book find no lease and are dropped before any file
         // is written; answers accepted and not yet written lose their files now.
         dispatcher.forget(book: book)
@@ -65,7 +67,7 @@ extension Coordinator {
     public distributed func audio(book: Int64, page: Int, offset: Int, length: Int) async throws
         -> AudioSlice
     {
-        guard let path = try await store.audioPath(PageKey(book: book, page: page)) else {
+        guard let path = try await answering({ try await store.audioPath(PageKey(book: book, page: page)) }) else {
             throw LectorError(
                 status: 404, code: "audio_not_found", message: "Book \(book) has no audio for page \(page)."
             )
@@ -73,6 +75,8 @@ extension Coordinator {
         do {
             return try await audioStore.slice(path, offset: offset, length: min(max(length, 0), 4 << 20))
         } catch {
+            // The audio is there, in a database that is away for now.
+            if store.isOutage(error) { throw LectorError.databaseUnavailable }
             logger.error("[AUDIO] book \(book) page \(page): \(error)")
             throw LectorError(
                 status: 404, code: "audio_not_found",

@@ -17,7 +17,7 @@ extension Coordinator {
         async throws
         -> EventSubscription
     {
-        let status = try await store.status(book: book)
+        let status = try await answering { try await store.status(book: book) }
         let cursor = lastEventID.flatMap { $0.utf8.count <= 64 ? EventCursor($0) : nil }
         var first: [BookEvent]
         if let missed = events.replay(book: book, after: cursor) {

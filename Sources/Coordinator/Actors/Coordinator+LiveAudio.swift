@@ -120,6 +120,14 @@ extension Coordinator {
     public distributed func liveAudio(book: Int64, page: Int, offset: Int, length: Int, attempt: UUID?)
         async throws -> LiveAudioSlice
     {
+        try await answering {
+            try await liveAudioSlice(book: book, page: page, offset: offset, length: length, attempt: attempt)
+        }
+    }
+
+    private func liveAudioSlice(book: Int64, page: Int, offset: Int, length: Int, attempt: UUID?)
+        async throws -> LiveAudioSlice
+    {
         let key = PageKey(book: book, page: page)
         let length = min(max(length, 0), 4 << 20)
         guard offset >= 0 else { throw LectorError.badRequest("offset must be ≥ 0.") }

@@ -78,6 +78,8 @@ extension Coordinator {
         } catch {
             // Deposed by a takeover: the database refused the book, so the client may send it again.
             if error is CoordinatorDeposed || stopped { throw LectorError.coordinatorChanged }
+            // Nothing was made: the client may send the book again once the database is back.
+            if store.isOutage(error) { throw LectorError.databaseUnavailable }
             throw error
         }
         let bookID = book.id!

@@ -27,6 +27,12 @@ public struct LectorError: Error, Codable, Sendable, Equatable, CustomStringConv
         status: 503, code: "coordinator_changed",
         message: "Another coordinator took over while this request was handled; nothing was kept. Send it again.")
 
+    /// The database did not answer (it is restarting, or out of reach): nothing changed, and the
+    /// same request will work once it is back.
+    public static let databaseUnavailable = LectorError(
+        status: 503, code: "database_unavailable",
+        message: "The database is not answering right now; try again in a few seconds.")
+
     public static func unprocessable(_ message: String, code: String) -> LectorError {
         LectorError(status: 422, code: code, message: message)
     }

@@ -60,9 +60,13 @@ protocol BookStore: Sendable {
     nonisolated(nonsending) func totalDuration(book: Int64) async throws -> Double
     /// Lets go of connections; the store is not used after this.
     nonisolated(nonsending) func close() async
+    /// Whether `error`, thrown by this store, says the database is out of reach for now.
+    func isOutage(_ error: any Error) -> Bool
 }
 
 extension BookStore {
+    func isOutage(_ error: any Error) -> Bool { false }
+
     nonisolated(nonsending) func status(book id: Int64) async throws -> BookStatus {
         try await status(book: id, now: Date())
     }

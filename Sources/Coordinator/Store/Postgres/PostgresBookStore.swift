@@ -80,6 +80,8 @@ final class PostgresBookStore: BookStore {
         }
     }
 
+    func isOutage(_ error: any Error) -> Bool { PostgresOutage.covers(error) }
+
     nonisolated(nonsending) func prepare() async throws {
         try await PostgresSchema.migrate(client, logger: logger)
     }
