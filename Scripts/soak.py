@@ -143,9 +143,14 @@ def soak(args, rng, cluster, pg, url, coordinators, workers, first_epoch, folder
             next_poll = now + 2
             for book in [b for b in books if b not in settled]:
                 try:
-                    status = cluster.book_status(book).get("processing_status")
+                    code, body = cluster.json(f"/api/books/{book}/status/")
                 except OSError:
                     break
+                # Mid-fault a client may be told to try again (503), never that the server broke.
+                if code not in (200, 503):
+                    unexpected.append((code, body))
+                    print(f"[soak] status of book {book} answered {code}: {body}", flush=True)
+                status = (body.get("data") or {}).get("processing_status") if code == 200 else None
                 if status in ("completed", "failed"):
                     settled.add(book)
         # A steady supply: a few books at a time, so the faults land mid-book.
