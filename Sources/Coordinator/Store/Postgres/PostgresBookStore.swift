@@ -16,17 +16,18 @@ final class PostgresBookStore: BookStore {
     /// The lease every write must still hold (nil: no lease in use, one coordinator).
     let fence = Mutex<LeaseFence?>(nil)
 
+    /// A write or read that has not answered in this time is given up (`DatabaseTimeLimit`).
+    let transactionLimit: Duration
+
     /// `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
-    init(url: String, logger: Logger) throws {
+    init(url: String, logger: Logger, transactionLimit: Duration = .seconds(30)) throws {
+        self.transactionLimit = transactionLimit
         let configuration = try PostgresURL.configuration(url)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         let client = self.client
         self.running = Task { await client.run() }
     }
-
-    /// A write that has not answered in this time is given up (`DatabaseTimeLimit`).
-    static let transactionLimit: Duration = .seconds(30)
 
     /// A transaction whose closure's own error is what the caller sees (a `LectorError` stays
     /// one), not postgres-nio's wrapper around it; one that has not answered within
@@ -36,7 +37,7 @@ final class PostgresBookStore: BookStore {
     ) async throws -> Result {
         let fence = self.fence.withLock { $0 }
         let (client, logger) = (self.client, self.logger)
-        return try await DatabaseTimeLimit.run(within: Self.transactionLimit) {
+        return try await DatabaseTimeLimit.run(within: transactionLimit) {
             try await Self.transaction(on: client, fence: fence, logger: logger, body)
         }
     }
@@ -46,7 +47,7 @@ final class PostgresBookStore: BookStore {
     nonisolated(nonsending) func read<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result)
         async throws -> Result
     {
-        try await DatabaseTimeLimit.run(within: Self.transactionLimit, body)
+        try await DatabaseTimeLimit.run(within: transactionLimit, body)
     }
 
     private static func transaction<Result: Sendable>(
