@@ -382,6 +382,49 @@ struct CoordinatorFlowTests {
         await cluster.stop()
     }
 
+    /// The link to PostgreSQL is lost between a completion's commit and its answer: the commit
+    /// landed, and the coordinator cannot know. Its pages point at their audio, which must stay.
+    @Test func aCompletionWhoseCommitAnswerIsLostKeepsItsAudio() async throws {
+        let url = try await PostgresServer.shared.freshDatabase()
+        let cluster = try await FlowCluster.start(store: .postgres(url: url))
+        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let local = await cluster.coordinator.whenLocal { $0.store as? PostgresBookStore }
+        let store = try #require(local ?? nil)
+        // The first completion commits, and its caller hears only that the database went away.
+        store.failAfterCompletionCommits.withLock { $0 = DatabaseTimeout(limit: .seconds(30)) }
+
+        let created = try await cluster.upload("english-8p")
+        let status = try await cluster.waitUntilSettled(created.bookId)
+        #expect(store.failAfterCompletionCommits.withLock { $0 == nil }, "no completion was made to fail")
+        #expect(status.processingStatus == .completed)
+        #expect(status.pagesStatus.failed == 0)
+        let pages = try await cluster.coordinator.pages(book: created.bookId, offset: 0, limit: nil).pages
+        let voiced = pages.filter { $0.audioUrl != nil }.map(\.pageNumber)
+        #expect(voiced == Array(1...8))
+        for page in voiced {
+            do {
+                let slice = try await cluster.coordinator.audio(book: created.bookId, page: page, offset: 0, length: 4)
+                #expect(slice.data.prefix(3) == Data("ID3".utf8) || slice.data.first == 0xFF, "page \(page)")
+            } catch {
+                Issue.record("page \(page) is completed and its audio is gone: \(error)")
+            }
+        }
+        // One blob per voiced page: nothing kept that no page points at.
+        let direct = try PostgresBookStore(url: url, logger: Logger(label: "test.check"))
+        let blobs = try await direct.transaction { connection in
+            let rows = try await connection.query(
+                "SELECT count(*) FROM audio_blob WHERE book_id = \(created.bookId) AND page_number > 0",
+                logger: Logger(label: "test.check"))
+            var count = 0
+            for try await value in rows.decode(Int.self) { count = value }
+            return count
+        }
+        #expect(blobs == voiced.count)
+        await direct.close()
+        await cluster.stop()
+    }
+
     /// A coordinator stopped under a request (deposed, or shutting down) lets go of its database:
     /// the client is told to try again (503), as it would be by the next coordinator, not that the
     /// server broke (500).

@@ -18,6 +18,9 @@ final class PostgresBookStore: BookStore {
 
     /// A write or read that has not answered in this time is given up (`DatabaseTimeLimit`).
     let transactionLimit: Duration
+    /// Tests only: an error to report once a completion has committed, as when the link drops
+    /// between the commit and its answer.
+    let failAfterCompletionCommits = Mutex<(any Error)?>(nil)
 
     /// `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     init(url: String, logger: Logger, transactionLimit: Duration = .seconds(30)) throws {
@@ -240,7 +243,7 @@ final class PostgresBookStore: BookStore {
 
     nonisolated(nonsending) func complete(_ pages: [PageCompletion]) async throws -> [Bool] {
         let now = Date()
-        return try await transaction { [self] connection in
+        let applied = try await transaction { [self] connection in
             var books = Set<Int64>()
             var applied = [Bool](repeating: false, count: pages.count)
             for index in pages.indices.sorted(by: { Self.precedes(pages[$0].key, pages[$1].key) }) {
@@ -266,6 +269,8 @@ final class PostgresBookStore: BookStore {
             for book in books.sorted() { try await Self.refresh(book: book, on: connection, logger: logger) }
             return applied
         }
+        if let error = failAfterCompletionCommits.withLock({ $0.take() }) { throw error }
+        return applied
     }
 
     nonisolated(nonsending) func endAttempt(
