@@ -456,51 +456,6 @@ struct BookStoreConformanceTests {
         }
     }
 
-    /// A completion given up at the time limit (here its page row is held by another session) is
-    /// rolled back, not left to land later: if it landed after the coordinator had let go of its
-    /// audio, the page would say `completed` with nothing to play.
-    @Test func aCompletionGivenUpAtTheTimeLimitLandsNothingLater() async throws {
-        let url = try await PostgresServer.shared.freshDatabase()
-        let logger = Logger(label: "test.store")
-        let store = try PostgresBookStore(url: url, logger: logger, transactionLimit: .seconds(1))
-        let other = try PostgresBookStore(url: url, logger: logger)
-        defer {
-            Task {
-                await store.close()
-                await other.close()
-            }
-        }
-        try await store.prepare()
-        let id = try await store.createBook(title: "L", metadata: Self.metadata("L"), pages: Self.pages(1)).id!
-        let key = PageKey(book: id, page: 1)
-        #expect(try await store.startAttempts([(key, "w")]).first??.attempts == 1)
-        let audio = PostgresAudioStore(
-            books: store,
-            localDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID())").path)
-        let path = try await audio.commit(try Self.written(Data("late audio".utf8), book: id, page: 1, in: audio))
-
-        let locked = Mutex(false)
-        let holder = Task {
-            try await other.transaction { connection in
-                _ = try await connection.query(
-                    "SELECT 1 FROM page WHERE book_id = \(id) AND page_number = 1 FOR UPDATE", logger: logger)
-                locked.withLock { $0 = true }
-                try await Task.sleep(for: .seconds(3))
-            }
-        }
-        while !locked.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
-        await #expect(throws: DatabaseTimeout.self) {
-            _ = try await store.complete([Self.completion(key, attempt: 1, path: path)])
-        }
-        try await holder.value
-        try await Task.sleep(for: .seconds(1))
-        #expect(try await store.pageStatus(key) == "processing")
-        #expect(try await store.audioPath(key) == nil)
-        // The same completion, tried again, is recorded.
-        #expect(try await store.complete([Self.completion(key, attempt: 1, path: path)]) == [true])
-        #expect(try await store.audioPath(key) == path)
-    }
-
     @Test func aDeposedCoordinatorsWritesAreRefusedByTheDatabase() async throws {
         let url = try await PostgresServer.shared.freshDatabase()
         let logger = Logger(label: "test.store")

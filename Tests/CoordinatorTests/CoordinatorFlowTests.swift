@@ -382,21 +382,31 @@ struct CoordinatorFlowTests {
         await cluster.stop()
     }
 
-    /// The link to PostgreSQL is lost between a completion's commit and its answer: the commit
-    /// landed, and the coordinator cannot know. Its pages point at their audio, which must stay.
-    @Test func aCompletionWhoseCommitAnswerIsLostKeepsItsAudio() async throws {
+    /// What the coordinator cannot know about a completion the database did not answer:
+    /// - `committed`: the link dropped between its commit and the answer;
+    /// - `landsLate`: it was given up at the time limit while waiting on a row lock, and lands
+    ///   once the lock is free, after the coordinator has dealt with the failure.
+    /// Either way its pages point at their audio, which must still be there.
+    enum UnansweredCompletion: CaseIterable { case committed, landsLate }
+
+    @Test(arguments: UnansweredCompletion.allCases)
+    func aCompletionTheDatabaseDidNotAnswerKeepsItsAudio(_ way: UnansweredCompletion) async throws {
         let url = try await PostgresServer.shared.freshDatabase()
         let cluster = try await FlowCluster.start(store: .postgres(url: url))
         let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
         cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
         let local = await cluster.coordinator.whenLocal { $0.store as? PostgresBookStore }
         let store = try #require(local ?? nil)
-        // The first completion commits, and its caller hears only that the database went away.
-        store.failAfterCompletionCommits.withLock { $0 = DatabaseTimeout(limit: .seconds(30)) }
+        switch way {
+        case .committed: store.failAfterCompletionCommits.withLock { $0 = DatabaseTimeout(limit: .seconds(30)) }
+        case .landsLate: store.landNextCompletionLate.withLock { $0 = true }
+        }
 
         let created = try await cluster.upload("english-8p")
         let status = try await cluster.waitUntilSettled(created.bookId)
-        #expect(store.failAfterCompletionCommits.withLock { $0 == nil }, "no completion was made to fail")
+        #expect(
+            store.failAfterCompletionCommits.withLock { $0 == nil } && store.landNextCompletionLate.withLock { !$0 },
+            "no completion was made to fail")
         #expect(status.processingStatus == .completed)
         #expect(status.pagesStatus.failed == 0)
         let pages = try await cluster.coordinator.pages(book: created.bookId, offset: 0, limit: nil).pages

@@ -303,9 +303,15 @@ extension Coordinator {
                         engine: $0.page.result.engine.flatMap { ["espeak-ng", "piper"].contains($0) ? $0 : nil })
                 })
         } catch {
-            logger.error("[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)")
+            // The database did not answer: the completion may land yet (one given up at the time
+            // limit can, once its row lock is free), and its pages would then point at this audio.
+            // It stays; if the completion never lands, each page's next commit removes it.
+            let mayLand = store.isOutage(error)
+            logger.error(
+                "[AUDIO TASK] Cannot record \(stored.count) completed pages: \(error)\(mayLand ? "; their audio is kept, as the completion may still land" : "")"
+            )
             for (page, path) in stored {
-                if let path { await audioStore.remove(path) }
+                if let path, !mayLand { await audioStore.remove(path) }
                 live.end(page.key, attempt: page.lease.token, completed: false)
                 await reject(error, for: page.key, lease: page.lease)
             }

@@ -21,6 +21,11 @@ final class PostgresBookStore: BookStore {
     /// Tests only: an error to report once a completion has committed, as when the link drops
     /// between the commit and its answer.
     let failAfterCompletionCommits = Mutex<(any Error)?>(nil)
+    /// Tests only: the next completion is given up at once (`DatabaseTimeout`) and lands just
+    /// before the next attempt's end is recorded, as one waiting on a row lock does: it is
+    /// ahead of that write in the lock's queue.
+    let landNextCompletionLate = Mutex(false)
+    private let lateCompletion = Mutex<[PageCompletion]?>(nil)
 
     /// `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     init(url: String, logger: Logger, transactionLimit: Duration = .seconds(30)) throws {
@@ -242,6 +247,11 @@ final class PostgresBookStore: BookStore {
     static func precedes(_ a: PageKey, _ b: PageKey) -> Bool { (a.book, a.page) < (b.book, b.page) }
 
     nonisolated(nonsending) func complete(_ pages: [PageCompletion]) async throws -> [Bool] {
+        if landNextCompletionLate.withLock({ $0 }) {
+            landNextCompletionLate.withLock { $0 = false }
+            lateCompletion.withLock { $0 = pages }
+            throw DatabaseTimeout(limit: transactionLimit)
+        }
         let now = Date()
         let applied = try await transaction { [self] connection in
             var books = Set<Int64>()
@@ -277,7 +287,8 @@ final class PostgresBookStore: BookStore {
         _ key: PageKey, attempt: Int, error: String, ending: Dispatcher<any PageSynthesizing>.Ending,
         policy: Dispatcher<any PageSynthesizing>.Policy
     ) async throws -> AttemptOutcome {
-        try await transaction { [self] connection in
+        if let late = lateCompletion.withLock({ $0.take() }) { _ = try await complete(late) }
+        return try await transaction { [self] connection in
             let rows = try await connection.query(
                 """
                 SELECT losses FROM page WHERE book_id = \(key.book) AND page_number = \(key.page)
