@@ -110,6 +110,17 @@ distributed actor StreamThenFailWorker: PageSynthesizing {
     distributed func releaseAudio(lease: UUID) { streams[lease] = nil }
 }
 
+/// Names of the book events it is sent.
+distributed actor EventRecorder: BookEventReceiving {
+    typealias ActorSystem = ClusterSystem
+    var received: [String] = []
+
+    init(actorSystem: ClusterSystem) { self.actorSystem = actorSystem }
+
+    distributed func receive(_ batch: Data) { received += BookEventBatch.decode(batch)?.map(\.name) ?? [] }
+    distributed func names() -> [String] { received }
+}
+
 /// A coordinator and worker nodes on loopback with real mutual TLS, in this process.
 struct FlowCluster {
     let folder: URL
@@ -399,13 +410,13 @@ struct CoordinatorFlowTests {
         let store = try #require(local ?? nil)
         switch way {
         case .committed: store.failAfterCompletionCommits.withLock { $0 = DatabaseTimeout(limit: .seconds(30)) }
-        case .landsLate: store.landNextCompletionLate.withLock { $0 = true }
+        case .landsLate: store.landCompletionLate.withLock { $0 = 1 }
         }
 
         let created = try await cluster.upload("english-8p")
         let status = try await cluster.waitUntilSettled(created.bookId)
         #expect(
-            store.failAfterCompletionCommits.withLock { $0 == nil } && store.landNextCompletionLate.withLock { !$0 },
+            store.failAfterCompletionCommits.withLock { $0 == nil } && store.landCompletionLate.withLock { $0 == nil },
             "no completion was made to fail")
         #expect(status.processingStatus == .completed)
         #expect(status.pagesStatus.failed == 0)
@@ -432,6 +443,33 @@ struct CoordinatorFlowTests {
         }
         #expect(blobs == voiced.count)
         await direct.close()
+        await cluster.stop()
+    }
+
+    /// The book's last completion lands after its caller was told it failed: no `page_completed`
+    /// went out for it, so the coordinator, finding the page settled, says where the book stands,
+    /// and a listener following the book's events hears that it is done.
+    @Test func aLastCompletionThatLandsLateStillTellsSubscribersTheBookIsDone() async throws {
+        let cluster = try await FlowCluster.start(
+            store: .postgres(url: try await PostgresServer.shared.freshDatabase()))
+        // One page at a time, so each completion is its own, and the 8th is the book's last.
+        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 1, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let local = await cluster.coordinator.whenLocal { $0.store as? PostgresBookStore }
+        let store = try #require(local ?? nil)
+        store.landCompletionLate.withLock { $0 = 8 }
+        let recorder = EventRecorder(actorSystem: cluster.workerSystem)
+
+        let created = try await cluster.upload("english-8p")
+        _ = try await cluster.coordinator.subscribeEvents(book: created.bookId, after: nil, receiver: recorder.id)
+        #expect(try await cluster.waitUntilSettled(created.bookId).processingStatus == .completed)
+        #expect(store.landCompletionLate.withLock { $0 == nil }, "the last completion was not made to land late")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await !recorder.names().contains("book_completed"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let names = try await recorder.names()
+        #expect(names.contains("book_completed"), "\(names)")
         await cluster.stop()
     }
 

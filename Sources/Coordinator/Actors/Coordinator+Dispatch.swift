@@ -418,9 +418,17 @@ extension Coordinator {
             return
         }
         guard let verdict = outcome.verdict else {
-            // An earlier try that timed out may have landed after all (the page is `pending`
-            // now): queued again, it is started if so; a page that is not pending is skipped.
-            if tries > 1 { requeue(key, after: .zero) }
+            if tries > 1 {
+                // An earlier try that timed out may have landed after all (the page is `pending`
+                // now): queued again, it is started if so; a page that is not pending is skipped.
+                requeue(key, after: .zero)
+            } else {
+                // Settled by another write: a completion that seemed lost may have landed, and
+                // then no event said so. Subscribers hear where the book stands (and whether it
+                // is done).
+                dispatcher.finish(key)
+                await emitProgress(key.book)
+            }
             return
         }
         switch verdict {

@@ -21,10 +21,10 @@ final class PostgresBookStore: BookStore {
     /// Tests only: an error to report once a completion has committed, as when the link drops
     /// between the commit and its answer.
     let failAfterCompletionCommits = Mutex<(any Error)?>(nil)
-    /// Tests only: the next completion is given up at once (`DatabaseTimeout`) and lands just
-    /// before the next attempt's end is recorded, as one waiting on a row lock does: it is
-    /// ahead of that write in the lock's queue.
-    let landNextCompletionLate = Mutex(false)
+    /// Tests only: the n-th completion from now (1: the next) is given up at once
+    /// (`DatabaseTimeout`) and lands just before the next attempt's end is recorded, as one
+    /// waiting on a row lock does: it is ahead of that write in the lock's queue.
+    let landCompletionLate = Mutex<Int?>(nil)
     private let lateCompletion = Mutex<[PageCompletion]?>(nil)
 
     /// `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
@@ -247,8 +247,12 @@ final class PostgresBookStore: BookStore {
     static func precedes(_ a: PageKey, _ b: PageKey) -> Bool { (a.book, a.page) < (b.book, b.page) }
 
     nonisolated(nonsending) func complete(_ pages: [PageCompletion]) async throws -> [Bool] {
-        if landNextCompletionLate.withLock({ $0 }) {
-            landNextCompletionLate.withLock { $0 = false }
+        let late = landCompletionLate.withLock { countdown in
+            guard let left = countdown else { return false }
+            countdown = left > 1 ? left - 1 : nil
+            return left <= 1
+        }
+        if late {
             lateCompletion.withLock { $0 = pages }
             throw DatabaseTimeout(limit: transactionLimit)
         }
