@@ -187,6 +187,21 @@ struct FlowCluster {
         return try await coordinator.finishUpload(id, metadata: metadata, progress: progress)
     }
 
+    /// A cluster on a fresh PostgreSQL database with a real worker voicing `concurrency` pages at
+    /// once, and the coordinator's store (for its tests-only hooks). The worker lives as long as
+    /// the tuple's `worker` is held.
+    static func onPostgres(workerConcurrency concurrency: Int = 2) async throws -> (
+        cluster: FlowCluster, store: PostgresBookStore, worker: PageWorker
+    ) {
+        let cluster = try await FlowCluster.start(
+            store: .postgres(url: try await PostgresServer.shared.freshDatabase()))
+        let worker = PageWorker(
+            actorSystem: cluster.workerSystem, concurrency: concurrency, logger: Logger(label: "test.worker"))
+        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let local = await cluster.coordinator.whenLocal { $0.store as? PostgresBookStore }
+        return (cluster, try #require(local ?? nil), worker)
+    }
+
     func waitUntilSettled(_ book: Int64, timeout: Duration = .seconds(60)) async throws -> BookStatus {
         let deadline = ContinuousClock.now + timeout
         var status = try await coordinator.status(book: book)
@@ -402,12 +417,7 @@ struct CoordinatorFlowTests {
 
     @Test(arguments: UnansweredCompletion.allCases)
     func aCompletionTheDatabaseDidNotAnswerKeepsItsAudio(_ way: UnansweredCompletion) async throws {
-        let url = try await PostgresServer.shared.freshDatabase()
-        let cluster = try await FlowCluster.start(store: .postgres(url: url))
-        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
-        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
-        let local = await cluster.coordinator.whenLocal { $0.store as? PostgresBookStore }
-        let store = try #require(local ?? nil)
+        let (cluster, store, worker) = try await FlowCluster.onPostgres()
         switch way {
         case .committed: store.failAfterCompletionCommits.withLock { $0 = DatabaseTimeout(limit: .seconds(30)) }
         case .landsLate: store.landCompletionLate.withLock { $0 = 1 }
@@ -432,8 +442,7 @@ struct CoordinatorFlowTests {
             }
         }
         // One blob per voiced page: nothing kept that no page points at.
-        let direct = try PostgresBookStore(url: url, logger: Logger(label: "test.check"))
-        let blobs = try await direct.transaction { connection in
+        let blobs = try await store.transaction { connection in
             let rows = try await connection.query(
                 "SELECT count(*) FROM audio_blob WHERE book_id = \(created.bookId) AND page_number > 0",
                 logger: Logger(label: "test.check"))
@@ -442,7 +451,7 @@ struct CoordinatorFlowTests {
             return count
         }
         #expect(blobs == voiced.count)
-        await direct.close()
+        withExtendedLifetime(worker) {}
         await cluster.stop()
     }
 
@@ -450,13 +459,8 @@ struct CoordinatorFlowTests {
     /// went out for it, so the coordinator, finding the page settled, says where the book stands,
     /// and a listener following the book's events hears that it is done.
     @Test func aLastCompletionThatLandsLateStillTellsSubscribersTheBookIsDone() async throws {
-        let cluster = try await FlowCluster.start(
-            store: .postgres(url: try await PostgresServer.shared.freshDatabase()))
         // One page at a time, so each completion is its own, and the 8th is the book's last.
-        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 1, logger: Logger(label: "test.worker"))
-        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
-        let local = await cluster.coordinator.whenLocal { $0.store as? PostgresBookStore }
-        let store = try #require(local ?? nil)
+        let (cluster, store, worker) = try await FlowCluster.onPostgres(workerConcurrency: 1)
         store.landCompletionLate.withLock { $0 = 8 }
         let recorder = EventRecorder(actorSystem: cluster.workerSystem)
 
@@ -470,6 +474,7 @@ struct CoordinatorFlowTests {
         }
         let names = try await recorder.names()
         #expect(names.contains("book_completed"), "\(names)")
+        withExtendedLifetime(worker) {}
         await cluster.stop()
     }
 
@@ -477,10 +482,7 @@ struct CoordinatorFlowTests {
     /// the client is told to try again (503), as it would be by the next coordinator, not that the
     /// server broke (500).
     @Test func aStoppedCoordinatorTellsItsClientsToTryAgain() async throws {
-        let cluster = try await FlowCluster.start(
-            store: .postgres(url: try await PostgresServer.shared.freshDatabase()))
-        let worker = PageWorker(actorSystem: cluster.workerSystem, concurrency: 2, logger: Logger(label: "test.worker"))
-        cluster.workerSystem.receptionist.register(worker, key: pageWorkerKey)
+        let (cluster, _, worker) = try await FlowCluster.onPostgres()
         let created = try await cluster.upload("english-8p")
         #expect(try await cluster.waitUntilSettled(created.bookId).processingStatus == .completed)
         #expect(try await cluster.coordinator.listBooks().count == 1)
@@ -510,6 +512,7 @@ struct CoordinatorFlowTests {
                 Issue.record("\(name): \(error) is not a client's answer")
             }
         }
+        withExtendedLifetime(worker) {}
         await cluster.stop()
     }
 }
