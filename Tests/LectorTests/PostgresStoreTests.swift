@@ -102,7 +102,7 @@ struct PostgresStoreTests {
 
     /// PostgreSQL ends the coordinator's sessions under it (an administrator, a failover, a
     /// backend crash): its pool reconnects, writes that failed are tried again, a write its ended
-    /// session left waiting is given up after the store's `transactionLimit` (without it, a
+    /// session left waiting is given up after `PostgresBookStore.transactionLimit` (without it, a
     /// page stayed `processing` for good in about one run in three), and the book ends with every
     /// page voiced once.
     @Test func theCoordinatorsDatabaseSessionsAreEndedMidBookAndTheBookStillCompletes() async throws {

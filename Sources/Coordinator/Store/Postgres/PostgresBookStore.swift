@@ -17,7 +17,7 @@ final class PostgresBookStore: BookStore {
     let fence = Mutex<LeaseFence?>(nil)
 
     /// A write or read that has not answered in this time is given up (`DatabaseTimeLimit`).
-    let transactionLimit: Duration
+    static let transactionLimit: Duration = .seconds(30)
     /// Tests only: an error to report once a completion has committed, as when the link drops
     /// between the commit and its answer.
     let failAfterCompletionCommits = Mutex<(any Error)?>(nil)
@@ -28,8 +28,7 @@ final class PostgresBookStore: BookStore {
     private let lateCompletion = Mutex<[PageCompletion]?>(nil)
 
     /// `url`: `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
-    init(url: String, logger: Logger, transactionLimit: Duration = .seconds(30)) throws {
-        self.transactionLimit = transactionLimit
+    init(url: String, logger: Logger) throws {
         let configuration = try PostgresURL.configuration(url)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
@@ -45,7 +44,7 @@ final class PostgresBookStore: BookStore {
     ) async throws -> Result {
         let fence = self.fence.withLock { $0 }
         let (client, logger) = (self.client, self.logger)
-        return try await DatabaseTimeLimit.run(within: transactionLimit) {
+        return try await DatabaseTimeLimit.run(within: Self.transactionLimit) {
             try await Self.transaction(on: client, fence: fence, logger: logger, body)
         }
     }
@@ -55,7 +54,7 @@ final class PostgresBookStore: BookStore {
     nonisolated(nonsending) func read<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result)
         async throws -> Result
     {
-        try await DatabaseTimeLimit.run(within: transactionLimit, body)
+        try await DatabaseTimeLimit.run(within: Self.transactionLimit, body)
     }
 
     private static func transaction<Result: Sendable>(
@@ -254,7 +253,7 @@ final class PostgresBookStore: BookStore {
         }
         if late {
             lateCompletion.withLock { $0 = pages }
-            throw DatabaseTimeout(limit: transactionLimit)
+            throw DatabaseTimeout(limit: Self.transactionLimit)
         }
         let now = Date()
         let applied = try await transaction { [self] connection in
